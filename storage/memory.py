@@ -1,0 +1,147 @@
+"""`MemoryStore`: the Store protocol in memory (tests, benchmarks, `--db memory://`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from storage.types import AppendResult, LoadedRoom, RoomInfo, StoreError, UpdateRecord, Version
+
+
+@dataclass
+class _Room:
+    info: RoomInfo
+    updates: dict[int, UpdateRecord] = field(default_factory=dict)
+    checkpoints: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # seq -> (t, s)
+    versions: list[Version] = field(default_factory=list)
+
+
+class MemoryStore:
+    """Keeps everything in dicts; appends resolve on the next loop turn, in order."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[str, _Room] = {}
+        self._closed = False
+        self._last: asyncio.Future[AppendResult] | None = None
+
+    async def start(self) -> None:
+        """Nothing to open."""
+
+    async def aclose(self) -> None:
+        """Mark closed (idempotent)."""
+        self._closed = True
+
+    def append(self, room: str, update: bytes, author: str) -> asyncio.Future[AppendResult]:
+        """Store now; resolve the future on the next loop turn (like a commit would)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[AppendResult] = loop.create_future()
+        if self._closed:
+            future.set_exception(StoreError("store is closed"))
+            return future
+        now = time.time_ns() // 1000
+        entry = self._rooms.get(room)
+        if entry is None:
+            entry = self._rooms[room] = _Room(RoomInfo(room, 0, 0, now, now))
+        info = entry.info
+        seq = info.seq + 1
+        entry.info = RoomInfo(room, seq, info.bytes + len(update), info.created_us, now)
+        entry.updates[seq] = UpdateRecord(room, seq, now, author, update)
+        loop.call_soon(future.set_result, AppendResult(room, seq, now))
+        self._last = future
+        return future
+
+    async def flush(self) -> None:
+        """Wait for the last append's future."""
+        if self._last is not None and not self._last.done():
+            await asyncio.shield(self._last)
+
+    async def load(self, room: str) -> LoadedRoom:
+        """Latest checkpoint + tail."""
+        entry = self._rooms.get(room)
+        if entry is None:
+            return LoadedRoom(0, None, 0, [])
+        cp_seq = max(entry.checkpoints, default=0)
+        cp_state = entry.checkpoints[cp_seq][1] if cp_seq else None
+        tail = [entry.updates[s].update for s in sorted(entry.updates) if s > cp_seq]
+        return LoadedRoom(entry.info.seq, cp_state, cp_seq, tail)
+
+    async def room_info(self, room: str) -> RoomInfo | None:
+        """Summary of one room."""
+        entry = self._rooms.get(room)
+        return entry.info if entry else None
+
+    async def list_rooms(self) -> list[RoomInfo]:
+        """Rooms, most recently updated first."""
+        return sorted((r.info for r in self._rooms.values()), key=lambda i: -i.updated_us)
+
+    async def history(
+        self, room: str, limit: int = 100, before: int | None = None
+    ) -> list[UpdateRecord]:
+        """Rows newest first."""
+        entry = self._rooms.get(room)
+        if entry is None:
+            return []
+        seqs = sorted((s for s in entry.updates if before is None or s < before), reverse=True)
+        return [entry.updates[s] for s in seqs[:limit]]
+
+    async def updates_range(self, room: str, after: int, upto: int) -> list[UpdateRecord]:
+        """Rows with after < seq <= upto."""
+        entry = self._rooms.get(room)
+        if entry is None:
+            return []
+        return [entry.updates[s] for s in sorted(entry.updates) if after < s <= upto]
+
+    async def checkpoint_before(self, room: str, seq: int) -> tuple[int, bytes] | None:
+        """Latest checkpoint at or before seq."""
+        entry = self._rooms.get(room)
+        if entry is None:
+            return None
+        found = max((s for s in entry.checkpoints if s <= seq), default=0)
+        return (found, entry.checkpoints[found][1]) if found else None
+
+    async def add_checkpoint(self, room: str, seq: int, state: bytes) -> None:
+        """Store a checkpoint."""
+        entry = self._rooms.get(room)
+        if entry is not None:
+            entry.checkpoints.setdefault(seq, (time.time_ns() // 1000, state))
+
+    async def seq_at_time(self, room: str, time_us: int) -> int:
+        """Last seq at or before time_us."""
+        entry = self._rooms.get(room)
+        if entry is None:
+            return 0
+        seqs = [s for s, r in entry.updates.items() if r.time_us <= time_us]
+        seqs += [s for s, (t, _) in entry.checkpoints.items() if t <= time_us]
+        return max(seqs, default=0)
+
+    async def add_version(self, room: str, seq: int, label: str, author: str) -> Version:
+        """Name a point in history."""
+        version = Version(room, seq, label, author, time.time_ns() // 1000)
+        entry = self._rooms.get(room)
+        if entry is not None:
+            entry.versions.append(version)
+        return version
+
+    async def list_versions(self, room: str) -> list[Version]:
+        """Named versions newest first."""
+        entry = self._rooms.get(room)
+        if entry is None:
+            return []
+        return sorted(entry.versions, key=lambda v: (-v.seq, -v.time_us))
+
+    async def delete_updates_covered(self, room: str, upto: int, keep: set[int]) -> int:
+        """Delete covered rows except `keep`."""
+        entry = self._rooms.get(room)
+        if entry is None:
+            return 0
+        covered = max((s for s in entry.checkpoints if s <= upto), default=0)
+        doomed = [s for s in entry.updates if s <= covered and s not in keep]
+        for s in doomed:
+            del entry.updates[s]
+        return len(doomed)
+
+    async def ping(self) -> None:
+        """Always reachable while open."""
+        if self._closed:
+            raise StoreError("store is closed")

@@ -1,0 +1,45 @@
+"""Engine construction for SQLite (aiosqlite, WAL) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def database_url(db: str) -> str:
+    """Turn `--db PATH_OR_URL` into an SQLAlchemy URL (a bare path means SQLite)."""
+    if "://" in db:
+        if db.startswith("sqlite://") and not db.startswith("sqlite+aiosqlite://"):
+            return "sqlite+aiosqlite://" + db[len("sqlite://") :]
+        if db.startswith("postgresql://"):
+            return "postgresql+asyncpg://" + db[len("postgresql://") :]
+        return db
+    return f"sqlite+aiosqlite:///{Path(db).expanduser().resolve()}"
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL, a busy timeout and real transactions."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, pool_size=5, max_overflow=5)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # pysqlite's legacy transaction handling does not BEGIN before SELECTs;
+            # take control so a read sees one snapshot (SQLAlchemy's documented recipe).
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

@@ -1,0 +1,228 @@
+"""`SqlStore`: the Store protocol on SQLAlchemy async (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import and_, delete, func, not_, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.sql import schema
+from storage.sql.engine import make_engine
+from storage.sql.migrations import migrate
+from storage.sql.writer import GroupCommitWriter
+from storage.types import (
+    AppendResult,
+    LoadedRoom,
+    RoomInfo,
+    StoreError,
+    UpdateRecord,
+    Version,
+)
+
+U, C, R, V = schema.updates, schema.checkpoints, schema.rooms, schema.versions
+
+
+def _room_info(row: Any) -> RoomInfo:
+    name, seq, size, created, updated = row
+    return RoomInfo(name, int(seq), int(size), int(created), int(updated))
+
+
+class SqlStore:
+    """Update log, checkpoints and versions in SQL, written through group commit."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "FULL",
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.engine: AsyncEngine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        self._writer = GroupCommitWriter(self.engine, on_batch=on_batch)
+        self._closed = False
+
+    async def start(self) -> None:
+        """Run migrations and start the writer."""
+        try:
+            await migrate(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open database: {exc}") from exc
+        self._writer.start()
+
+    async def aclose(self) -> None:
+        """Flush, stop the writer and dispose the engine (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._writer.aclose()
+        await self.engine.dispose()
+
+    def append(self, room: str, update: bytes, author: str) -> asyncio.Future[AppendResult]:
+        """Queue an update; resolved after its group commit."""
+        return self._writer.submit(room, update, author)
+
+    async def flush(self) -> None:
+        """Wait for every queued append."""
+        await self._writer.flush()
+
+    async def load(self, room: str) -> LoadedRoom:
+        """Latest checkpoint + tail, read in one transaction (one snapshot)."""
+        try:
+            async with self.engine.begin() as conn:
+                row = (
+                    await conn.execute(
+                        select(C.c.seq, C.c.state)
+                        .where(C.c.room == room)
+                        .order_by(C.c.seq.desc())
+                        .limit(1)
+                    )
+                ).first()
+                cp_seq, cp_state = (int(row[0]), bytes(row[1])) if row else (0, None)
+                tail = (
+                    await conn.execute(
+                        select(U.c.seq, U.c.data)
+                        .where(U.c.room == room, U.c.seq > cp_seq)
+                        .order_by(U.c.seq)
+                    )
+                ).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot load room {room}: {exc}") from exc
+        seq = int(tail[-1][0]) if tail else cp_seq
+        return LoadedRoom(seq, cp_state, cp_seq, [bytes(r[1]) for r in tail])
+
+    async def room_info(self, room: str) -> RoomInfo | None:
+        """Summary of one room."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(R.c.name, R.c.seq, R.c.bytes, R.c.created_us, R.c.updated_us).where(
+                        R.c.name == room
+                    )
+                )
+            ).first()
+        return _room_info(row) if row else None
+
+    async def list_rooms(self) -> list[RoomInfo]:
+        """Every room, most recently updated first."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(R.c.name, R.c.seq, R.c.bytes, R.c.created_us, R.c.updated_us).order_by(
+                        R.c.updated_us.desc()
+                    )
+                )
+            ).all()
+        return [_room_info(r) for r in rows]
+
+    async def history(
+        self, room: str, limit: int = 100, before: int | None = None
+    ) -> list[UpdateRecord]:
+        """Rows newest first."""
+        query = select(U).where(U.c.room == room)
+        if before is not None:
+            query = query.where(U.c.seq < before)
+        query = query.order_by(U.c.seq.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [UpdateRecord(r.room, r.seq, r.time_us, r.author, bytes(r.data)) for r in rows]
+
+    async def updates_range(self, room: str, after: int, upto: int) -> list[UpdateRecord]:
+        """Rows with after < seq <= upto, oldest first."""
+        query = (
+            select(U).where(U.c.room == room, U.c.seq > after, U.c.seq <= upto).order_by(U.c.seq)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [UpdateRecord(r.room, r.seq, r.time_us, r.author, bytes(r.data)) for r in rows]
+
+    async def checkpoint_before(self, room: str, seq: int) -> tuple[int, bytes] | None:
+        """Latest checkpoint at or before seq."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(C.c.seq, C.c.state)
+                    .where(C.c.room == room, C.c.seq <= seq)
+                    .order_by(C.c.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    async def add_checkpoint(self, room: str, seq: int, state: bytes) -> None:
+        """Insert a checkpoint (ignored if one already exists at that seq)."""
+        async with self.engine.begin() as conn:
+            exists = (
+                await conn.execute(select(C.c.seq).where(C.c.room == room, C.c.seq == seq))
+            ).first()
+            if exists is None:
+                await conn.execute(
+                    C.insert().values(
+                        room=room, seq=seq, time_us=time.time_ns() // 1000, state=state
+                    )
+                )
+
+    async def seq_at_time(self, room: str, time_us: int) -> int:
+        """Last seq committed at or before time_us."""
+        async with self.engine.connect() as conn:
+            value = (
+                await conn.execute(
+                    select(func.max(U.c.seq)).where(U.c.room == room, U.c.time_us <= time_us)
+                )
+            ).scalar()
+            if value is None:
+                # Rows may have been compacted away: fall back to checkpoints.
+                value = (
+                    await conn.execute(
+                        select(func.max(C.c.seq)).where(C.c.room == room, C.c.time_us <= time_us)
+                    )
+                ).scalar()
+        return int(value or 0)
+
+    async def add_version(self, room: str, seq: int, label: str, author: str) -> Version:
+        """Name a point in history."""
+        now = time.time_ns() // 1000
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                V.insert().values(room=room, seq=seq, label=label, author=author, time_us=now)
+            )
+        return Version(room, seq, label, author, now)
+
+    async def list_versions(self, room: str) -> list[Version]:
+        """Named versions newest first."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(V).where(V.c.room == room).order_by(V.c.seq.desc(), V.c.time_us.desc())
+                )
+            ).all()
+        return [Version(r.room, r.seq, r.label, r.author, r.time_us) for r in rows]
+
+    async def delete_updates_covered(self, room: str, upto: int, keep: set[int]) -> int:
+        """Delete rows <= upto covered by a checkpoint at or after them, except `keep`."""
+        async with self.engine.begin() as conn:
+            covered = (
+                await conn.execute(
+                    select(func.max(C.c.seq)).where(C.c.room == room, C.c.seq <= upto)
+                )
+            ).scalar()
+            if not covered:
+                return 0
+            condition = and_(U.c.room == room, U.c.seq <= covered)
+            if keep:
+                condition = and_(condition, not_(U.c.seq.in_(sorted(keep))))
+            result = await conn.execute(delete(U).where(condition))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    async def ping(self) -> None:
+        """Raise StoreError when the database cannot answer."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"database unreachable: {exc}") from exc

@@ -1,0 +1,160 @@
+"""The single writer with group commit: appends that arrive while a transaction is in
+flight share the next one; each caller's future resolves after its own commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert as generic_insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.sql import schema
+from storage.types import AppendResult, StoreError
+
+log = logging.getLogger("samepage.storage")
+MAX_BATCH = 2000
+
+
+@dataclass(slots=True)
+class _Pending:
+    room: str
+    update: bytes
+    author: str
+    future: asyncio.Future[AppendResult]
+
+
+class GroupCommitWriter:
+    """Owns the write path of one database; one task, FIFO, batched transactions."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._queue: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._on_batch = on_batch
+        dialect = engine.dialect.name
+        inserts: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+        if dialect not in inserts:
+            raise StoreError(f"unsupported database dialect {dialect}")
+        self._insert = inserts[dialect]
+
+    def start(self) -> None:
+        """Start the writer task."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+
+    def submit(self, room: str, update: bytes, author: str) -> asyncio.Future[AppendResult]:
+        """Queue one append; returns the future of its commit."""
+        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        if self._closing:
+            future.set_exception(StoreError("store is closed"))
+            return future
+        self._queue.append(_Pending(room, update, author, future))
+        self._idle.clear()
+        self._wakeup.set()
+        return future
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed (or failed)."""
+        while self._queue or not self._idle.is_set():
+            await self._idle.wait()
+
+    async def aclose(self) -> None:
+        """Commit what is queued, then stop (idempotent)."""
+        if self._task is None:
+            return
+        await self.flush()
+        self._closing = True
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                await self._commit(batch)
+            self._idle.set()
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
+        now_us = time.time_ns() // 1000
+        try:
+            async with self._engine.begin() as conn:
+                results = await self._write(conn, batch, now_us)
+        except Exception as exc:  # every caller must learn its update is not stored
+            log.error("group commit of %d updates failed: %s", len(batch), exc)
+            error = StoreError(f"commit failed: {exc}")
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            return
+        for item, result in zip(batch, results, strict=True):
+            if not item.future.done():
+                item.future.set_result(result)
+        if self._on_batch is not None:
+            self._on_batch(len(batch), time.perf_counter() - started)
+
+    async def _write(
+        self, conn: AsyncConnection, batch: list[_Pending], now_us: int
+    ) -> list[AppendResult]:
+        by_room: dict[str, list[int]] = {}
+        for index, item in enumerate(batch):
+            by_room.setdefault(item.room, []).append(index)
+        results: list[AppendResult | None] = [None] * len(batch)
+        rows = []
+        for room, indexes in by_room.items():
+            count = len(indexes)
+            size = sum(len(batch[i].update) for i in indexes)
+            last_seq = await self._bump_room(conn, room, count, size, now_us)
+            for offset, index in enumerate(indexes):
+                seq = last_seq - count + 1 + offset
+                item = batch[index]
+                rows.append(
+                    {
+                        "room": room,
+                        "seq": seq,
+                        "time_us": now_us,
+                        "author": item.author[:200],
+                        "data": item.update,
+                    }
+                )
+                results[index] = AppendResult(room, seq, now_us)
+        await conn.execute(generic_insert(schema.updates), rows)
+        return [r for r in results if r is not None]
+
+    async def _bump_room(
+        self, conn: AsyncConnection, room: str, count: int, size: int, now_us: int
+    ) -> int:
+        """Reserve `count` seqs for `room` atomically (works across nodes too)."""
+        rooms = schema.rooms
+        stmt = self._insert(rooms).values(
+            name=room, seq=count, bytes=size, created_us=now_us, updated_us=now_us
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[rooms.c.name],
+            set_={
+                "seq": rooms.c.seq + count,
+                "bytes": rooms.c.bytes + size,
+                "updated_us": now_us,
+            },
+        ).returning(rooms.c.seq)
+        return int((await conn.execute(stmt)).scalar_one())

@@ -1,0 +1,122 @@
+"""Types that cross the storage boundary: records and the `Store` protocol."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (database down, constraint broken...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Where an appended update was stored."""
+
+    room: str
+    seq: int
+    time_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRecord:
+    """One row of the update log."""
+
+    room: str
+    seq: int
+    time_us: int
+    author: str
+    update: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRoom:
+    """What loading a room returns: latest checkpoint plus the tail after it."""
+
+    seq: int
+    checkpoint: bytes | None
+    checkpoint_seq: int
+    tail: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """Summary of a stored room."""
+
+    name: str
+    seq: int
+    bytes: int
+    created_us: int
+    updated_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A named point in a room's history."""
+
+    room: str
+    seq: int
+    label: str
+    author: str
+    time_us: int
+
+
+class Store(Protocol):
+    """Durable update log with checkpoints, history and named versions.
+
+    `append` is the write path: it returns a future resolved after the update is
+    committed (group commit: several appends may share one transaction). Futures of
+    one store resolve in the order `append` was called.
+    """
+
+    async def start(self) -> None:
+        """Open connections, run migrations, start the writer."""
+
+    async def aclose(self) -> None:
+        """Flush pending appends and release resources (idempotent)."""
+
+    def append(self, room: str, update: bytes, author: str) -> asyncio.Future[AppendResult]:
+        """Queue `update` for `room`; the future resolves once it is committed."""
+
+    async def flush(self) -> None:
+        """Wait until every append queued so far is committed."""
+
+    async def load(self, room: str) -> LoadedRoom:
+        """Latest checkpoint + every update after it (empty room if unknown)."""
+
+    async def room_info(self, room: str) -> RoomInfo | None:
+        """Summary of one room, or None when it has never been stored."""
+
+    async def list_rooms(self) -> list[RoomInfo]:
+        """Every stored room, most recently updated first."""
+
+    async def history(
+        self, room: str, limit: int = 100, before: int | None = None
+    ) -> list[UpdateRecord]:
+        """Update rows newest first, seq < before when given."""
+
+    async def updates_range(self, room: str, after: int, upto: int) -> list[UpdateRecord]:
+        """Update rows with after < seq <= upto, oldest first."""
+
+    async def checkpoint_before(self, room: str, seq: int) -> tuple[int, bytes] | None:
+        """The latest checkpoint at or before seq: (seq, state)."""
+
+    async def add_checkpoint(self, room: str, seq: int, state: bytes) -> None:
+        """Store a checkpoint covering exactly the updates <= seq."""
+
+    async def seq_at_time(self, room: str, time_us: int) -> int:
+        """The last seq committed at or before time_us (0 when none)."""
+
+    async def add_version(self, room: str, seq: int, label: str, author: str) -> Version:
+        """Name a point in history."""
+
+    async def list_versions(self, room: str) -> list[Version]:
+        """Named versions, newest first."""
+
+    async def delete_updates_covered(self, room: str, upto: int, keep: set[int]) -> int:
+        """Delete update rows <= upto that a checkpoint covers, except those in keep."""
+
+    async def ping(self) -> None:
+        """Raise StoreError when the database is not reachable."""

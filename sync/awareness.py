@@ -1,0 +1,134 @@
+"""Server-side presence: the awareness states of a room and who owns each client id.
+
+The server never publishes a state of its own (no phantom peer). A client id belongs to
+the connection that first announced it; other connections may not change it (y-websocket
+clients relay states they learned, so "every id seen on a connection" would be wrong).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sync.errors import ProtocolError
+from sync.protocol import Reader, write_var_string, write_var_uint
+
+NULL_STATE = "null"
+
+
+@dataclass(frozen=True, slots=True)
+class AwarenessEntry:
+    """One (client id, clock, JSON state) triple of an awareness update."""
+
+    client_id: int
+    clock: int
+    state: str  # JSON text; "null" means the client went away
+
+    @property
+    def removed(self) -> bool:
+        """True for a removal entry."""
+        return self.state == NULL_STATE
+
+
+def decode_awareness(payload: bytes) -> list[AwarenessEntry]:
+    """Decode an awareness update payload strictly; the JSON of each state must parse."""
+    reader = Reader(payload)
+    count = reader.var_uint()
+    if count > len(payload):
+        raise ProtocolError("awareness entry count larger than the payload")
+    entries = []
+    for _ in range(count):
+        client_id = reader.var_uint()
+        clock = reader.var_uint()
+        state = reader.var_string()
+        try:
+            json.loads(state)
+        except ValueError as exc:
+            raise ProtocolError("awareness state is not JSON") from exc
+        entries.append(AwarenessEntry(client_id, clock, state))
+    reader.expect_end()
+    return entries
+
+
+def encode_awareness_entries(entries: list[AwarenessEntry]) -> bytes:
+    """Encode entries as an awareness update payload."""
+    parts = [write_var_uint(len(entries))]
+    for entry in entries:
+        parts.append(write_var_uint(entry.client_id))
+        parts.append(write_var_uint(entry.clock))
+        parts.append(write_var_string(entry.state))
+    return b"".join(parts)
+
+
+@dataclass(slots=True)
+class _Slot:
+    clock: int
+    state: str
+    owner: object
+
+
+class Presence:
+    """The awareness states of one room, each bound to the connection that owns it."""
+
+    def __init__(self) -> None:
+        self._slots: dict[int, _Slot] = {}
+
+    def apply(self, owner: object, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
+        """Apply entries sent by `owner`; return those accepted (to relay to others).
+
+        Entries for a client id owned by another connection are dropped, as are stale
+        clocks (Yjs awareness semantics: a newer clock wins; an equal clock only for a
+        removal).
+        """
+        accepted = []
+        for entry in entries:
+            slot = self._slots.get(entry.client_id)
+            if slot is None:
+                if entry.removed:
+                    continue  # removing what we do not hold: nothing to relay
+                self._slots[entry.client_id] = _Slot(entry.clock, entry.state, owner)
+                accepted.append(entry)
+                continue
+            if slot.owner is not owner:
+                continue
+            if entry.clock > slot.clock or (
+                entry.clock == slot.clock and entry.removed and slot.state != NULL_STATE
+            ):
+                if entry.removed:
+                    del self._slots[entry.client_id]
+                else:
+                    slot.clock, slot.state = entry.clock, entry.state
+                accepted.append(entry)
+        return accepted
+
+    def remove_owner(self, owner: object) -> list[AwarenessEntry]:
+        """Drop every state owned by `owner`; return the removal entries to broadcast."""
+        removed = []
+        for client_id, slot in list(self._slots.items()):
+            if slot.owner is owner:
+                del self._slots[client_id]
+                removed.append(AwarenessEntry(client_id, slot.clock + 1, NULL_STATE))
+        return removed
+
+    def owned_by(self, owner: object) -> list[int]:
+        """Client ids announced by `owner`."""
+        return [cid for cid, slot in self._slots.items() if slot.owner is owner]
+
+    def entries(self) -> list[AwarenessEntry]:
+        """Every current state (for a joiner or a query-awareness)."""
+        return [AwarenessEntry(cid, s.clock, s.state) for cid, s in self._slots.items()]
+
+    def states(self) -> dict[int, Any]:
+        """Every current state, decoded (for the API)."""
+        return {cid: json.loads(s.state) for cid, s in self._slots.items()}
+
+    def state_of(self, owner: object) -> Any:
+        """The decoded state of one of `owner`'s client ids, or None."""
+        for slot in self._slots.values():
+            if slot.owner is owner:
+                return json.loads(slot.state)
+        return None
+
+    def __len__(self) -> int:
+        return len(self._slots)

@@ -1,0 +1,83 @@
+"""Inbound frames of one connection: decode strictly, check limits and permissions,
+and hand each message to the room. Errors surface as `SyncError` with a close code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sync import protocol
+from sync.awareness import decode_awareness
+from sync.connection import Connection
+from sync.errors import CloseCode, LimitExceeded, PermissionDenied, RoomUnavailable
+from sync.protocol import SubscribeFlag
+
+log = logging.getLogger("samepage.sync")
+
+
+def author_of(conn: Connection) -> str:
+    """Who made an update: the authenticated user, else the awareness name, else anonymous."""
+    if conn.identity.name:
+        return conn.identity.name
+    room = conn.room
+    if room is not None:
+        state: Any = room.presence.state_of(conn)
+        if isinstance(state, dict):
+            user = state.get("user")
+            name = user.get("name") if isinstance(user, dict) else None
+            if isinstance(name, str) and name.strip():
+                return name.strip()[:200]
+    return "anonymous"
+
+
+async def handle_frame(conn: Connection, frame: bytes) -> None:
+    """Process one binary frame from `conn` (which must have joined a room)."""
+    room = conn.room
+    if room is None or conn.closed:
+        return
+    conn.bytes_in += len(frame)
+    settings = conn.settings
+    if len(frame) > settings.max_update_bytes:
+        raise LimitExceeded(f"frame of {len(frame)} bytes", CloseCode.TOO_BIG)
+    message = protocol.decode_frame(frame)
+    if isinstance(message, (protocol.SyncUpdate, protocol.SyncStep2)):
+        await _handle_update(conn, message.update)
+    elif isinstance(message, protocol.SyncStep1):
+        room.answer_sync_step1(conn, message.state_vector)
+    elif isinstance(message, protocol.AwarenessMessage):
+        if len(message.payload) > settings.max_awareness_bytes:
+            raise LimitExceeded(
+                f"awareness of {len(message.payload)} bytes", CloseCode.AWARENESS_TOO_BIG
+            )
+        room.apply_awareness(conn, decode_awareness(message.payload))
+    elif isinstance(message, protocol.QueryAwareness):
+        awareness = room.awareness_frame()
+        if awareness is not None:
+            conn.send(awareness)
+    elif isinstance(message, protocol.Subscribe):
+        conn.subscriptions = message.flags
+        if message.flags & SubscribeFlag.SAVED:
+            conn.send(protocol.encode_saved(room.seq, room.stored_state_vector))
+    elif isinstance(message, protocol.Ephemeral):
+        room.send_to_subscribed(
+            SubscribeFlag.EPHEMERAL, protocol.encode_ephemeral(message.data), exclude=conn
+        )
+    elif isinstance(message, protocol.Unknown):
+        log.info("ignoring unknown message type %d from %s", message.message_type, conn.peer)
+    else:  # Saved is server -> client only
+        log.info("ignoring %s from client %s", type(message).__name__, conn.peer)
+
+
+async def _handle_update(conn: Connection, update: bytes) -> None:
+    room = conn.room
+    if room is None:
+        return
+    if not conn.identity.can_write:
+        raise PermissionDenied("read-only connection sent a document change")
+    future = room.apply_update(update, author_of(conn), conn)
+    if future is not None and room.inflight > conn.settings.max_inflight_per_room:
+        # Backpressure: the store is behind; stop reading this client until it catches up.
+        try:
+            await future
+        except Exception as exc:
+            raise RoomUnavailable(f"store failed: {exc}") from exc

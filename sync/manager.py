@@ -1,0 +1,162 @@
+"""RoomManager: single-flight loading, idle unloading and shutdown of every room."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pycrdt import Doc
+
+from storage.history import AutoCheckpointer
+from storage.types import Store
+from sync.connection import Connection
+from sync.errors import CloseCode, RoomUnavailable
+from sync.names import check_room_name
+from sync.room import CommitObserver, Room
+from sync.types import SyncSettings
+
+log = logging.getLogger("samepage.sync")
+
+
+class RoomManager:
+    """Loads each room once (however many join at once) and unloads it when idle."""
+
+    def __init__(self, store: Store, settings: SyncSettings | None = None) -> None:
+        self.store = store
+        self.settings = settings or SyncSettings()
+        self.rooms: dict[str, Room] = {}
+        self.loads = 0
+        self.unloads = 0
+        self.observers: list[CommitObserver] = []
+        self.on_load: list[Callable[[Room], None]] = []
+        self._loading: dict[str, asyncio.Future[Room]] = {}
+        self._unload_timers: dict[str, asyncio.TimerHandle] = {}
+        self._checkpointer = AutoCheckpointer(store, self.settings.checkpoint_every)
+        self._closing = False
+
+    async def acquire(self, name: str) -> Room:
+        """Return the loaded room, loading it if needed; the caller must `release` it."""
+        check_room_name(name)
+        if self._closing:
+            raise RoomUnavailable("server is shutting down", CloseCode.GOING_AWAY)
+        room = self.rooms.get(name)
+        if room is None:
+            pending = self._loading.get(name)
+            if pending is None:
+                pending = asyncio.get_running_loop().create_future()
+                self._loading[name] = pending
+                try:
+                    room = await self._load(name)
+                except BaseException as exc:
+                    del self._loading[name]
+                    error = (
+                        exc
+                        if isinstance(exc, RoomUnavailable)
+                        else RoomUnavailable(f"cannot load room {name}: {exc}")
+                    )
+                    pending.set_exception(error)
+                    pending.exception()  # mark retrieved: waiters may be none
+                    raise error from None
+                del self._loading[name]
+                self.rooms[name] = room
+                pending.set_result(room)
+            else:
+                room = await asyncio.shield(pending)
+        room.holders += 1
+        timer = self._unload_timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+        return room
+
+    def release(self, room: Room) -> None:
+        """Drop one hold; an unheld room is unloaded after the grace period."""
+        room.holders -= 1
+        if room.holders <= 0 and self.rooms.get(room.name) is room and not self._closing:
+            self._schedule_unload(room)
+
+    def get(self, name: str) -> Room | None:
+        """The loaded room, if any (no loading)."""
+        return self.rooms.get(name)
+
+    async def _load(self, name: str) -> Room:
+        started = time.perf_counter()
+        loaded = await self.store.load(name)
+        doc: Doc[Any] = Doc()
+        if loaded.checkpoint is not None:
+            doc.apply_update(loaded.checkpoint)
+        for update in loaded.tail:
+            doc.apply_update(update)
+        room = Room(name, self.store, doc, loaded.seq, on_failure=self._on_room_failure)
+        room.observers.append(self._after_commit)
+        room.observers.extend(self.observers)
+        self._checkpointer.seen_load(name, loaded.checkpoint_seq)
+        self.loads += 1
+        for hook in self.on_load:
+            hook(room)
+        log.info(
+            "loaded room %s seq=%d (%d tail updates) in %.1f ms",
+            name,
+            loaded.seq,
+            len(loaded.tail),
+            (time.perf_counter() - started) * 1000,
+        )
+        return room
+
+    def _after_commit(self, notice: object) -> None:
+        seq = getattr(notice, "seq", 0)
+        name = getattr(notice, "room", "")
+        self._checkpointer.committed(name, seq)
+
+    def _schedule_unload(self, room: Room) -> None:
+        old = self._unload_timers.pop(room.name, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._unload_timers[room.name] = loop.call_later(
+            self.settings.unload_grace_s, self._unload_if_idle, room
+        )
+
+    def _unload_if_idle(self, room: Room) -> None:
+        self._unload_timers.pop(room.name, None)
+        if room.holders > 0 or self.rooms.get(room.name) is not room:
+            return
+        if room.inflight:
+            self._schedule_unload(room)  # commits still running: try again later
+            return
+        del self.rooms[room.name]
+        room.close()
+        self.unloads += 1
+        log.info("unloaded idle room %s seq=%d", room.name, room.seq)
+
+    def _on_room_failure(self, room: Room) -> None:
+        if self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+            self.unloads += 1
+
+    async def aclose(self, code: int = CloseCode.GOING_AWAY) -> None:
+        """Close every client with `code`, flush every room and pending checkpoint."""
+        if self._closing:
+            return
+        self._closing = True
+        for timer in self._unload_timers.values():
+            timer.cancel()
+        self._unload_timers.clear()
+        rooms = list(self.rooms.values())
+        for room in rooms:  # acknowledge what is in flight before closing anyone
+            await room.flush()
+        closing: list[Connection] = []
+        for room in rooms:
+            closing.extend(room.connections())
+            room.close_all(code, "server shutting down")
+        if closing:
+            await asyncio.wait([asyncio.ensure_future(c.wait_closed()) for c in closing], timeout=5)
+        for room in rooms:
+            await room.flush()
+        await self.store.flush()
+        await self._checkpointer.aclose()
+        for room in rooms:
+            room.close()
+        self.rooms.clear()

@@ -1,0 +1,274 @@
+"""A room: one pycrdt Doc, its presence and its subscribers — the only fan-out point.
+
+Write path: apply to the Doc (capturing the effective update) → append to the store
+(group commit) → after the commit, broadcast one encoded frame to every subscriber
+(the sender included: for it the echo is the durable acknowledgement).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Doc, TransactionEvent, merge_updates
+
+from storage.types import AppendResult, Store
+from sync import protocol
+from sync.awareness import AwarenessEntry, Presence, encode_awareness_entries
+from sync.errors import CloseCode, InvalidUpdate, RoomUnavailable
+from sync.protocol import SubscribeFlag
+
+if TYPE_CHECKING:
+    from sync.connection import Connection
+
+log = logging.getLogger("samepage.sync")
+_ids = itertools.count(1)
+
+
+@dataclass(slots=True)
+class _Inflight:
+    """An update applied to the Doc whose commit has not been broadcast yet."""
+
+    id: int
+    update: bytes
+    future: asyncio.Future[AppendResult]
+    state_vector: bytes
+    author: str
+
+
+@dataclass(slots=True)
+class CommitNotice:
+    """What a commit made durable, for observers (bus, metrics, event feed)."""
+
+    room: str
+    seq: int
+    updates: list[tuple[int, bytes, str]]  # (seq, update, author)
+
+
+CommitObserver = Callable[[CommitNotice], None]
+
+
+class Room:
+    """Owns the Doc, the presence and the subscribers of one room."""
+
+    def __init__(
+        self,
+        name: str,
+        store: Store,
+        doc: Doc[Any],
+        seq: int,
+        on_failure: Callable[[Room], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.doc = doc
+        self.seq = seq  # last committed seq
+        self.stored_state_vector: bytes = doc.get_state()
+        self.presence = Presence()
+        self.subscribers: set[Connection] = set()
+        self.holders = 0  # subscribers + API users; the manager unloads at 0
+        self.failed = False
+        self.observers: list[CommitObserver] = []
+        self._on_failure = on_failure
+        self._inflight: deque[_Inflight] = deque()
+        self._waiting_syncs: list[tuple[int, Connection, bytes]] = []
+        self._captured: list[bytes] = []
+        self._subscription = doc.observe(self._capture)
+
+    # -- documents ---------------------------------------------------------------
+
+    def _capture(self, event: TransactionEvent) -> None:
+        self._captured.append(event.update)
+
+    def apply_update(
+        self, update: bytes, author: str, origin: Connection | None = None
+    ) -> asyncio.Future[AppendResult] | None:
+        """Apply a client update; returns its commit future, or None if it changed nothing.
+
+        A broken update raises `InvalidUpdate` and leaves the room as it was; a CRDT
+        panic additionally fails the room (its Doc can no longer be trusted), so it is
+        reloaded from the store.
+        """
+        if self.failed:
+            raise RoomUnavailable("room is reloading")
+        self._captured.clear()
+        try:
+            self.doc.apply_update(update)
+        except Exception as exc:  # pycrdt raises ValueError for undecodable updates
+            self._captured.clear()
+            raise InvalidUpdate(f"invalid Yjs update: {exc}") from exc
+        except BaseException as exc:  # pyo3 PanicException derives from BaseException
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
+                raise
+            self._captured.clear()
+            log.error("CRDT panic in room %s: %r; reloading room", self.name, exc)
+            self.fail("CRDT panic")
+            raise InvalidUpdate(f"update made the CRDT panic: {exc!r}") from None
+        return self._persist_captured(author)
+
+    def transact(
+        self, change: Callable[[Doc[Any]], Any], author: str
+    ) -> asyncio.Future[AppendResult] | None:
+        """Make a server-side edit (restore, import) through the same write path."""
+        if self.failed:
+            raise RoomUnavailable("room is reloading")
+        self._captured.clear()
+        with self.doc.transaction():
+            change(self.doc)
+        return self._persist_captured(author)
+
+    def _persist_captured(self, author: str) -> asyncio.Future[AppendResult] | None:
+        if not self._captured:
+            return None
+        update = self._captured[0] if len(self._captured) == 1 else merge_updates(*self._captured)
+        self._captured.clear()
+        future = self.store.append(self.name, update, author)
+        self._inflight.append(_Inflight(next(_ids), update, future, self.doc.get_state(), author))
+        future.add_done_callback(self._on_commit)
+        return future
+
+    @property
+    def inflight(self) -> int:
+        """Updates applied but not yet committed and broadcast."""
+        return len(self._inflight)
+
+    def _on_commit(self, _future: asyncio.Future[AppendResult]) -> None:
+        inflight = self._inflight
+        done: list[_Inflight] = []
+        while inflight and inflight[0].future.done():
+            item = inflight.popleft()
+            if item.future.cancelled() or item.future.exception() is not None:
+                log.error("store rejected an update of %s: %r", self.name, item.future)
+                self.fail("store error")
+                return
+            done.append(item)
+        if not done:
+            return
+        results = [item.future.result() for item in done]
+        self.seq = results[-1].seq
+        self.stored_state_vector = done[-1].state_vector
+        updates = [item.update for item in done]
+        merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
+        self.broadcast(protocol.encode_update(merged))
+        saved = protocol.encode_saved(self.seq, self.stored_state_vector)
+        for conn in self.subscribers:
+            if conn.subscriptions & SubscribeFlag.SAVED:
+                conn.send(saved)
+        self._release_waiting_syncs(done[-1].id)
+        notice = CommitNotice(
+            self.name,
+            self.seq,
+            [(r.seq, i.update, i.author) for r, i in zip(results, done, strict=True)],
+        )
+        for observer in self.observers:
+            observer(notice)
+
+    async def flush(self) -> None:
+        """Wait until every applied update is committed and broadcast."""
+        while self._inflight and not self.failed:
+            await asyncio.gather(
+                *(item.future for item in list(self._inflight)), return_exceptions=True
+            )
+            await asyncio.sleep(0)  # let the done-callbacks run
+
+    # -- subscribers -------------------------------------------------------------
+
+    def join(self, conn: Connection) -> None:
+        """Subscribe a connection: it gets our step 1 and everyone's presence at once."""
+        self.subscribers.add(conn)
+        conn.room = self
+        conn.send(protocol.encode_sync_step1(self.doc.get_state()))
+        entries = self.presence.entries()
+        if entries:
+            conn.send(protocol.encode_awareness(encode_awareness_entries(entries)))
+
+    def leave(self, conn: Connection) -> None:
+        """Unsubscribe; its awareness states are removed and the removal broadcast."""
+        if conn not in self.subscribers:
+            return
+        self.subscribers.discard(conn)
+        self._waiting_syncs = [w for w in self._waiting_syncs if w[1] is not conn]
+        removed = self.presence.remove_owner(conn)
+        if removed:
+            self.broadcast(protocol.encode_awareness(encode_awareness_entries(removed)))
+
+    def answer_sync_step1(self, conn: Connection, state_vector: bytes) -> None:
+        """Send what the peer lacks — only once everything it contains is committed."""
+        try:
+            frame = protocol.encode_sync_step2(self.doc.get_update(state_vector))
+        except Exception as exc:
+            raise InvalidUpdate(f"invalid state vector: {exc}") from exc
+        if self._inflight:
+            self._waiting_syncs.append((self._inflight[-1].id, conn, frame))
+        else:
+            conn.send(frame)
+
+    def _release_waiting_syncs(self, committed_id: int) -> None:
+        if not self._waiting_syncs:
+            return
+        still = []
+        for barrier, conn, frame in self._waiting_syncs:
+            if barrier <= committed_id:
+                conn.send(frame)
+            else:
+                still.append((barrier, conn, frame))
+        self._waiting_syncs = still
+
+    def broadcast(self, frame: bytes, exclude: Connection | None = None) -> None:
+        """Hand the same encoded frame to every subscriber (non-blocking)."""
+        for conn in list(self.subscribers):
+            if conn is not exclude:
+                conn.send(frame)
+
+    def send_to_subscribed(
+        self, flag: SubscribeFlag, frame: bytes, exclude: Connection | None = None
+    ) -> None:
+        """Send an extension frame only to connections that asked for it."""
+        for conn in list(self.subscribers):
+            if conn is not exclude and conn.subscriptions & flag:
+                conn.send(frame)
+
+    # -- presence ----------------------------------------------------------------
+
+    def apply_awareness(self, conn: Connection | None, entries: list[AwarenessEntry]) -> None:
+        """Apply presence from a connection and relay what was accepted to the others."""
+        accepted = self.presence.apply(conn, entries)
+        if accepted:
+            self.broadcast(protocol.encode_awareness(encode_awareness_entries(accepted)), conn)
+
+    def awareness_frame(self) -> bytes | None:
+        """The full presence of the room as one frame (None when nobody is there)."""
+        entries = self.presence.entries()
+        return protocol.encode_awareness(encode_awareness_entries(entries)) if entries else None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def fail(self, reason: str) -> None:
+        """The room can no longer be trusted: close everyone; the manager drops it."""
+        if self.failed:
+            return
+        self.failed = True
+        log.error(
+            "room %s failed (%s); closing %d clients", self.name, reason, len(self.subscribers)
+        )
+        self.close_all(CloseCode.INTERNAL_ERROR, reason)
+        if self._on_failure is not None:
+            self._on_failure(self)
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every subscriber with `code`."""
+        for conn in list(self.subscribers):
+            conn.abort(code, reason)
+
+    def close(self) -> None:
+        """Release the Doc observer."""
+        self.doc.unobserve(self._subscription)
+
+    def connections(self) -> Iterable[Connection]:
+        """The current subscribers."""
+        return tuple(self.subscribers)

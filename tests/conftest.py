@@ -1,0 +1,21 @@
+"""Shared fixtures: a real server process per test (or module) on a temp SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.server import ServerProcess
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A fresh `samepage serve` on a free port with its own SQLite file."""
+    proc = ServerProcess(tmp_path / "samepage.db", log_path=tmp_path / "server.log")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()

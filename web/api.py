@@ -1,0 +1,130 @@
+"""The JSON/HTTP API: rooms, content, posting updates, health."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from storage.types import RoomInfo, StoreError
+from sync.content import json_of, text_of
+from sync.names import check_room_name
+from web.errors import HTTPError
+from web.state import AppState
+
+MAX_POST_BYTES = 8 * 1024 * 1024
+
+
+def iso(time_us: int) -> str:
+    """Microseconds since the epoch as an ISO 8601 UTC string."""
+    return dt.datetime.fromtimestamp(time_us / 1e6, tz=dt.UTC).isoformat(timespec="milliseconds")
+
+
+def state_of(request: Request) -> AppState:
+    """The app's long-lived objects."""
+    state: AppState = request.app.state.samepage
+    return state
+
+
+def room_param(request: Request) -> str:
+    """The validated room name from the path."""
+    return check_room_name(request.path_params["room"])
+
+
+def _room_json(state: AppState, info: RoomInfo | None, name: str) -> dict[str, Any]:
+    room = state.manager.get(name)
+    seq = room.seq if room is not None else (info.seq if info else 0)
+    return {
+        "name": name,
+        "seq": seq,
+        "bytes": info.bytes if info else 0,
+        "connections": len(room.subscribers) if room is not None else 0,
+        "created_at": iso(info.created_us) if info else None,
+        "updated_at": iso(info.updated_us) if info else None,
+    }
+
+
+async def list_rooms(request: Request) -> Response:
+    """`GET /api/rooms`: every stored room, most recently edited first."""
+    state = state_of(request)
+    infos = await state.store.list_rooms()
+    return JSONResponse([_room_json(state, info, info.name) for info in infos])
+
+
+async def get_room(request: Request) -> Response:
+    """`GET /api/rooms/{room}`: seq, size, connections and presence."""
+    state = state_of(request)
+    name = room_param(request)
+    info = await state.store.room_info(name)
+    body = _room_json(state, info, name)
+    room = state.manager.get(name)
+    body["presence"] = (
+        [{"client_id": cid, "state": s} for cid, s in room.presence.states().items()]
+        if room is not None
+        else []
+    )
+    return JSONResponse(body)
+
+
+def render_content(doc: Any, fmt: str, headers: dict[str, str] | None = None) -> Response:
+    """The document in the requested format: text, json or yjs (a full-state update)."""
+    if fmt == "text":
+        return PlainTextResponse(text_of(doc), headers=headers)
+    if fmt == "json":
+        return JSONResponse(json_of(doc), headers=headers)
+    if fmt == "yjs":
+        return Response(doc.get_update(), media_type="application/octet-stream", headers=headers)
+    raise HTTPError(400, "bad_format", "format must be text, json or yjs")
+
+
+async def get_content(request: Request) -> Response:
+    """`GET /api/rooms/{room}/content?format=text|json|yjs`: the current document."""
+    state = state_of(request)
+    name = room_param(request)
+    fmt = request.query_params.get("format", "text")
+    room = await state.manager.acquire(name)
+    try:
+        return render_content(room.doc, fmt, {"X-Samepage-Seq": str(room.seq)})
+    finally:
+        state.manager.release(room)
+
+
+async def post_update(request: Request) -> Response:
+    """`POST /api/rooms/{room}/updates`: apply, persist and broadcast a binary update."""
+    state = state_of(request)
+    name = room_param(request)
+    body = await request.body()
+    if len(body) > state.settings.sync.max_update_bytes:
+        raise HTTPError(413, "too_large", f"update of {len(body)} bytes")
+    if not body:
+        raise HTTPError(400, "empty_update", "the body must be a binary Yjs update")
+    author = request.headers.get("x-samepage-author", "api")[:200]
+    room = await state.manager.acquire(name)
+    try:
+        future = room.apply_update(body, author)
+        if future is None:
+            return JSONResponse({"seq": room.seq, "changed": False})
+        try:
+            result = await future
+        except StoreError as exc:
+            raise HTTPError(503, "store_unavailable", str(exc)) from exc
+        return JSONResponse({"seq": result.seq, "changed": True})
+    finally:
+        state.manager.release(room)
+
+
+async def healthz(_request: Request) -> Response:
+    """`GET /healthz`: the process is alive."""
+    return JSONResponse({"status": "ok"})
+
+
+routes = [
+    Route("/api/rooms", list_rooms, methods=["GET"]),
+    Route("/api/rooms/{room}", get_room, methods=["GET"]),
+    Route("/api/rooms/{room}/content", get_content, methods=["GET"]),
+    Route("/api/rooms/{room}/updates", post_update, methods=["POST"]),
+    Route("/healthz", healthz, methods=["GET"]),
+]

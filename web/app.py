@@ -1,0 +1,71 @@
+"""`create_app(settings)`: the Starlette application and its typed lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, WebSocketRoute
+
+from storage.memory import MemoryStore
+from storage.sql.engine import database_url
+from storage.sql.store import SqlStore
+from storage.types import Store
+from sync.manager import RoomManager
+from web import api
+from web.errors import HANDLED, handle_error
+from web.settings import Settings
+from web.state import AppState
+from web.ws import websocket_endpoint
+
+log = logging.getLogger("samepage.web")
+
+
+def make_store(settings: Settings) -> Store:
+    """The store named by `--db`: `memory://` or a path / SQLAlchemy URL."""
+    if settings.db.startswith("memory://"):
+        return MemoryStore()
+    return SqlStore(database_url(settings.db), sqlite_synchronous=settings.sqlite_synchronous)
+
+
+def _page_routes() -> list[BaseRoute]:
+    try:
+        from web.pages import page_routes
+    except ImportError:  # the page module is optional while the front-end is built
+        return []
+    routes: list[BaseRoute] = page_routes()
+    return routes
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the app; the lifespan opens the store and closes rooms on the way out."""
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = make_store(settings)
+        await store.start()
+        manager = RoomManager(store, settings.sync)
+        state = AppState(settings, store, manager)
+        app.state.samepage = state
+        log.info("samepage ready, database %s", settings.db)
+        try:
+            yield
+        finally:
+            state.shutting_down = True
+            await manager.aclose()
+            await store.aclose()
+            log.info("samepage stopped: rooms flushed, database closed")
+
+    routes: list[BaseRoute] = [
+        WebSocketRoute("/ws/{room:path}", websocket_endpoint),
+        *api.routes,
+        *_page_routes(),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={kind: handle_error for kind in HANDLED},
+    )

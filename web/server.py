@@ -1,0 +1,72 @@
+"""Running the app under uvicorn, with our own close codes on shutdown."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+from types import FrameType
+
+import uvicorn
+
+from sync.errors import CloseCode
+from web.app import create_app
+from web.logs import configure_logging
+from web.settings import Settings
+from web.state import AppState
+
+log = logging.getLogger("samepage.web")
+
+
+class SamepageServer(uvicorn.Server):
+    """uvicorn.Server that closes clients itself (1001 on Ctrl-C, 1012 on SIGTERM) and
+    flushes every room before uvicorn tears the connections down."""
+
+    close_code: int = CloseCode.GOING_AWAY
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Remember which signal asked us to stop."""
+        if sig == signal.SIGTERM:
+            self.close_code = CloseCode.SERVICE_RESTART
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop accepting, close clients with our code, flush rooms, then uvicorn's part."""
+        for server in self.servers:
+            server.close()
+        app = self.config.loaded_app
+        state = _find_state(app)
+        if state is not None:
+            state.shutting_down = True
+            await state.manager.aclose(self.close_code)
+        await super().shutdown(sockets)
+
+
+def _find_state(app: object) -> AppState | None:
+    """uvicorn wraps the app in middleware; walk down to ours."""
+    for _ in range(10):
+        state = getattr(getattr(app, "state", None), "samepage", None)
+        if isinstance(state, AppState):
+            return state
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+def serve(settings: Settings) -> None:
+    """Run samepage until interrupted."""
+    configure_logging(settings.log_level, settings.log_format)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes * 2,
+        ws_per_message_deflate=False,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
+    )
+    SamepageServer(config).run()

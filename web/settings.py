@@ -1,0 +1,44 @@
+"""Settings: one frozen object built once from CLI flags and `SAMEPAGE_*` variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from sync.types import SyncSettings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be configured with."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: str = "samepage.db"
+    sqlite_synchronous: str = "FULL"
+    max_frame_bytes: int = 8 * 1024 * 1024
+    shutdown_timeout: float = 10.0
+    log_level: str = "info"
+    log_format: str = "text"
+    sync: SyncSettings = field(default_factory=SyncSettings)
+
+
+def env_default(name: str, default: Any) -> Any:
+    """The value of `SAMEPAGE_<NAME>` converted to the type of `default`, else default."""
+    raw = os.environ.get(f"SAMEPAGE_{name.upper()}")
+    if raw is None:
+        return default
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def sync_settings_from(values: dict[str, Any]) -> SyncSettings:
+    """Build SyncSettings from a dict holding (some of) its field names."""
+    known = {f.name for f in fields(SyncSettings)}
+    return SyncSettings(**{k: v for k, v in values.items() if k in known and v is not None})

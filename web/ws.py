@@ -1,0 +1,118 @@
+"""`WS /ws/{room}`: the y-websocket endpoint; maps sync errors to close codes once."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from sync.connection import Connection
+from sync.errors import CloseCode, ProtocolError, SyncError
+from sync.handler import handle_frame
+from sync.names import is_valid_room_name
+from sync.types import Identity
+from web.state import AppState
+
+log = logging.getLogger("samepage.web")
+
+
+class StarletteTransport:
+    """Adapts a Starlette WebSocket to the sync layer's Transport."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._ws = websocket
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send one binary frame."""
+        await self._ws.send_bytes(data)
+
+    async def close(self, code: int, reason: str = "") -> None:
+        """Close with `code` (ignored if the socket is already gone)."""
+        try:
+            await self._ws.close(code, reason)
+        except (RuntimeError, WebSocketDisconnect, OSError):
+            pass
+
+
+def _peer(websocket: WebSocket) -> str:
+    client = websocket.client
+    return f"{client.host}:{client.port}" if client else "?"
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """Serve one y-websocket client for the room in the path."""
+    state: AppState = websocket.app.state.samepage
+    name = websocket.path_params["room"]
+    peer = _peer(websocket)
+    if not is_valid_room_name(name):
+        log.warning("refused ws peer=%s: invalid room name %r", peer, name[:40])
+        await websocket.accept()
+        await websocket.close(CloseCode.BAD_ROOM_NAME, "invalid room name")
+        return
+    identity = Identity()
+    await websocket.accept()
+    conn = Connection(StarletteTransport(websocket), identity, state.settings.sync, peer)
+    try:
+        room = await state.manager.acquire(name)
+    except SyncError as exc:
+        log.warning("refused ws peer=%s room=%s: %s", peer, name, exc.detail)
+        await websocket.close(exc.code, exc.detail[:120])
+        return
+    started = time.monotonic()
+    state.connections += 1
+    log.info("open room=%s peer=%s user=%s", name, peer, identity.name or "-")
+    reason = ""
+    try:
+        room.join(conn)
+        conn.start()
+        reason = await _read_loop(websocket, conn, state.settings.max_frame_bytes)
+    finally:
+        state.connections -= 1
+        room.leave(conn)
+        state.manager.release(room)
+        await conn.aclose()
+        log.info(
+            "close room=%s peer=%s user=%s code=%s duration=%.1fs in=%dB out=%dB%s",
+            name,
+            peer,
+            identity.name or "-",
+            conn.close_code,
+            time.monotonic() - started,
+            conn.bytes_in,
+            conn.bytes_out,
+            f" reason={reason}" if reason else "",
+        )
+
+
+async def _read_loop(websocket: WebSocket, conn: Connection, max_frame: int) -> str:
+    """Process frames until the client leaves or is refused; return the refusal reason."""
+    while not conn.closed:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            conn.close_code = conn.close_code or message.get("code", CloseCode.NORMAL)
+            return ""
+        try:
+            data = message.get("bytes")
+            if data is None:
+                raise ProtocolError(
+                    "text frames are not part of the protocol", CloseCode.UNSUPPORTED_DATA
+                )
+            if len(data) > max_frame:
+                raise ProtocolError(f"frame of {len(data)} bytes", CloseCode.TOO_BIG)
+            await handle_frame(conn, data)
+        except SyncError as exc:
+            log.warning(
+                "refused input room=%s peer=%s code=%d: %s",
+                conn.room.name if conn.room else "-",
+                conn.peer,
+                exc.code,
+                exc.detail,
+            )
+            await conn.close(exc.code, exc.detail[:120])
+            return exc.detail
+        except Exception:
+            log.exception("internal error handling a frame from %s", conn.peer)
+            await conn.close(CloseCode.INTERNAL_ERROR, "internal error")
+            return "internal error"
+    return ""
