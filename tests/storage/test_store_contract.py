@@ -1,0 +1,143 @@
+"""One contract, every Store: memory, SQLite (a real file) and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pycrdt import Doc, Text
+
+from storage.history import build_checkpoint, doc_at
+from storage.memory import MemoryStore
+from storage.sql.engine import database_url
+from storage.sql.store import SqlStore
+from storage.types import Store
+from tests.helpers.services import fresh_pg_database
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        memory = MemoryStore()
+        await memory.start()
+        yield memory
+        await memory.aclose()
+        return
+    if request.param == "sqlite":
+        sql = SqlStore(database_url(str(tmp_path / "contract.db")))
+        await sql.start()
+        yield sql
+        await sql.aclose()
+        return
+    async with fresh_pg_database() as url:
+        pg = SqlStore(url)
+        await pg.start()
+        yield pg
+        await pg.aclose()
+
+
+def edits(n: int) -> tuple[list[bytes], list[str]]:
+    """n updates of one client appending, and the text after each."""
+    doc: Doc[Any] = Doc()
+    text = doc.get("content", type=Text)
+    updates: list[bytes] = []
+    doc.observe(lambda e: updates.append(e.update))
+    texts = []
+    for i in range(n):
+        text.insert(len(text), f"{i},")
+        texts.append(str(text))
+    return updates, texts
+
+
+def text_of(update_or_doc: Any) -> str:
+    if isinstance(update_or_doc, bytes):
+        doc: Doc[Any] = Doc()
+        doc.apply_update(update_or_doc)
+        update_or_doc = doc
+    return str(update_or_doc.get("content", type=Text))
+
+
+async def test_append_assigns_consecutive_seqs_in_call_order(store: Store) -> None:
+    updates, _ = edits(30)
+    futures = [store.append("r", u, f"user{i % 3}") for i, u in enumerate(updates)]
+    results = await asyncio.gather(*futures)
+    assert [r.seq for r in results] == list(range(1, 31))
+    info = await store.room_info("r")
+    assert info is not None and info.seq == 30 and info.bytes == sum(map(len, updates))
+
+
+async def test_rooms_are_independent(store: Store) -> None:
+    updates, _ = edits(3)
+    await asyncio.gather(*(store.append(room, updates[0], "a") for room in ["a", "b", "c"]))
+    assert (await store.append("b", updates[1], "a")).seq == 2
+    assert sorted(r.name for r in await store.list_rooms()) == ["a", "b", "c"]
+    assert await store.room_info("nope") is None
+
+
+async def test_load_is_checkpoint_plus_tail(store: Store) -> None:
+    updates, texts = edits(20)
+    await asyncio.gather(*(store.append("r", u, "a") for u in updates[:12]))
+    await build_checkpoint(store, "r", 12)
+    await asyncio.gather(*(store.append("r", u, "a") for u in updates[12:]))
+    loaded = await store.load("r")
+    assert loaded.seq == 20 and loaded.checkpoint_seq == 12 and len(loaded.tail) == 8
+    doc: Doc[Any] = Doc()
+    assert loaded.checkpoint is not None
+    doc.apply_update(loaded.checkpoint)
+    for u in loaded.tail:
+        doc.apply_update(u)
+    assert text_of(doc) == texts[-1]
+
+
+async def test_any_version_is_rebuilt_exactly(store: Store) -> None:
+    updates, texts = edits(25)
+    await asyncio.gather(*(store.append("r", u, "a") for u in updates))
+    await build_checkpoint(store, "r", 10)
+    await build_checkpoint(store, "r", 20)
+    for seq in [1, 9, 10, 11, 19, 20, 21, 25]:
+        assert text_of(await doc_at(store, "r", seq)) == texts[seq - 1]
+
+
+async def test_history_newest_first_with_authors(store: Store) -> None:
+    updates, _ = edits(5)
+    for i, u in enumerate(updates):
+        await store.append("r", u, f"user{i}")
+    rows = await store.history("r", limit=3)
+    assert [r.seq for r in rows] == [5, 4, 3] and rows[0].author == "user4"
+    assert [r.seq for r in await store.history("r", limit=10, before=3)] == [2, 1]
+    assert [r.seq for r in await store.updates_range("r", 1, 3)] == [2, 3]
+
+
+async def test_seq_at_time(store: Store) -> None:
+    updates, _ = edits(3)
+    first = await store.append("r", updates[0], "a")
+    await asyncio.sleep(0.01)
+    await store.append("r", updates[1], "a")
+    assert await store.seq_at_time("r", first.time_us) == 1
+    assert await store.seq_at_time("r", first.time_us - 1) == 0
+
+
+async def test_versions_and_covered_deletion_keep_named_points(store: Store) -> None:
+    updates, texts = edits(10)
+    await asyncio.gather(*(store.append("r", u, "a") for u in updates))
+    await store.add_version("r", 4, "draft", "alice")
+    assert [(v.seq, v.label) for v in await store.list_versions("r")] == [(4, "draft")]
+    assert await store.delete_updates_covered("r", 10, keep={4}) == 0  # no checkpoint yet
+    await build_checkpoint(store, "r", 3)
+    await build_checkpoint(store, "r", 8)
+    deleted = await store.delete_updates_covered("r", 8, keep={4})
+    assert deleted == 7
+    assert [r.seq for r in await store.updates_range("r", 0, 10)] == [4, 9, 10]
+    loaded = await store.load("r")
+    assert loaded.checkpoint_seq == 8 and text_of(await doc_at(store, "r", 10)) == texts[-1]
+
+
+async def test_flush_waits_for_everything_queued(store: Store) -> None:
+    updates, _ = edits(50)
+    futures = [store.append("r", u, "a") for u in updates]
+    await store.flush()
+    assert all(f.done() for f in futures)
+    await store.ping()
