@@ -45,7 +45,7 @@ async def test_persist_before_broadcast_including_the_senders_echo() -> None:
     store = GatedStore()
     manager = RoomManager(store)
     sender, sender_t = await connect(manager, "r")
-    peer, peer_t = await connect(manager, "r")
+    _peer, peer_t = await connect(manager, "r")
     store.commit_gate.clear()
     await handle_frame(sender, protocol.encode_update(client_update("hello")))
     for _ in range(20):
@@ -122,10 +122,10 @@ def awareness_states(transport: FakeTransport) -> dict[int, str]:
 async def test_presence_joiner_sees_everyone_and_leaver_is_removed() -> None:
     manager = RoomManager(GatedStore())
     alice, _ = await connect(manager, "r")
-    bob, bob_t = await connect(manager, "r")
+    _bob, bob_t = await connect(manager, "r")
     await handle_frame(alice, awareness_frame(11, 1, '{"user": {"name": "Alice"}}'))
     await eventually(lambda: 11 in awareness_states(bob_t))
-    carol, carol_t = await connect(manager, "r")
+    _carol, carol_t = await connect(manager, "r")
     # on join, without a query-awareness
     await eventually(lambda: 11 in awareness_states(carol_t), timeout=1.0)
     await alice.aclose()
@@ -138,7 +138,7 @@ async def test_relayed_states_do_not_transfer_ownership() -> None:
     manager = RoomManager(GatedStore())
     alice, _ = await connect(manager, "r")
     bob, _ = await connect(manager, "r")
-    carol, carol_t = await connect(manager, "r")
+    _carol, carol_t = await connect(manager, "r")
     await handle_frame(alice, awareness_frame(11, 1, '{"user": {"name": "Alice"}}'))
     await handle_frame(bob, awareness_frame(22, 1, '{"user": {"name": "Bob"}}'))
     # Bob's client relays Alice's state (as y-websocket clients do) and then tries to
@@ -165,7 +165,7 @@ async def test_slow_consumer_is_closed_and_others_keep_receiving() -> None:
     manager = RoomManager(GatedStore(), settings)
     writer, _ = await connect(manager, "r")
     slow, slow_t = await connect(manager, "r", blocked=True)
-    fast, fast_t = await connect(manager, "r")
+    _fast, fast_t = await connect(manager, "r")
     for i in range(30):
         await handle_frame(writer, protocol.encode_update(client_update(f"u{i}")))
         await manager.get("r").flush()  # type: ignore[union-attr]
