@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pycrdt import Doc
@@ -15,7 +15,7 @@ from storage.types import Store
 from sync.connection import Connection
 from sync.errors import CloseCode, RoomUnavailable
 from sync.names import check_room_name
-from sync.room import CommitObserver, Room
+from sync.room import CommitNotice, CommitObserver, Room
 from sync.types import SyncSettings
 
 log = logging.getLogger("samepage.sync")
@@ -31,7 +31,11 @@ class RoomManager:
         self.loads = 0
         self.unloads = 0
         self.observers: list[CommitObserver] = []
+        # Extension points (the cluster link uses them): awaited before the store load,
+        # called after a room is registered, and when it is unloaded or failed.
+        self.before_load: list[Callable[[str], Awaitable[None]]] = []
         self.on_load: list[Callable[[Room], None]] = []
+        self.on_unload: list[Callable[[Room], None]] = []
         self._loading: dict[str, asyncio.Future[Room]] = {}
         self._unload_timers: dict[str, asyncio.TimerHandle] = {}
         self._checkpointer = AutoCheckpointer(store, self.settings.checkpoint_every)
@@ -61,7 +65,7 @@ class RoomManager:
                     pending.exception()  # mark retrieved: waiters may be none
                     raise error from None
                 del self._loading[name]
-                self.rooms[name] = room
+                self._register(room)
                 pending.set_result(room)
             else:
                 room = await asyncio.shield(pending)
@@ -83,6 +87,8 @@ class RoomManager:
 
     async def _load(self, name: str) -> Room:
         started = time.perf_counter()
+        for before in self.before_load:
+            await before(name)
         loaded = await self.store.load(name)
         doc: Doc[Any] = Doc()
         if loaded.checkpoint is not None:
@@ -94,8 +100,6 @@ class RoomManager:
         room.observers.extend(self.observers)
         self._checkpointer.seen_load(name, loaded.checkpoint_seq)
         self.loads += 1
-        for hook in self.on_load:
-            hook(room)
         log.info(
             "loaded room %s seq=%d (%d tail updates) in %.1f ms",
             name,
@@ -105,10 +109,13 @@ class RoomManager:
         )
         return room
 
-    def _after_commit(self, notice: object) -> None:
-        seq = getattr(notice, "seq", 0)
-        name = getattr(notice, "room", "")
-        self._checkpointer.committed(name, seq)
+    def _register(self, room: Room) -> None:
+        self.rooms[room.name] = room
+        for hook in self.on_load:
+            hook(room)
+
+    def _after_commit(self, notice: CommitNotice) -> None:
+        self._checkpointer.committed(notice.room, notice.seq)
 
     def _schedule_unload(self, room: Room) -> None:
         old = self._unload_timers.pop(room.name, None)
@@ -127,14 +134,19 @@ class RoomManager:
             self._schedule_unload(room)  # commits still running: try again later
             return
         del self.rooms[room.name]
+        self._forget(room)
         room.close()
-        self.unloads += 1
         log.info("unloaded idle room %s seq=%d", room.name, room.seq)
 
     def _on_room_failure(self, room: Room) -> None:
         if self.rooms.get(room.name) is room:
             del self.rooms[room.name]
-            self.unloads += 1
+            self._forget(room)
+
+    def _forget(self, room: Room) -> None:
+        self.unloads += 1
+        for hook in self.on_unload:
+            hook(room)
 
     async def aclose(self, code: int = CloseCode.GOING_AWAY) -> None:
         """Close every client with `code`, flush every room and pending checkpoint."""

@@ -51,6 +51,8 @@ class CommitNotice:
 
 
 CommitObserver = Callable[[CommitNotice], None]
+# (room, owner, accepted entries): presence changes, for the bus and the event feed
+AwarenessObserver = Callable[["Room", object, list[AwarenessEntry]], None]
 
 
 class Room:
@@ -74,6 +76,7 @@ class Room:
         self.holders = 0  # subscribers + API users; the manager unloads at 0
         self.failed = False
         self.observers: list[CommitObserver] = []
+        self.awareness_observers: list[AwarenessObserver] = []
         self._on_failure = on_failure
         self._inflight: deque[_Inflight] = deque()
         self._waiting_syncs: list[tuple[int, Connection, bytes]] = []
@@ -131,6 +134,33 @@ class Room:
         self._inflight.append(_Inflight(next(_ids), update, future, self.doc.get_state(), author))
         future.add_done_callback(self._on_commit)
         return future
+
+    def apply_remote_update(self, update: bytes, seq: int) -> bool:
+        """Apply an update another node already committed (seq in the shared log):
+        no persisting, broadcast to local subscribers. Returns True if it changed the Doc."""
+        if self.failed:
+            return False
+        self._captured.clear()
+        try:
+            self.doc.apply_update(update)
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
+                raise
+            self._captured.clear()
+            log.error("remote update for %s could not be applied: %r", self.name, exc)
+            self.fail("remote update failed")
+            return False
+        changed = bool(self._captured)
+        effective = self._captured[:]
+        self._captured.clear()
+        if seq > self.seq:
+            self.seq = seq
+        if not self._inflight:
+            self.stored_state_vector = self.doc.get_state()
+        if changed:
+            merged = effective[0] if len(effective) == 1 else merge_updates(*effective)
+            self.broadcast(protocol.encode_update(merged))
+        return changed
 
     @property
     def inflight(self) -> int:
@@ -196,6 +226,8 @@ class Room:
         removed = self.presence.remove_owner(conn)
         if removed:
             self.broadcast(protocol.encode_awareness(encode_awareness_entries(removed)))
+            for observer in self.awareness_observers:
+                observer(self, conn, removed)
 
     def answer_sync_step1(self, conn: Connection, state_vector: bytes) -> None:
         """Send what the peer lacks — only once everything it contains is committed."""
@@ -235,11 +267,23 @@ class Room:
 
     # -- presence ----------------------------------------------------------------
 
-    def apply_awareness(self, conn: Connection | None, entries: list[AwarenessEntry]) -> None:
-        """Apply presence from a connection and relay what was accepted to the others."""
-        accepted = self.presence.apply(conn, entries)
+    def apply_awareness(self, owner: object, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
+        """Apply presence from `owner` (a local connection, or a remote node's marker)
+        and relay what was accepted to the local subscribers; returns the accepted."""
+        accepted = self.presence.apply(owner, entries)
         if accepted:
-            self.broadcast(protocol.encode_awareness(encode_awareness_entries(accepted)), conn)
+            exclude = owner if owner in self.subscribers else None
+            payload = encode_awareness_entries(accepted)
+            self.broadcast(protocol.encode_awareness(payload), exclude)
+            for observer in self.awareness_observers:
+                observer(self, owner, accepted)
+        return accepted
+
+    def remove_presence_of(self, owner: object) -> None:
+        """Remove every state owned by `owner` (a departed remote node) and broadcast."""
+        removed = self.presence.remove_owner(owner)
+        if removed:
+            self.broadcast(protocol.encode_awareness(encode_awareness_entries(removed)))
 
     def awareness_frame(self) -> bytes | None:
         """The full presence of the room as one frame (None when nobody is there)."""
