@@ -10,6 +10,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from sync.errors import CloseCode
+from sync.limits import TokenBucket
 from sync.types import Identity, SyncSettings, Transport
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class Connection:
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
+        self.bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
 
     @property
     def closed(self) -> bool:

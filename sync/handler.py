@@ -37,6 +37,7 @@ async def handle_frame(conn: Connection, frame: bytes) -> None:
         return
     conn.bytes_in += len(frame)
     settings = conn.settings
+    await conn.bucket.take()
     if len(frame) > settings.max_update_bytes:
         raise LimitExceeded(f"frame of {len(frame)} bytes", CloseCode.TOO_BIG)
     message = protocol.decode_frame(frame)
@@ -73,7 +74,9 @@ async def _handle_update(conn: Connection, update: bytes) -> None:
     if room is None:
         return
     if not conn.identity.can_write:
-        raise PermissionDenied("read-only connection sent a document change")
+        if room.would_change(update):
+            raise PermissionDenied("read-only connection sent a document change")
+        return  # e.g. the empty sync step 2 every client sends on connect
     future = room.apply_update(update, author_of(conn), conn)
     if future is not None and room.inflight > conn.settings.max_inflight_per_room:
         # Backpressure: the store is behind; stop reading this client until it catches up.

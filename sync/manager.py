@@ -96,6 +96,7 @@ class RoomManager:
         for update in loaded.tail:
             doc.apply_update(update)
         room = Room(name, self.store, doc, loaded.seq, on_failure=self._on_room_failure)
+        room.max_pending_bytes = self.settings.max_pending_bytes_per_room
         room.observers.append(self._after_commit)
         room.observers.extend(self.observers)
         self._checkpointer.seen_load(name, loaded.checkpoint_seq)

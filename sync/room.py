@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import Doc, TransactionEvent, merge_updates
+from pycrdt import Doc, TransactionEvent, get_state, merge_updates
 
 from storage.types import AppendResult, Store
 from sync import protocol
 from sync.awareness import AwarenessEntry, Presence, encode_awareness_entries
-from sync.errors import CloseCode, InvalidUpdate, RoomUnavailable
+from sync.errors import CloseCode, InvalidUpdate, LimitExceeded, RoomUnavailable
 from sync.protocol import SubscribeFlag
 
 if TYPE_CHECKING:
@@ -82,6 +82,9 @@ class Room:
         self._waiting_syncs: list[tuple[int, Connection, bytes]] = []
         self._captured: list[bytes] = []
         self._subscription = doc.observe(self._capture)
+        self.max_pending_bytes = 4 * 1024 * 1024
+        # Updates Yrs holds back because their dependencies are missing: (state, size)
+        self._pending: list[tuple[dict[int, int], int]] = []
 
     # -- documents ---------------------------------------------------------------
 
@@ -112,7 +115,69 @@ class Room:
             log.error("CRDT panic in room %s: %r; reloading room", self.name, exc)
             self.fail("CRDT panic")
             raise InvalidUpdate(f"update made the CRDT panic: {exc!r}") from None
+        self._track_pending(update)
         return self._persist_captured(author)
+
+    def _track_pending(self, update: bytes) -> None:
+        """Account for updates that could not be integrated yet (missing dependencies).
+
+        Fast path: the effective update has the same state as the received one, so all
+        of it was integrated. Otherwise compare with the Doc's state vector.
+        """
+        captured = self._captured
+        if not self._pending and len(captured) == 1 and get_state(captured[0]) == get_state(update):
+            return
+        doc_state = protocol.decode_state_vector(self.doc.get_state())
+        self._pending = [
+            (state, size)
+            for state, size in self._pending
+            if any(clock > doc_state.get(client, 0) for client, clock in state.items())
+        ]
+        update_state = protocol.decode_state_vector(get_state(update))
+        if any(clock > doc_state.get(client, 0) for client, clock in update_state.items()):
+            self._pending.append((update_state, len(update)))
+        pending_bytes = sum(size for _, size in self._pending)
+        if pending_bytes > self.max_pending_bytes:
+            # Yrs keeps pending structs in the Doc; the only way to drop them is to
+            # reload the room from the store (which never saw them).
+            self._persist_captured("system")
+            self.fail("pending update bytes over the limit")
+            raise LimitExceeded(
+                f"{pending_bytes} bytes of updates with missing dependencies",
+                CloseCode.PENDING_TOO_BIG,
+            )
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of received updates still waiting for their dependencies."""
+        return sum(size for _, size in self._pending)
+
+    def would_change(self, update: bytes) -> bool:
+        """Would applying `update` change the document? (checked without applying)"""
+        if update == b"\x00\x00":
+            return False
+        try:
+            update_state = protocol.decode_state_vector(get_state(update))
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
+                raise
+            raise InvalidUpdate(f"invalid Yjs update: {exc!r}") from None
+        doc_state = protocol.decode_state_vector(self.doc.get_state())
+        if any(clock > doc_state.get(client, 0) for client, clock in update_state.items()):
+            return True
+        # Nothing new but maybe deletions: try it on a scratch copy (rare: read-only
+        # clients normally send empty updates).
+        scratch: Doc[Any] = Doc()
+        scratch.apply_update(self.doc.get_update())
+        changed: list[bool] = []
+        scratch.observe(lambda _event: changed.append(True))
+        try:
+            scratch.apply_update(update)
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
+                raise
+            raise InvalidUpdate(f"invalid Yjs update: {exc!r}") from None
+        return bool(changed)
 
     def transact(
         self, change: Callable[[Doc[Any]], Any], author: str

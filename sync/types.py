@@ -36,7 +36,7 @@ class SyncSettings:
     unload_grace_s: float = 30.0
     checkpoint_every: int = 500
     max_inflight_per_room: int = 10_000
-    messages_per_second: float = 0.0  # 0 = unlimited
-    message_burst: int = 0
-    max_connections_per_room: int = 0  # 0 = unlimited
+    messages_per_second: float = 300.0  # per connection; 0 = unlimited
+    message_burst: int = 1000
+    max_connections_per_room: int = 1000  # 0 = unlimited
     max_pending_bytes_per_room: int = 4 * 1024 * 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 from typing import Any
 
 from starlette.requests import Request
@@ -11,8 +12,12 @@ from starlette.routing import Route
 
 from storage.types import RoomInfo, StoreError
 from sync.content import json_of, text_of
+from sync.errors import PermissionDenied
 from sync.names import check_room_name
+from sync.types import Identity
+from web.auth import verify_token
 from web.errors import HTTPError
+from web.guard import identify, token_of
 from web.state import AppState
 
 MAX_POST_BYTES = 8 * 1024 * 1024
@@ -30,8 +35,16 @@ def state_of(request: Request) -> AppState:
 
 
 def room_param(request: Request) -> str:
-    """The validated room name from the path."""
-    return check_room_name(request.path_params["room"])
+    """The validated room name from the path (and, with auth on, a token granting it)."""
+    name = check_room_name(request.path_params["room"])
+    identify(request, state_of(request).settings, name)
+    return name
+
+
+def room_and_identity(request: Request) -> tuple[str, Identity]:
+    """The validated room name and the caller's identity."""
+    name = check_room_name(request.path_params["room"])
+    return name, identify(request, state_of(request).settings, name)
 
 
 def _room_json(state: AppState, info: RoomInfo | None, name: str) -> dict[str, Any]:
@@ -51,6 +64,9 @@ async def list_rooms(request: Request) -> Response:
     """`GET /api/rooms`: every stored room, most recently edited first."""
     state = state_of(request)
     infos = await state.store.list_rooms()
+    if state.settings.secret:
+        pattern = verify_token(state.settings.secret, token_of(request)).room_pattern
+        infos = [i for i in infos if fnmatch.fnmatchcase(i.name, pattern)]
     return JSONResponse([_room_json(state, info, info.name) for info in infos])
 
 
@@ -95,13 +111,15 @@ async def get_content(request: Request) -> Response:
 async def post_update(request: Request) -> Response:
     """`POST /api/rooms/{room}/updates`: apply, persist and broadcast a binary update."""
     state = state_of(request)
-    name = room_param(request)
+    name, identity = room_and_identity(request)
+    if not identity.can_write:
+        raise PermissionDenied("read-only token")
     body = await request.body()
     if len(body) > state.settings.sync.max_update_bytes:
         raise HTTPError(413, "too_large", f"update of {len(body)} bytes")
     if not body:
         raise HTTPError(400, "empty_update", "the body must be a binary Yjs update")
-    author = request.headers.get("x-samepage-author", "api")[:200]
+    author = identity.name or request.headers.get("x-samepage-author", "api")[:200]
     room = await state.manager.acquire(name)
     try:
         future = room.apply_update(body, author)

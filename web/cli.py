@@ -42,7 +42,46 @@ def _add_serve(sub: Any) -> None:
         default=env_default("log_format", defaults.log_format),
         choices=["text", "json"],
     )
+    serve.add_argument(
+        "--secret",
+        default=env_default("secret", None),
+        help="HS256 secret: turns token authentication on (also SAMEPAGE_SECRET)",
+    )
+    serve.add_argument(
+        "--open",
+        action="store_true",
+        default=env_default("open", False),
+        help="serve without authentication on a non-loopback address (not recommended)",
+    )
+    serve.add_argument(
+        "--allowed-origin",
+        dest="allowed_origins",
+        action="append",
+        default=None,
+        help="allowed browser Origin for WebSockets (repeatable; default: the page's own)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=env_default("max_connections", defaults.max_connections),
+    )
     sync_defaults = SyncSettings()
+    for flag, name in [
+        ("--max-connections-per-room", "max_connections_per_room"),
+        ("--max-awareness-bytes", "max_awareness_bytes"),
+        ("--outbound-queue-bytes", "outbound_queue_bytes"),
+        ("--max-pending-bytes", "max_pending_bytes_per_room"),
+        ("--message-burst", "message_burst"),
+    ]:
+        serve.add_argument(
+            flag, dest=name, type=int, default=env_default(name, getattr(sync_defaults, name))
+        )
+    serve.add_argument(
+        "--messages-per-second",
+        type=float,
+        default=env_default("messages_per_second", sync_defaults.messages_per_second),
+        help="per-connection message rate limit (0 = unlimited)",
+    )
     serve.add_argument(
         "--unload-grace",
         dest="unload_grace_s",
@@ -64,6 +103,10 @@ def _add_serve(sub: Any) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Turn parsed `serve` flags into Settings."""
     values = vars(args)
+    origins = args.allowed_origins
+    if origins is None:
+        env_origins = env_default("allowed_origins", "")
+        origins = [o for o in env_origins.split(",") if o.strip()]
     sync = sync_settings_from({**values, "max_update_bytes": args.max_frame_bytes})
     return Settings(
         host=args.host,
@@ -74,8 +117,73 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         shutdown_timeout=args.shutdown_timeout,
         log_level=args.log_level,
         log_format=args.log_format,
+        secret=args.secret or None,
+        open=bool(args.open),
+        allowed_origins=tuple(o.strip().rstrip("/") for o in origins),
+        max_connections=args.max_connections,
         sync=sync,
     )
+
+
+def _add_token(sub: Any) -> None:
+    token = sub.add_parser("token", help="issue an access token for a room")
+    token.add_argument("room", help="room name or glob pattern (e.g. 'team-*', '*')")
+    token.add_argument("--secret", default=env_default("secret", None))
+    token.add_argument("--user", default=None, help="user name shown to others")
+    token.add_argument("--read-only", action="store_true")
+    token.add_argument("--admin", action="store_true", help="may open /admin")
+    token.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 7d")
+
+
+def run_token(args: argparse.Namespace) -> int:
+    """Print a signed token on the last line of output."""
+    from web.auth import issue_token, parse_ttl
+
+    if not args.secret:
+        print("error: --secret or SAMEPAGE_SECRET is required", file=sys.stderr)
+        return 2
+    mode = "read-only" if args.read_only else "read-write"
+    print(f"# {mode} token for room {args.room!r}, valid {args.ttl}", file=sys.stderr)
+    print(
+        issue_token(
+            args.secret,
+            args.room,
+            user=args.user,
+            read_only=args.read_only,
+            ttl_s=parse_ttl(args.ttl),
+            admin=args.admin,
+        )
+    )
+    return 0
+
+
+def is_loopback(host: str) -> bool:
+    """Is `host` a loopback address (or localhost)?"""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Settings) -> str | None:
+    """Refuse an unauthenticated server on a non-loopback address unless --open."""
+    if settings.secret or is_loopback(settings.host):
+        return None
+    if not settings.open:
+        return (
+            f"refusing to serve on {settings.host} without authentication: "
+            "set --secret (or SAMEPAGE_SECRET), or pass --open to accept the risk"
+        )
+    print(
+        f"WARNING: serving on {settings.host} with NO authentication (--open): "
+        "anyone who can reach this port can read and change every room",
+        file=sys.stderr,
+    )
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samepage", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
+    _add_token(sub)
     return parser
 
 
@@ -92,8 +201,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from web.server import serve
 
-        serve(settings_from_args(args))
+        settings = settings_from_args(args)
+        refusal = check_exposure(settings)
+        if refusal:
+            print(f"error: {refusal}", file=sys.stderr)
+            return 2
+        serve(settings)
         return 0
+    if args.command == "token":
+        return run_token(args)
     return 2
 
 

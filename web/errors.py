@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from storage.types import StoreError
 from sync.errors import InvalidRoomName, InvalidUpdate, LimitExceeded, PermissionDenied, SyncError
+from web.auth import AuthError, NotAllowed
 
 
 class HTTPError(Exception):
@@ -23,6 +24,8 @@ def error_response(status: int, error: str, detail: str = "") -> JSONResponse:
 
 
 _STATUS: list[tuple[type[Exception], int, str]] = [
+    (AuthError, 401, "unauthorized"),
+    (NotAllowed, 403, "forbidden"),
     (InvalidRoomName, 400, "invalid_room_name"),
     (InvalidUpdate, 422, "invalid_update"),
     (PermissionDenied, 403, "forbidden"),

@@ -21,6 +21,10 @@ class Settings:
     shutdown_timeout: float = 10.0
     log_level: str = "info"
     log_format: str = "text"
+    secret: str | None = None  # enables token authentication
+    open: bool = False  # allow serving without a secret on a non-loopback address
+    allowed_origins: tuple[str, ...] = ()  # empty: only the page's own origin
+    max_connections: int = 10_000
     sync: SyncSettings = field(default_factory=SyncSettings)
 
 

@@ -8,10 +8,10 @@ import time
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sync.connection import Connection
-from sync.errors import CloseCode, ProtocolError, SyncError
+from sync.errors import CloseCode, InvalidRoomName, ProtocolError, SyncError
 from sync.handler import handle_frame
 from sync.names import is_valid_room_name
-from sync.types import Identity
+from web.guard import check_capacity, identify, origin_allowed
 from web.state import AppState
 
 log = logging.getLogger("samepage.web")
@@ -45,20 +45,24 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     state: AppState = websocket.app.state.samepage
     name = websocket.path_params["room"]
     peer = _peer(websocket)
-    if not is_valid_room_name(name):
-        log.warning("refused ws peer=%s: invalid room name %r", peer, name[:40])
-        await websocket.accept()
-        await websocket.close(CloseCode.BAD_ROOM_NAME, "invalid room name")
+    if not origin_allowed(websocket, state.settings):
+        # Before the upgrade: the browser sees HTTP 403 (CORS middleware does not
+        # cover WebSockets).
+        log.warning("refused ws peer=%s: origin %r not allowed", peer, websocket.headers["origin"])
+        await websocket.close(CloseCode.POLICY)
         return
-    identity = Identity()
     await websocket.accept()
-    conn = Connection(StarletteTransport(websocket), identity, state.settings.sync, peer)
     try:
+        if not is_valid_room_name(name):
+            raise InvalidRoomName(f"invalid room name {name[:40]!r}")
+        identity = identify(websocket, state.settings, name)
+        check_capacity(state, name)
         room = await state.manager.acquire(name)
     except SyncError as exc:
-        log.warning("refused ws peer=%s room=%s: %s", peer, name, exc.detail)
+        log.warning("refused ws peer=%s room=%s code=%d: %s", peer, name[:40], exc.code, exc.detail)
         await websocket.close(exc.code, exc.detail[:120])
         return
+    conn = Connection(StarletteTransport(websocket), identity, state.settings.sync, peer)
     started = time.monotonic()
     state.connections += 1
     log.info("open room=%s peer=%s user=%s", name, peer, identity.name or "-")

@@ -1,0 +1,110 @@
+"""Signed access tokens (JWT, HS256): who the user is, which rooms, read or write."""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from sync.errors import CloseCode, SyncError
+from sync.types import Identity
+
+ALGORITHM = "HS256"
+ISSUER = "samepage"
+
+
+class AuthError(SyncError):
+    """Authentication failed: missing, malformed, badly signed or expired token."""
+
+    code = CloseCode.UNAUTHORIZED
+
+
+class NotAllowed(SyncError):
+    """A valid token that does not grant this room or this action."""
+
+    code = CloseCode.FORBIDDEN
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a verified token allows."""
+
+    identity: Identity
+    room_pattern: str
+    admin: bool
+
+
+def parse_ttl(text: str) -> int:
+    """'90s', '15m', '1h', '7d' or plain seconds → seconds."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def issue_token(
+    secret: str,
+    room: str,
+    *,
+    user: str | None = None,
+    read_only: bool = False,
+    ttl_s: int = 3600,
+    admin: bool = False,
+) -> str:
+    """A token for `room` (a name or a glob pattern such as `team-*`, `*` = all rooms)."""
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": user or f"user-{uuid.uuid4().hex[:8]}",
+        "name": user,
+        "room": room,
+        "perm": "read" if read_only else "write",
+        "admin": admin,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret: str, token: str | None) -> Grant:
+    """Check signature and expiry; raise AuthError (4401) when they fail."""
+    if not token:
+        raise AuthError("missing token")
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "room", "perm", "sub"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError("token expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise AuthError(f"invalid token: {type(exc).__name__}") from exc
+    perm = claims.get("perm")
+    if perm not in {"read", "write"} or not isinstance(claims.get("room"), str):
+        raise AuthError("invalid token claims")
+    name = claims.get("name") or None
+    identity = Identity(user_id=str(claims["sub"]), name=name, can_write=perm == "write")
+    return Grant(identity, claims["room"], bool(claims.get("admin", False)))
+
+
+def authorize(secret: str, token: str | None, room: str | None) -> Identity:
+    """Verify a token and check it grants `room` (None: any room-independent call)."""
+    grant = verify_token(secret, token)
+    if room is not None and not fnmatch.fnmatchcase(room, grant.room_pattern):
+        raise NotAllowed("token does not grant this room")
+    return grant.identity
+
+
+def authorize_admin(secret: str, token: str | None) -> Identity:
+    """Verify an admin token."""
+    grant = verify_token(secret, token)
+    if not grant.admin:
+        raise NotAllowed("admin token required")
+    return grant.identity
