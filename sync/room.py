@@ -20,13 +20,29 @@ from pycrdt import Doc, TransactionEvent, get_state, merge_updates
 from storage.types import AppendResult, Store
 from sync import protocol
 from sync.awareness import AwarenessEntry, Presence, encode_awareness_entries
-from sync.errors import CloseCode, InvalidUpdate, LimitExceeded, RoomUnavailable
+from sync.errors import CloseCode, InvalidUpdate, LimitExceeded, ProtocolError, RoomUnavailable
 from sync.protocol import SubscribeFlag
 
 if TYPE_CHECKING:
     from sync.connection import Connection
 
 log = logging.getLogger("samepage.sync")
+
+
+def check_update_shape(update: bytes) -> None:
+    """Cheap sanity checks before Yrs sees an update. Yrs loops over the leading
+    client count before noticing the end of the buffer: a forged count of ~2^32 costs
+    a second of CPU, stalling every room, so it is refused up front."""
+    if len(update) < 2:
+        raise InvalidUpdate("update shorter than 2 bytes")
+    try:
+        clients = protocol.Reader(update).var_uint()
+    except ProtocolError as exc:
+        raise InvalidUpdate(f"invalid Yjs update: {exc.detail}") from None
+    if clients > len(update):
+        raise InvalidUpdate(f"update claims {clients} clients in {len(update)} bytes")
+
+
 _ids = itertools.count(1)
 
 
@@ -102,6 +118,7 @@ class Room:
         """
         if self.failed:
             raise RoomUnavailable("room is reloading")
+        check_update_shape(update)
         self._captured.clear()
         try:
             self.doc.apply_update(update)
@@ -156,6 +173,7 @@ class Room:
         """Would applying `update` change the document? (checked without applying)"""
         if update == b"\x00\x00":
             return False
+        check_update_shape(update)
         try:
             update_state = protocol.decode_state_vector(get_state(update))
         except BaseException as exc:
