@@ -1,0 +1,169 @@
+// The editor page (/r/{room}) and its chrome-less twin (/embed/{room}).
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import { IndexeddbPersistence } from 'y-indexeddb'
+import { yCollab, yUndoManagerKeymap, ySyncAnnotation } from 'y-codemirror.next'
+import { EditorState } from '@codemirror/state'
+import {
+  EditorView, keymap, drawSelection, highlightSpecialChars, dropCursor, placeholder
+} from '@codemirror/view'
+import { defaultKeymap } from '@codemirror/commands'
+import { searchKeymap, highlightSelectionMatches } from '@codemirror/search'
+import { markdownLanguage } from '@codemirror/lang-markdown'
+import { syntaxHighlighting } from '@codemirror/language'
+import { editorTheme, markdownHighlight } from './theme.js'
+import { loadIdentity, saveName, cleanName } from './identity.js'
+import { SaveTracker } from './saved.js'
+import { addJitter, connectionState } from './reconnect.js'
+import { PresenceView, TypingSignal } from './presence.js'
+import { registerOffline } from './offline.js'
+
+const $ = (id) => document.getElementById(id)
+
+const CONNECTION_TEXT = {
+  connected: 'Connected',
+  connecting: 'Connecting…',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline',
+  denied: 'No access'
+}
+const SAVE_TEXT = {
+  saved: 'Saved',
+  saving: 'Saving…',
+  offline: 'Offline — changes kept in this browser',
+  denied: 'Not saved — no access to this room'
+}
+
+/** Wire up the document, the providers, the editor and the status UI. */
+function main () {
+  const body = document.body
+  const room = body.dataset.room
+  const base = body.dataset.base || ''
+  const embed = body.dataset.mode === 'embed'
+  const token = new URLSearchParams(location.search).get('token')
+
+  const doc = new Y.Doc()
+  const ytext = doc.getText('content')
+  const local = new IndexeddbPersistence(`samepage:${room}`, doc)
+  const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${base}/ws`
+  const provider = new WebsocketProvider(wsBase, room, doc, {
+    params: token ? { token } : {},
+    maxBackoffTime: 5000
+  })
+  addJitter(provider)
+  const awareness = provider.awareness
+
+  const me = loadIdentity()
+  awareness.setLocalState({
+    user: { name: me.name, color: me.color, colorLight: me.colorLight },
+    typing: false
+  })
+
+  const typing = new TypingSignal(awareness)
+  const view = new EditorView({
+    parent: $('editor'),
+    state: EditorState.create({
+      doc: ytext.toString(),
+      extensions: [
+        keymap.of([...yUndoManagerKeymap, ...searchKeymap, ...defaultKeymap]),
+        yCollab(ytext, awareness),
+        highlightSpecialChars(),
+        drawSelection(),
+        dropCursor(),
+        highlightSelectionMatches(),
+        EditorView.lineWrapping,
+        markdownLanguage,
+        syntaxHighlighting(markdownHighlight),
+        editorTheme,
+        placeholder('Start writing — everyone in this room sees it as you type.'),
+        EditorView.contentAttributes.of({ 'aria-label': `Document ${room}` }),
+        EditorView.updateListener.of((update) => {
+          const remote = update.transactions.some((tr) => tr.annotation(ySyncAnnotation))
+          if (update.docChanged && !remote) typing.poke()
+        })
+      ]
+    })
+  })
+
+  // Connection and save status.
+  let everConnected = false
+  let denied = false
+  const connectionEl = $('connection')
+  const saveEl = $('save-status')
+  let tracker = null
+  function render () {
+    if (tracker === null) return
+    const conn = connectionState(provider, everConnected, denied)
+    connectionEl.dataset.state = conn
+    connectionEl.querySelector('.label').textContent = CONNECTION_TEXT[conn]
+    const save = denied ? 'denied' : tracker.state
+    saveEl.dataset.state = save
+    saveEl.textContent = SAVE_TEXT[save]
+  }
+  provider.on('status', ({ status }) => {
+    if (status === 'connected') everConnected = true
+    render()
+  })
+  provider.on('connection-close', () => setTimeout(render))
+  provider.on('closed', ({ code }) => {
+    denied = code >= 4400 && code < 4500
+    render()
+  })
+  window.addEventListener('online', render)
+  window.addEventListener('offline', render)
+  tracker = new SaveTracker(doc, provider, render)
+  render()
+
+  // Presence, typing, renaming.
+  const rename = () => askName(awareness, me, false)
+  const presence = new PresenceView(awareness, {
+    list: $('people'),
+    typing: $('typing'),
+    count: $('people-count'),
+    onRename: rename
+  })
+  if (me.isNew && !embed) askName(awareness, me, true)
+  setupCopyLink()
+  registerOffline(base)
+
+  // A handle for debugging in the console (and for the browser tests).
+  window.samepage = { doc, ytext, provider, awareness, view, local, tracker, presence }
+}
+
+/** The name dialog: asked once on a first visit, again when clicking your own chip. */
+function askName (awareness, me, firstTime) {
+  const dialog = $('name-dialog')
+  if (!dialog || typeof dialog.showModal !== 'function') return
+  const input = $('name-input')
+  input.value = me.name
+  $('name-title').textContent = firstTime ? 'Welcome! What should others call you?' : 'Your name'
+  dialog.onclose = () => {
+    const name = dialog.returnValue === 'ok' ? cleanName(input.value) : null
+    if (name) me.name = name
+    if (name || firstTime) saveName(me.name) // dismissing keeps the suggested name
+    awareness.setLocalStateField('user', { name: me.name, color: me.color, colorLight: me.colorLight })
+  }
+  dialog.showModal()
+  input.select()
+}
+
+function setupCopyLink () {
+  const button = $('copy-link')
+  if (!button) return
+  button.addEventListener('click', async () => {
+    const url = location.origin + location.pathname
+    try {
+      await navigator.clipboard.writeText(url)
+      button.dataset.done = 'true'
+      button.querySelector('.label').textContent = 'Link copied'
+    } catch {
+      window.prompt('Share this link', url)
+    }
+    setTimeout(() => {
+      delete button.dataset.done
+      button.querySelector('.label').textContent = 'Share'
+    }, 1800)
+  })
+}
+
+main()
