@@ -25,7 +25,7 @@ MAX_POST_BYTES = 8 * 1024 * 1024
 
 def iso(time_us: int) -> str:
     """Microseconds since the epoch as an ISO 8601 UTC string."""
-    return dt.datetime.fromtimestamp(time_us / 1e6, tz=dt.UTC).isoformat(timespec="milliseconds")
+    return dt.datetime.fromtimestamp(time_us / 1e6, tz=dt.UTC).isoformat(timespec="microseconds")
 
 
 def state_of(request: Request) -> AppState:
@@ -101,6 +101,10 @@ async def get_content(request: Request) -> Response:
     state = state_of(request)
     name = room_param(request)
     fmt = request.query_params.get("format", "text")
+    if "at" in request.query_params or "time" in request.query_params:
+        from web.history_api import content_at
+
+        return await content_at(request, name, fmt)
     room = await state.manager.acquire(name)
     try:
         return render_content(room.doc, fmt, {"X-Samepage-Seq": str(room.seq)})

@@ -14,7 +14,7 @@ from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 from storage.types import Store
 from sync.manager import RoomManager
-from web import api
+from web import api, history_api
 from web.errors import HANDLED, handle_error
 from web.settings import Settings
 from web.state import AppState
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         WebSocketRoute("/ws/{room:path}", websocket_endpoint),
         *api.routes,
+        *history_api.routes,
         *_page_routes(),
     ]
     return Starlette(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sync.types import SyncSettings
+from web import cli_data
 from web.settings import Settings, env_default, sync_settings_from
 
 
@@ -192,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
     _add_token(sub)
+    cli_data.add_commands(sub)
     return parser
 
 
@@ -210,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "token":
         return run_token(args)
+    if args.command in cli_data.COMMANDS:
+        return cli_data.run(args)
     return 2
 
 

@@ -1,0 +1,247 @@
+"""CLI commands that read or change stored rooms: rooms, history, export, import, compact.
+
+They open the database directly (no server needed). `import --url` goes through a
+running server instead, so connected clients see the change live.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from pycrdt import Doc, Text
+
+from storage.compaction import compact_room
+from storage.history import doc_at
+from storage.sql.engine import database_url
+from storage.sql.store import SqlStore
+from storage.types import Store
+from sync.content import TEXT_ROOT, json_of, text_of
+from sync.names import check_room_name
+from sync.restore import edit_text
+from web.api import iso
+from web.auth import parse_ttl
+from web.history_api import parse_time
+from web.settings import env_default
+
+
+def add_commands(sub: Any) -> None:
+    """Register the data commands on the CLI's subparsers."""
+    db_default = env_default("db", "samepage.db")
+
+    def parser(name: str, help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+        p.add_argument("--db", default=db_default, help="SQLite path or SQLAlchemy URL")
+        return p
+
+    parser("rooms", "list stored rooms")
+    history = parser("history", "show a room's history as a table")
+    history.add_argument("room")
+    history.add_argument("--limit", type=int, default=50)
+    history.add_argument("--group", choices=["session"], default=None)
+    export = parser("export", "write a room (or a past version) to stdout or a file")
+    export.add_argument("room")
+    at = export.add_mutually_exclusive_group()
+    at.add_argument("--at", type=int, help="the version after update SEQ")
+    at.add_argument("--time", help="the last version at or before this ISO 8601 time")
+    export.add_argument("--format", choices=["text", "json", "yjs"], default="text")
+    export.add_argument("-o", "--output", help="file to write (default: stdout)")
+    imp = parser("import", "add a Yjs update or a plain-text file to a room")
+    imp.add_argument("room")
+    imp.add_argument("file")
+    imp.add_argument("--author", default="import")
+    imp.add_argument("--url", help="go through a running server (e.g. http://127.0.0.1:8000)")
+    imp.add_argument("--token", default=env_default("token", None), help="for --url with auth")
+    compact = parser("compact", "fold old updates into checkpoints (retention policy)")
+    compact.add_argument("--room", action="append", help="only these rooms (repeatable)")
+    compact.add_argument(
+        "--keep-every",
+        type=int,
+        default=100,
+        help="keep a restorable version every N updates (default 100)",
+    )
+    compact.add_argument(
+        "--older-than", default=None, help="only compact updates older than this (e.g. 30d, 12h)"
+    )
+
+
+COMMANDS = {"rooms", "history", "export", "import", "compact"}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one data command."""
+    handler: Callable[[Store, argparse.Namespace], Awaitable[int]] = {
+        "rooms": _rooms,
+        "history": _history,
+        "export": _export,
+        "import": _import,
+        "compact": _compact,
+    }[args.command]
+    if args.command == "import" and args.url:
+        return asyncio.run(_import_via_server(args))
+    return asyncio.run(_with_store(args.db, lambda store: handler(store, args)))
+
+
+async def _with_store(db: str, body: Callable[[Store], Awaitable[int]]) -> int:
+    store = SqlStore(database_url(db))
+    await store.start()
+    try:
+        return await body(store)
+    finally:
+        await store.aclose()
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> None:
+    widths = [max(len(str(x)) for x in [h, *(r[i] for r in rows)]) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
+
+
+async def _rooms(store: Store, _args: argparse.Namespace) -> int:
+    rooms = await store.list_rooms()
+    _table(
+        ["room", "seq", "bytes", "updated"],
+        [[r.name, r.seq, r.bytes, iso(r.updated_us)] for r in rooms],
+    )
+    return 0
+
+
+async def _history(store: Store, args: argparse.Namespace) -> int:
+    from storage.timeline import sessions
+
+    room = check_room_name(args.room)
+    if args.group == "session":
+        found = await sessions(store, room, limit=args.limit)
+        _table(
+            ["seqs", "author", "start", "end", "updates"],
+            [
+                [f"{s.first_seq}-{s.last_seq}", s.author, iso(s.start_us), iso(s.end_us), s.updates]
+                for s in found
+            ],
+        )
+        return 0
+    rows = await store.history(room, limit=args.limit)
+    _table(
+        ["seq", "time", "author", "bytes"],
+        [[r.seq, iso(r.time_us), r.author, len(r.update)] for r in rows],
+    )
+    return 0
+
+
+async def _export(store: Store, args: argparse.Namespace) -> int:
+    room = check_room_name(args.room)
+    info = await store.room_info(room)
+    head = info.seq if info else 0
+    seq = head if args.at is None else args.at
+    if args.time:
+        seq = await store.seq_at_time(room, parse_time(args.time))
+    if seq > head:
+        print(f"error: seq {seq} is after the head ({head})", file=sys.stderr)
+        return 1
+    doc = await doc_at(store, room, seq)
+    if args.format == "yjs":
+        data = doc.get_update()
+    elif args.format == "json":
+        import json
+
+        data = (json.dumps(json_of(doc), ensure_ascii=False, indent=2) + "\n").encode()
+    else:
+        data = text_of(doc).encode()
+    if args.output:
+        Path(args.output).write_bytes(data)
+        print(
+            f"wrote {len(data)} bytes ({args.format}, seq {seq}) to {args.output}", file=sys.stderr
+        )
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def import_update(current: Doc[Any], data: bytes) -> bytes:
+    """The update to append for a file: the file itself when it is a Yjs update,
+    otherwise plain text that replaces the `content` text."""
+    try:
+        probe: Doc[Any] = Doc()
+        probe.apply_update(data)
+        if probe.get_state() != b"\x00" or data == b"\x00\x00":
+            return data
+    except Exception:
+        pass
+    text = data.decode("utf-8")
+    changes: list[bytes] = []
+    current.observe(lambda event: changes.append(event.update))
+    with current.transaction():
+        edit_text(current.get(TEXT_ROOT, type=Text), text)
+    return changes[0] if changes else b"\x00\x00"
+
+
+async def _import(store: Store, args: argparse.Namespace) -> int:
+    room = check_room_name(args.room)
+    data = Path(args.file).read_bytes()
+    info = await store.room_info(room)
+    current = await doc_at(store, room, info.seq if info else 0)
+    update = import_update(current, data)
+    result = await store.append(room, update, args.author)
+    print(f"stored as seq {result.seq} in room {room}", file=sys.stderr)
+    return 0
+
+
+async def _import_via_server(args: argparse.Namespace) -> int:
+    import httpx
+
+    room = check_room_name(args.room)
+    headers = {"X-Samepage-Author": args.author}
+    if args.token:
+        headers["Authorization"] = f"Bearer {args.token}"
+    async with httpx.AsyncClient(base_url=args.url.rstrip("/"), headers=headers) as http:
+        full = await http.get(f"/api/rooms/{room}/content", params={"format": "yjs"})
+        full.raise_for_status()
+        current: Doc[Any] = Doc()
+        current.apply_update(full.content)
+        update = import_update(current, Path(args.file).read_bytes())
+        response = await http.post(f"/api/rooms/{room}/updates", content=update)
+        response.raise_for_status()
+    print(f"stored as seq {response.json()['seq']} in room {room}", file=sys.stderr)
+    return 0
+
+
+def _progress_bar(room: str) -> Callable[[int, int], None]:
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(
+            f"\r{room[:24]:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} checkpoints"
+        )
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+async def _compact(store: Store, args: argparse.Namespace) -> int:
+    rooms = args.room or [r.name for r in await store.list_rooms()]
+    older = parse_ttl(args.older_than) * 1_000_000 if args.older_than else None
+    now = time.time_ns() // 1000
+    for room in rooms:
+        result = await compact_room(
+            store,
+            check_room_name(room),
+            keep_every=args.keep_every,
+            older_than_us=older,
+            now_us=now,
+            progress=_progress_bar(room),
+        )
+        print(
+            f"{room}: up to seq {result.cutoff}: {result.checkpoints_added} checkpoints "
+            f"added, {result.rows_deleted} update rows folded",
+            file=sys.stderr,
+        )
+    return 0
