@@ -58,6 +58,5 @@ export const markdownHighlight = HighlightStyle.define([
   { tag: [tags.link, tags.url], color: 'var(--accent)' },
   { tag: tags.monospace, fontFamily: 'var(--font-mono)', fontSize: '0.92em' },
   { tag: tags.quote, color: 'var(--muted)', fontStyle: 'italic' },
-  { tag: [tags.processingInstruction, tags.meta, tags.contentSeparator], color: 'var(--faint)' },
-  { tag: tags.list, color: 'var(--muted)' }
+  { tag: [tags.processingInstruction, tags.meta, tags.contentSeparator], color: 'var(--faint)' }
 ])
