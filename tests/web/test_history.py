@@ -87,8 +87,10 @@ async def _check_versions(server: ServerProcess, ops: list[tuple[int, bool, int,
             else:
                 start = pos % length
 
-                def change(t: Text, s: int = start, n: int = len(chars)) -> None:
-                    del t[s : min(s + n, length)]
+                end = min(start + len(chars), length)
+
+                def change(t: Text, s: int = start, e: int = end) -> None:
+                    del t[s:e]
 
             await edit_and_wait(http, room, doc, change, len(expected) + 1)
             other = docs[1 - who]
