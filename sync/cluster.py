@@ -1,0 +1,396 @@
+"""`ClusterLink`: joins a RoomManager to a Bus, so several nodes serve the same rooms.
+
+Updates: after each local commit the link publishes `(seq, update)`; remote updates are
+applied with `Room.apply_remote_update` (never persisted again). The database is the
+source of truth and the bus only the fast path, so per room the link keeps a watermark:
+every seq <= `applied` is in the Doc. Whenever it may have missed something — a gap in
+the seqs it saw, a bus reconnection, or (checked every `resync_interval`) the room's seq
+in the database running ahead — it reads the missing rows with `updates_range` and
+applies them. Applying an update twice is harmless (CRDT), so the fast path and the
+catch-up never need to agree on who delivered what.
+
+Loading: the link subscribes in `before_load` (before the store is read), buffers what
+arrives during the load and applies it afterwards, so a joiner misses nothing between
+its database read and its subscription.
+
+Presence: local awareness changes are relayed; each remote node owns its states
+through one marker object; a joining node asks holders for snapshots; `NodeGone`
+removes a departed node's states.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from storage.types import Store
+from sync import protocol
+from sync.awareness import NULL_STATE, AwarenessEntry, decode_awareness, encode_awareness_entries
+from sync.bus import (
+    Bus,
+    BusAwareness,
+    BusMessage,
+    BusUpdate,
+    NodeGone,
+    PresenceQuery,
+    PresenceSnapshot,
+    Resubscribed,
+)
+from sync.connection import Connection
+from sync.errors import ProtocolError
+from sync.manager import RoomManager
+from sync.room import CommitNotice, Room
+
+log = logging.getLogger("samepage.cluster")
+BUFFER_LIMIT = 10_000  # messages buffered while a room loads (beyond: catch up instead)
+STALE_LOAD_S = 30.0
+
+
+class RemoteNode:
+    """Owner of the presence states relayed from one remote node."""
+
+    __slots__ = ("node_id",)
+
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+
+    def __repr__(self) -> str:
+        return f"RemoteNode({self.node_id!r})"
+
+
+@dataclass(eq=False)
+class _RoomSync:
+    """What the link knows about one room it holds."""
+
+    name: str
+    room: Room | None = None
+    applied: int = 0  # every seq <= applied is in the Doc
+    seen: set[int] = field(default_factory=set)  # seqs > applied already in the Doc
+    buffer: list[BusMessage] = field(default_factory=list)  # while loading
+    overflowed: bool = False
+    needs_catch_up: bool = False
+    started: float = field(default_factory=time.monotonic)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    gap_timer: asyncio.TimerHandle | None = None
+
+
+class ClusterLink:
+    """Links one node's RoomManager to the Bus through the manager's extension points."""
+
+    def __init__(
+        self,
+        manager: RoomManager,
+        bus: Bus,
+        *,
+        resync_interval: float = 2.0,
+        gap_grace: float = 0.3,
+    ) -> None:
+        self.manager = manager
+        self.bus = bus
+        self.store: Store = manager.store
+        self.resync_interval = resync_interval
+        self.gap_grace = gap_grace
+        self.rooms: dict[str, _RoomSync] = {}
+        self.markers: dict[str, RemoteNode] = {}
+        self.caught_up = 0  # updates applied from the database rather than the bus
+        self.catch_ups = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._periodic: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Hook into the manager, connect the bus, start the periodic check."""
+        self.manager.before_load.append(self._before_load)
+        self.manager.on_load.append(self._on_load)
+        self.manager.on_unload.append(self._on_unload)
+        self.manager.observers.append(self._on_commit)
+        await self.bus.start(self._on_bus)
+        self._periodic = asyncio.get_running_loop().create_task(
+            self._periodic_loop(), name="cluster-resync"
+        )
+
+    async def aclose(self) -> None:
+        """Stop the periodic check and the bus (idempotent; after the manager closed)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._periodic is not None:
+            self._periodic.cancel()
+            with contextlib.suppress(BaseException):
+                await self._periodic
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for sync in self.rooms.values():
+            if sync.gap_timer is not None:
+                sync.gap_timer.cancel()
+        await self.bus.aclose()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._closed:
+            coro.close()
+            return
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("cluster task failed: %r", task.exception())
+
+    # -- manager hooks -------------------------------------------------------------
+
+    async def _before_load(self, name: str) -> None:
+        sync = self.rooms.get(name)
+        if sync is None or sync.room is not None:
+            sync = self.rooms[name] = _RoomSync(name)
+        await self.bus.join(name)
+
+    def _on_load(self, room: Room) -> None:
+        sync = self.rooms.get(room.name)
+        if sync is None or sync.room is not None:  # loaded without our before_load
+            sync = self.rooms[room.name] = _RoomSync(room.name, needs_catch_up=True)
+            self._spawn(self.bus.join(room.name))
+        sync.room = room
+        sync.applied = room.seq
+        room.awareness_observers.append(self._on_awareness)
+        buffered, sync.buffer = sync.buffer, []
+        for message in buffered:
+            self._handle(sync, message)
+        if sync.overflowed or sync.needs_catch_up:
+            sync.overflowed = sync.needs_catch_up = False
+            self._spawn(self._catch_up_to_db(sync))
+        self.bus.publish(PresenceQuery(room.name, self.bus.node_id))
+
+    def _on_unload(self, room: Room) -> None:
+        sync = self.rooms.get(room.name)
+        if sync is None or sync.room is not room:
+            return
+        del self.rooms[room.name]
+        if sync.gap_timer is not None:
+            sync.gap_timer.cancel()
+        self._spawn(self._leave(room.name))
+
+    async def _leave(self, name: str) -> None:
+        if name not in self.rooms:  # not loaded again meanwhile
+            await self.bus.leave(name)
+
+    # -- outbound ------------------------------------------------------------------
+
+    def _on_commit(self, notice: CommitNotice) -> None:
+        sync = self.rooms.get(notice.room)
+        for seq, update, _author in notice.updates:
+            self.bus.publish(BusUpdate(notice.room, seq, update, self.bus.node_id))
+            if sync is not None and seq > sync.applied:
+                sync.seen.add(seq)
+        if sync is not None:
+            self._advance(sync)
+
+    def _on_awareness(self, room: Room, owner: object, entries: list[AwarenessEntry]) -> None:
+        if isinstance(owner, Connection):  # relay only our own clients' presence
+            payload = encode_awareness_entries(entries)
+            self.bus.publish(BusAwareness(room.name, payload, self.bus.node_id))
+
+    # -- inbound -------------------------------------------------------------------
+
+    def _on_bus(self, message: BusMessage) -> None:
+        if isinstance(message, Resubscribed):
+            self._spawn(self._after_resubscribe())
+            return
+        if isinstance(message, NodeGone):
+            self._node_gone(message.origin)
+            return
+        sync = self.rooms.get(message.room)
+        if sync is None:
+            return
+        if sync.room is None:  # still loading: keep for after the load
+            if len(sync.buffer) < BUFFER_LIMIT:
+                sync.buffer.append(message)
+            else:
+                sync.overflowed = True
+            return
+        self._handle(sync, message)
+
+    def _handle(self, sync: _RoomSync, message: BusMessage) -> None:
+        room = sync.room
+        if room is None or room.failed:
+            return
+        try:
+            if isinstance(message, BusUpdate):
+                self._apply_update(sync, room, message.seq, message.update)
+            elif isinstance(message, BusAwareness):
+                room.apply_awareness(
+                    self._marker(message.origin), decode_awareness(message.payload)
+                )
+            elif isinstance(message, PresenceQuery):
+                payload = encode_awareness_entries(_local_entries(room))
+                self.bus.publish(PresenceSnapshot(room.name, payload, self.bus.node_id))
+            elif isinstance(message, PresenceSnapshot):
+                self._replace_presence(room, message.origin, decode_awareness(message.payload))
+        except ProtocolError as exc:
+            log.warning(
+                "ignoring malformed %s from %s: %s", type(message).__name__, message.origin, exc
+            )
+
+    def _apply_update(self, sync: _RoomSync, room: Room, seq: int, update: bytes) -> None:
+        if seq <= sync.applied or seq in sync.seen:
+            return
+        room.apply_remote_update(update, seq)
+        sync.seen.add(seq)
+        self._advance(sync)
+        if sync.seen and sync.gap_timer is None:  # a hole below what we saw
+            sync.gap_timer = asyncio.get_running_loop().call_later(
+                self.gap_grace, self._gap_due, sync
+            )
+
+    def _advance(self, sync: _RoomSync) -> None:
+        while sync.applied + 1 in sync.seen:
+            sync.applied += 1
+            sync.seen.discard(sync.applied)
+
+    def _gap_due(self, sync: _RoomSync) -> None:
+        sync.gap_timer = None
+        if sync.seen:
+            self._spawn(self._catch_up(sync, max(sync.seen)))
+
+    # -- presence ------------------------------------------------------------------
+
+    def _marker(self, node_id: str) -> RemoteNode:
+        marker = self.markers.get(node_id)
+        if marker is None:
+            marker = self.markers[node_id] = RemoteNode(node_id)
+        return marker
+
+    def _replace_presence(self, room: Room, origin: str, entries: list[AwarenessEntry]) -> None:
+        marker = self._marker(origin)
+        keep = {e.client_id for e in entries}
+        clocks = {e.client_id: e.clock for e in room.presence.entries()}
+        removals = [
+            AwarenessEntry(cid, clocks[cid], NULL_STATE)
+            for cid in room.presence.owned_by(marker)
+            if cid not in keep
+        ]
+        room.apply_awareness(marker, removals + entries)
+
+    def _node_gone(self, node_id: str) -> None:
+        marker = self.markers.pop(node_id, None)
+        if marker is None:
+            return
+        for sync in self.rooms.values():
+            room = sync.room
+            if room is None or not room.presence.owned_by(marker):
+                continue
+            room.remove_presence_of(marker)
+            # A client of the dead node may have reconnected here already, and had its
+            # awareness refused because the dead node still owned its id: ask again.
+            room.broadcast(protocol.encode_query_awareness())
+            self.bus.publish(PresenceQuery(room.name, self.bus.node_id))
+        log.info("node %s gone: its presence removed", node_id)
+
+    # -- catching up from the database ---------------------------------------------
+
+    async def _catch_up(self, sync: _RoomSync, target: int) -> None:
+        """Make every seq <= target present in the Doc, reading what is missing."""
+        async with sync.lock:
+            room = sync.room
+            if room is None or room.failed or target <= sync.applied:
+                return
+            start = sync.applied
+            rows = await self.store.updates_range(sync.name, start, target)
+            if sync.room is not room or room.failed or self.rooms.get(sync.name) is not sync:
+                return
+            if not rows or rows[0].seq > start + 1:
+                # Rows below were compacted away: their checkpoint covers them.
+                checkpoint = await self.store.checkpoint_before(sync.name, target)
+                if checkpoint is not None and checkpoint[0] > start:
+                    room.apply_remote_update(checkpoint[1], checkpoint[0])
+            applied = 0
+            for row in rows:
+                if row.seq > sync.applied and row.seq not in sync.seen:
+                    room.apply_remote_update(row.update, row.seq)
+                    applied += 1
+            sync.applied = max(sync.applied, target)
+            sync.seen = {s for s in sync.seen if s > sync.applied}
+            self._advance(sync)
+            self.catch_ups += 1
+            self.caught_up += applied
+            if applied:
+                log.info(
+                    "room %s caught up %d updates from the database (to seq %d)",
+                    sync.name,
+                    applied,
+                    target,
+                )
+
+    async def _db_seq(self, name: str) -> int:
+        info = await self.store.room_info(name)
+        return info.seq if info is not None else 0
+
+    async def _catch_up_to_db(self, sync: _RoomSync) -> None:
+        await self._catch_up(sync, await self._db_seq(sync.name))
+
+    async def _after_resubscribe(self) -> None:
+        """The bus may have missed anything: catch every room up, re-exchange presence."""
+        for sync in list(self.rooms.values()):
+            room = sync.room
+            if room is None:
+                sync.needs_catch_up = True
+                continue
+            self.bus.publish(
+                PresenceSnapshot(
+                    room.name, encode_awareness_entries(_local_entries(room)), self.bus.node_id
+                )
+            )
+            self.bus.publish(PresenceQuery(room.name, self.bus.node_id))
+        for sync in list(self.rooms.values()):
+            if sync.room is not None:
+                try:
+                    await self._catch_up_to_db(sync)
+                except Exception as exc:  # the periodic check retries
+                    log.warning("catch-up of %s failed: %r", sync.name, exc)
+
+    async def _periodic_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync_interval)
+            try:
+                await self._check_all()
+            except Exception as exc:  # database down: keep serving, retry next round
+                log.warning("cluster resync check failed: %r", exc)
+
+    async def _check_all(self) -> None:
+        now = time.monotonic()
+        lagging: list[tuple[_RoomSync, int]] = []
+        for name, sync in list(self.rooms.items()):
+            if sync.room is None:
+                if now - sync.started > STALE_LOAD_S and self.manager.get(name) is None:
+                    del self.rooms[name]  # its load failed; a later load starts afresh
+                    self._spawn(self._leave(name))
+                continue
+            db_seq = await self._db_seq(name)
+            if db_seq > sync.applied:
+                lagging.append((sync, db_seq))
+        if not lagging:
+            return
+        # Updates in flight on the bus arrive within milliseconds; only what is still
+        # missing after a short grace is read from the database.
+        await asyncio.sleep(self.gap_grace)
+        for sync, db_seq in lagging:
+            if db_seq > sync.applied:
+                await self._catch_up(sync, db_seq)
+
+
+def _local_entries(room: Room) -> list[AwarenessEntry]:
+    """The awareness states owned by this node's own connections."""
+    local: set[int] = set()
+    for conn in room.connections():
+        local.update(room.presence.owned_by(conn))
+    return [e for e in room.presence.entries() if e.client_id in local]
