@@ -75,7 +75,10 @@ def _add_serve(sub: Any) -> None:
         ("--message-burst", "message_burst"),
     ]:
         serve.add_argument(
-            flag, dest=name, type=int, default=env_default(name, getattr(sync_defaults, name))
+            flag,
+            dest=name,
+            type=int,
+            default=env_default(flag[2:].replace("-", "_"), getattr(sync_defaults, name)),
         )
     serve.add_argument(
         "--messages-per-second",
