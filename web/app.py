@@ -15,6 +15,7 @@ from storage.sql.store import SqlStore
 from storage.types import Store
 from sync.manager import RoomManager
 from web import api, history_api
+from web.cluster import make_cluster_link
 from web.errors import HANDLED, handle_error
 from web.settings import Settings
 from web.state import AppState
@@ -48,6 +49,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store = make_store(settings)
         await store.start()
         manager = RoomManager(store, settings.sync)
+        link = make_cluster_link(settings, manager)
+        if link is not None:
+            await link.start()
         state = AppState(settings, store, manager)
         app.state.samepage = state
         log.info("samepage ready, database %s", settings.db)
@@ -56,6 +60,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             state.shutting_down = True
             await manager.aclose()
+            if link is not None:
+                await link.aclose()
             await store.aclose()
             log.info("samepage stopped: rooms flushed, database closed")
 

@@ -102,6 +102,23 @@ def _add_serve(sub: Any) -> None:
         type=int,
         default=env_default("outbound_queue_frames", sync_defaults.outbound_queue_frames),
     )
+    serve.add_argument(
+        "--redis",
+        default=env_default("redis", defaults.redis),
+        help="redis://host:port — join a cluster: nodes share rooms through Redis",
+    )
+    serve.add_argument(
+        "--node-id",
+        default=env_default("node_id", defaults.node_id),
+        help="this node's name in the cluster (default: the host name)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=env_default("workers", defaults.workers),
+        help="server processes on this machine (needs --redis and a shared database)",
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -125,6 +142,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         open=bool(args.open),
         allowed_origins=tuple(o.strip().rstrip("/") for o in origins),
         max_connections=args.max_connections,
+        redis=args.redis,
+        node_id=args.node_id,
+        workers=args.workers,
+        reuse_port=bool(args.reuse_port),
         sync=sync,
     )
 
@@ -211,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if refusal:
             print(f"error: {refusal}", file=sys.stderr)
             return 2
+        if settings.workers > 1:
+            from web.workers import run_workers
+
+            return run_workers(settings, list(sys.argv[1:] if argv is None else argv))
         serve(settings)
         return 0
     if args.command == "token":

@@ -14,6 +14,7 @@ from web.app import create_app
 from web.logs import configure_logging
 from web.settings import Settings
 from web.state import AppState
+from web.workers import reuse_port_socket
 
 log = logging.getLogger("samepage.web")
 
@@ -69,4 +70,6 @@ def serve(settings: Settings) -> None:
         access_log=False,
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
     )
-    SamepageServer(config).run()
+    # Workers of `--workers N` each bind the port with SO_REUSEPORT (uvicorn does not).
+    sockets = [reuse_port_socket(settings.host, settings.port)] if settings.reuse_port else None
+    SamepageServer(config).run(sockets=sockets)

@@ -25,6 +25,10 @@ class Settings:
     open: bool = False  # allow serving without a secret on a non-loopback address
     allowed_origins: tuple[str, ...] = ()  # empty: only the page's own origin
     max_connections: int = 10_000
+    redis: str = ""  # redis://host:port: join a cluster sharing rooms through Redis
+    node_id: str = ""  # this node's name on the bus (default: the host name)
+    workers: int = 1  # processes on this machine (needs --redis and a shared database)
+    reuse_port: bool = False  # bind with SO_REUSEPORT (set for the workers' children)
     sync: SyncSettings = field(default_factory=SyncSettings)
 
 

@@ -1,0 +1,188 @@
+"""ClusterLink in one process: several RoomManagers on one shared store (the "database")
+linked by MemoryBus, so the catch-up logic is exercised fast and deterministically."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pycrdt import Doc, Text
+
+from storage.memory import MemoryStore
+from sync import protocol
+from sync.awareness import AwarenessEntry, encode_awareness_entries
+from sync.bus import MemoryBus, MemoryHub
+from sync.cluster import ClusterLink
+from sync.handler import handle_frame
+from sync.manager import RoomManager
+from tests.helpers.clients import eventually
+from tests.sync.test_room import connect
+
+
+@dataclass
+class Node:
+    manager: RoomManager
+    bus: MemoryBus
+    link: ClusterLink
+
+    def text(self, room: str) -> str:
+        loaded = self.manager.get(room)
+        assert loaded is not None
+        return str(loaded.doc.get("content", type=Text))
+
+
+@pytest.fixture
+async def nodes() -> AsyncIterator[list[Node]]:
+    store, hub = MemoryStore(), MemoryHub()
+    made: list[Node] = []
+    for name in ("a", "b", "c"):
+        manager = RoomManager(store)
+        bus = MemoryBus(hub, name)
+        link = ClusterLink(manager, bus, resync_interval=0.2, gap_grace=0.05)
+        await link.start()
+        made.append(Node(manager, bus, link))
+    yield made
+    for node in made:
+        await node.manager.aclose()
+        await node.link.aclose()
+
+
+class Writer:
+    """A client document whose edits we can send one by one."""
+
+    def __init__(self, tag: str) -> None:
+        self.doc: Doc[Any] = Doc()
+        self.text = self.doc.get("content", type=Text)
+        self.tag = tag
+        self.n = 0
+
+    def edit(self) -> bytes:
+        before = self.doc.get_state()
+        self.text.insert(len(self.text), f"{self.tag}{self.n};")
+        self.n += 1
+        return self.doc.get_update(before)
+
+
+def expected(*writers: Writer) -> set[str]:
+    return {f"{w.tag}{i}" for w in writers for i in range(w.n)}
+
+
+def pieces(text: str) -> set[str]:
+    return {p for p in text.split(";") if p}
+
+
+async def test_updates_reach_every_node_and_are_stored_once(nodes: list[Node]) -> None:
+    a, b, c = nodes
+    conns = [(await connect(n.manager, "doc"))[0] for n in nodes]
+    writers = [Writer(t) for t in "xyz"]
+    for _ in range(20):
+        for conn, writer in zip(conns, writers, strict=True):
+            await handle_frame(conn, protocol.encode_update(writer.edit()))
+    want = expected(*writers)
+    await eventually(lambda: all(pieces(n.text("doc")) == want for n in nodes), 5)
+    rows = await a.manager.store.updates_range("doc", 0, 10_000)
+    assert len(rows) == 60 and len({r.update for r in rows}) == 60
+    assert b.link.caught_up == 0 and c.link.caught_up == 0  # the bus was enough
+
+
+async def test_node_that_missed_messages_catches_up_from_the_database(nodes: list[Node]) -> None:
+    a, b, _ = nodes
+    conn_a, _t = await connect(a.manager, "doc")
+    await connect(b.manager, "doc")
+    writer = Writer("w")
+    b.bus.disconnect()
+    for _ in range(10):
+        await handle_frame(conn_a, protocol.encode_update(writer.edit()))
+    await a.manager.get("doc").flush()  # type: ignore[union-attr]
+    assert pieces(b.text("doc")) == set()
+    b.bus.reconnect()  # -> Resubscribed -> catch up
+    await eventually(lambda: pieces(b.text("doc")) == expected(writer), 3)
+    assert b.link.caught_up == 10
+
+
+async def test_a_lost_last_message_is_found_by_the_periodic_check(nodes: list[Node]) -> None:
+    a, b, _ = nodes
+    conn_a, _t = await connect(a.manager, "doc")
+    await connect(b.manager, "doc")
+    writer = Writer("w")
+    a.bus.disconnect()  # a's publishes are dropped; b never notices a reconnection
+    await handle_frame(conn_a, protocol.encode_update(writer.edit()))
+    await eventually(lambda: pieces(b.text("doc")) == expected(writer), 3)
+    assert b.link.caught_up == 1
+
+
+async def test_a_gap_in_seqs_is_filled_from_the_database(nodes: list[Node]) -> None:
+    a, b, c = nodes
+    conn_a, _t = await connect(a.manager, "doc")
+    conn_c, _t = await connect(c.manager, "doc")
+    await connect(b.manager, "doc")
+    wa, wc = Writer("a"), Writer("c")
+    c.bus.disconnect()  # c's update (the middle seq) never reaches b over the bus
+    await handle_frame(conn_a, protocol.encode_update(wa.edit()))
+    await c.manager.get("doc").flush()  # type: ignore[union-attr]
+    await eventually(lambda: "a0" in pieces(b.text("doc")), 3)
+    await handle_frame(conn_c, protocol.encode_update(wc.edit()))
+    await c.manager.get("doc").flush()  # type: ignore[union-attr]
+    await handle_frame(conn_a, protocol.encode_update(wa.edit()))
+    await eventually(lambda: pieces(b.text("doc")) == expected(wa, wc), 3)
+    assert b.link.rooms["doc"].applied == 3
+
+
+async def test_a_room_loaded_while_another_node_edits_misses_nothing(nodes: list[Node]) -> None:
+    a, b, _ = nodes
+    conn_a, _t = await connect(a.manager, "doc")
+    writer = Writer("w")
+    for _ in range(5):
+        await handle_frame(conn_a, protocol.encode_update(writer.edit()))
+    # Edits that commit while b is between its subscription and its store read.
+    original = b.manager.store.load
+
+    async def slow_load(name: str) -> Any:
+        for _ in range(5):
+            await handle_frame(conn_a, protocol.encode_update(writer.edit()))
+        await a.manager.get("doc").flush()  # type: ignore[union-attr]
+        loaded = await original(name)
+        for _ in range(5):  # and while it builds the room
+            await handle_frame(conn_a, protocol.encode_update(writer.edit()))
+        await a.manager.get("doc").flush()  # type: ignore[union-attr]
+        return loaded
+
+    b.manager.store.load = slow_load  # type: ignore[method-assign]
+    await connect(b.manager, "doc")
+    b.manager.store.load = original  # type: ignore[method-assign]
+    await eventually(lambda: pieces(b.text("doc")) == expected(writer), 3)
+    assert b.link.caught_up == 0  # buffered bus messages were enough
+
+
+def awareness(client_id: int, clock: int, name: str | None) -> bytes:
+    state = "null" if name is None else json.dumps({"user": {"name": name}})
+    return protocol.encode_awareness(
+        encode_awareness_entries([AwarenessEntry(client_id, clock, state)])
+    )
+
+
+async def test_presence_is_relayed_snapshotted_for_joiners_and_dropped_with_its_node(
+    nodes: list[Node],
+) -> None:
+    a, b, c = nodes
+    conn_a, _t = await connect(a.manager, "doc")
+    await connect(b.manager, "doc")
+    await handle_frame(conn_a, awareness(11, 1, "ann"))
+
+    def names(node: Node) -> set[str]:
+        room = node.manager.get("doc")
+        assert room is not None
+        return {s["user"]["name"] for s in room.presence.states().values()}
+
+    await eventually(lambda: names(b) == {"ann"}, 3)
+    await connect(c.manager, "doc")  # a late joiner asks for snapshots
+    await eventually(lambda: names(c) == {"ann"}, 3)
+    await handle_frame(conn_a, awareness(11, 2, None))
+    await eventually(lambda: names(b) == set() and names(c) == set(), 3)
+    await handle_frame(conn_a, awareness(11, 3, "ann again"))
+    await eventually(lambda: names(b) == {"ann again"}, 3)
+    await a.bus.aclose()  # node a leaves the cluster: NodeGone
+    await eventually(lambda: names(b) == set() and names(c) == set(), 3)

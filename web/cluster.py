@@ -1,0 +1,24 @@
+"""Joining a cluster: with `--redis URL` a node shares its rooms with the other nodes
+through a `RedisBus`; without it, it is a single node and no bus runs at all."""
+
+from __future__ import annotations
+
+import socket
+
+from sync.bus_redis import RedisBus
+from sync.cluster import ClusterLink
+from sync.manager import RoomManager
+from web.settings import Settings
+
+
+def default_node_id() -> str:
+    """The host name: unique enough between machines; workers and restarts add suffixes."""
+    return socket.gethostname() or "node"
+
+
+def make_cluster_link(settings: Settings, manager: RoomManager) -> ClusterLink | None:
+    """The link to the other nodes (not started), or None for a single node."""
+    if not settings.redis:
+        return None
+    bus = RedisBus(settings.redis, settings.node_id or default_node_id())
+    return ClusterLink(manager, bus)
