@@ -41,6 +41,9 @@ class SamepageServer(uvicorn.Server):
             state.shutting_down = True
             await state.manager.aclose(self.close_code)
         await super().shutdown(sockets)
+        # uvicorn re-raises the captured signal after a graceful shutdown, which turns
+        # a clean stop into "killed by SIGTERM"; we have shut down cleanly: exit 0.
+        self._captured_signals.clear()
 
 
 def _find_state(app: object) -> AppState | None:
