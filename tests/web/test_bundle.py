@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.browser.node import FRONTEND, ROOT, node_or_skip
 
-ROOT = Path(__file__).resolve().parents[2]
-FRONTEND = ROOT / "web" / "frontend"
 STATIC = ROOT / "web" / "static"
-
-
-def _need_node_modules() -> str:
-    node = shutil.which("node")
-    missing = None
-    if node is None:
-        missing = "node is not installed"
-    elif not (FRONTEND / "node_modules" / ".bin" / "esbuild").exists():
-        missing = "web/frontend/node_modules is missing (run `npm ci` in web/frontend)"
-    if missing is None and node is not None:
-        return node
-    if os.environ.get("CI"):
-        pytest.fail(f"{missing}; the bundle check must run in CI")
-    print(f"SKIP bundle check: {missing}")
-    pytest.skip(str(missing))
 
 
 def _digests(directory: Path) -> dict[str, str]:
@@ -40,7 +21,7 @@ def _digests(directory: Path) -> dict[str, str]:
 
 def test_committed_bundle_matches_a_fresh_build(tmp_path: Path) -> None:
     """Rebuild from web/frontend into a temp dir; every file must be byte-identical."""
-    node = _need_node_modules()
+    node = node_or_skip()
     out = tmp_path / "static"
     result = subprocess.run(
         [node, "build.mjs", "--outdir", str(out)],

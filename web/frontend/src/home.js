@@ -1,26 +1,9 @@
 // The landing page: the rooms that exist, and a field to open or create one.
 import { registerOffline } from './offline.js'
+import { ago, roomNameFrom } from './rooms.js'
 
-const ROOM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
 const REFRESH_MS = 5000
 const $ = (id) => document.getElementById(id)
-
-/** "just now", "5 min ago", "3 h ago", "2 days ago", else a date. */
-export function ago (iso, now = Date.now()) {
-  if (!iso) return 'never'
-  const seconds = Math.max(0, (now - Date.parse(iso)) / 1000)
-  if (seconds < 45) return 'just now'
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`
-  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`
-  if (seconds < 86400 * 14) return `${Math.round(seconds / 86400)} days ago`
-  return new Date(iso).toLocaleDateString()
-}
-
-/** A room name typed by a person → a valid one ("Team notes" → "Team-notes"), or null. */
-export function roomNameFrom (raw) {
-  const name = String(raw || '').trim().replace(/\s+/g, '-').replace(/[^A-Za-z0-9_.-]/g, '')
-  return ROOM_NAME.test(name) ? name : null
-}
 
 function roomRow (room, base, query) {
   const item = document.createElement('li')
@@ -50,6 +33,9 @@ async function refresh (base, token, query) {
   try {
     const headers = token ? { Authorization: `Bearer ${token}` } : {}
     const response = await fetch(`${base}/api/rooms`, { headers, cache: 'no-store' })
+    if (response.status === 401 || response.status === 403) {
+      throw new Error('this server needs a token: open the page with ?token=…')
+    }
     if (!response.ok) throw new Error(`HTTP ${response.status}`)
     const rooms = await response.json()
     list.replaceChildren(...rooms.map((room) => roomRow(room, base, query)))

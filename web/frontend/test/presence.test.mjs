@@ -1,0 +1,56 @@
+// Presence list and typing text.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { peopleOf, typingText } from '../src/presence.js'
+import { roomNameFrom, ago } from '../src/rooms.js'
+import { initials, cleanName } from '../src/identity.js'
+
+function awareness (states, clientID, meta = new Map()) {
+  return { clientID, meta, getStates: () => new Map(states) }
+}
+
+test('typing text for one, two, three and more people', () => {
+  assert.equal(typingText([]), '')
+  assert.equal(typingText(['Alice']), 'Alice is typing…')
+  assert.equal(typingText(['Alice', 'Bob']), 'Alice and Bob are typing…')
+  assert.equal(typingText(['A', 'B', 'C']), 'A, B and C are typing…')
+  assert.equal(typingText(['A', 'B', 'C', 'D']), 'A, B and 2 others are typing…')
+})
+
+test('people: local first, states without a user skipped, stale typing ignored', () => {
+  const now = 100_000
+  const meta = new Map([[1, { lastUpdated: now }], [2, { lastUpdated: now - 60_000 }],
+    [3, { lastUpdated: now }]])
+  const people = peopleOf(awareness([
+    [2, { user: { name: 'Zed', color: '#123456' }, typing: true }],
+    [3, { user: { name: 'Bob', color: 'red;background:url(x)' }, typing: true }],
+    [4, {}],
+    [1, { user: { name: 'Me', color: '#abcdef' }, typing: false }]
+  ], 1, meta), now)
+  assert.deepEqual(people.map((p) => [p.name, p.local, p.typing, p.color]), [
+    ['Me', true, false, '#abcdef'],
+    ['Bob', false, true, '#64748b'],
+    ['Zed', false, false, '#123456']
+  ])
+})
+
+test('room names from what people type', () => {
+  assert.equal(roomNameFrom('Team notes'), 'Team-notes')
+  assert.equal(roomNameFrom('  q3.plan_v2 '), 'q3.plan_v2')
+  assert.equal(roomNameFrom('-x'), null)
+  assert.equal(roomNameFrom('ümlaut'), 'mlaut')
+  assert.equal(roomNameFrom('x'.repeat(129)), null)
+  assert.equal(roomNameFrom(''), null)
+})
+
+test('relative times and initials', () => {
+  const now = Date.parse('2026-11-25T12:00:00Z')
+  assert.equal(ago('2026-11-25T11:59:50Z', now), 'just now')
+  assert.equal(ago('2026-11-25T11:50:00Z', now), '10 min ago')
+  assert.equal(ago('2026-11-25T09:00:00Z', now), '3 h ago')
+  assert.equal(ago(null, now), 'never')
+  assert.equal(initials('Calm Otter'), 'CO')
+  assert.equal(initials('bob'), 'BO')
+  assert.equal(cleanName('  a   b  '), 'a b')
+  assert.equal(cleanName('   '), null)
+})
