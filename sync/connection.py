@@ -35,6 +35,7 @@ class Connection:
         self.peer = peer
         self.room: Room | None = None
         self.subscriptions = 0  # SubscribeFlag bits
+        self.announced_name: str | None = None  # user.name from its awareness state
         self.opened_at = time.monotonic()
         self.bytes_in = 0
         self.bytes_out = 0

@@ -3,11 +3,12 @@ and hand each message to the room. Errors surface as `SyncError` with a close co
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from sync import protocol
-from sync.awareness import decode_awareness
+from sync.awareness import AwarenessEntry, decode_awareness
 from sync.connection import Connection
 from sync.errors import CloseCode, LimitExceeded, PermissionDenied, RoomUnavailable
 from sync.protocol import SubscribeFlag
@@ -17,17 +18,23 @@ log = logging.getLogger("samepage.sync")
 
 def author_of(conn: Connection) -> str:
     """Who made an update: the authenticated user, else the awareness name, else anonymous."""
-    if conn.identity.name:
-        return conn.identity.name
-    room = conn.room
-    if room is not None:
-        state: Any = room.presence.state_of(conn)
-        if isinstance(state, dict):
-            user = state.get("user")
-            name = user.get("name") if isinstance(user, dict) else None
-            if isinstance(name, str) and name.strip():
-                return name.strip()[:200]
-    return "anonymous"
+    return conn.identity.name or conn.announced_name or "anonymous"
+
+
+def announced_name(entries: list[AwarenessEntry]) -> str | None:
+    """The `user.name` a client shows in its awareness state, if any."""
+    for entry in entries:
+        if entry.removed:
+            continue
+        try:
+            state: Any = json.loads(entry.state)
+        except ValueError:
+            continue
+        user = state.get("user") if isinstance(state, dict) else None
+        name = user.get("name") if isinstance(user, dict) else None
+        if isinstance(name, str) and name.strip():
+            return name.strip()[:200]
+    return None
 
 
 async def handle_frame(conn: Connection, frame: bytes) -> None:
@@ -50,7 +57,10 @@ async def handle_frame(conn: Connection, frame: bytes) -> None:
             raise LimitExceeded(
                 f"awareness of {len(message.payload)} bytes", CloseCode.AWARENESS_TOO_BIG
             )
-        room.apply_awareness(conn, decode_awareness(message.payload))
+        accepted = room.apply_awareness(conn, decode_awareness(message.payload))
+        name = announced_name(accepted) if accepted else None
+        if name:
+            conn.announced_name = name
     elif isinstance(message, protocol.QueryAwareness):
         awareness = room.awareness_frame()
         if awareness is not None:

@@ -173,3 +173,17 @@ async def test_slow_consumer_is_closed_and_others_keep_receiving() -> None:
     await eventually(lambda: len(updates_received(fast_t)) == 30)
     assert slow not in manager.get("r").subscribers  # type: ignore[union-attr]
     await manager.aclose()
+
+
+async def test_author_is_the_announced_awareness_name_else_anonymous() -> None:
+    store = GatedStore()
+    manager = RoomManager(store)
+    named, _ = await connect(manager, "r")
+    anon, _ = await connect(manager, "r")
+    await handle_frame(named, awareness_frame(5, 1, '{"user": {"name": " Alice "}}'))
+    await handle_frame(named, protocol.encode_update(client_update("a")))
+    await handle_frame(anon, protocol.encode_update(client_update("b")))
+    await manager.get("r").flush()  # type: ignore[union-attr]
+    rows = await store.history("r")
+    assert sorted(r.author for r in rows) == ["Alice", "anonymous"]
+    await manager.aclose()
