@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sync.room import Room
 
 log = logging.getLogger("samepage.sync")
+WRITER_IDLE_S = 5.0
 
 
 class Connection:
@@ -53,9 +54,17 @@ class Connection:
         return self.close_code is not None
 
     def start(self) -> None:
-        """Start the writer task."""
-        if self._writer is None:
+        """Make sure frames queued before this call get written."""
+        if self._queue:
+            self._ensure_writer()
+
+    def _ensure_writer(self) -> None:
+        # The writer exits after WRITER_IDLE_S without frames, so an idle connection
+        # holds no task (memory per idle connection), and a busy one keeps one task.
+        if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        else:
+            self._wakeup.set()
 
     def send(self, frame: bytes) -> None:
         """Queue a frame for this client; a full queue closes it as a slow consumer."""
@@ -76,7 +85,7 @@ class Connection:
             )
             self.abort(CloseCode.SLOW_CONSUMER, "slow consumer")
             return
-        self._wakeup.set()
+        self._ensure_writer()
 
     def abort(self, code: int, reason: str = "") -> None:
         """Close without waiting: drop queued frames, leave the room, close the socket."""
@@ -112,13 +121,18 @@ class Connection:
         queue = self._queue
         try:
             while self.close_code is None:
-                await self._wakeup.wait()
-                self._wakeup.clear()
+                self._wakeup.clear()  # before draining: a send during the drain re-sets it
                 while queue and self.close_code is None:
                     frame = queue.popleft()
                     self._queued_bytes -= len(frame)
                     await self.transport.send_bytes(frame)
                     self.bytes_out += len(frame)
+                try:
+                    async with asyncio.timeout(WRITER_IDLE_S):
+                        await self._wakeup.wait()
+                except TimeoutError:
+                    if not queue:
+                        return
         except Exception as exc:  # peer went away mid-send: the reader will notice too
             log.debug("write to %s failed: %s", self.peer, exc)
             if self.close_code is None:
