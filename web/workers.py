@@ -36,6 +36,15 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _die_with_parent() -> None:
+    """In the child (Linux): get SIGTERM if the supervisor dies, even by kill -9."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def check_workers(settings: Settings) -> str | None:
     """Why these settings cannot run several workers, or None."""
     if not settings.redis:
@@ -80,7 +89,9 @@ def run_workers(settings: Settings, argv: list[str]) -> int:
     def spawn(index: int) -> subprocess.Popen[bytes]:
         # Own session: a terminal's Ctrl-C reaches only us, and we forward it once
         # (a second SIGINT would make uvicorn skip its graceful shutdown).
-        return subprocess.Popen(child_cmd(index), start_new_session=True)
+        return subprocess.Popen(
+            child_cmd(index), start_new_session=True, preexec_fn=_die_with_parent
+        )
 
     children = {i: spawn(i) for i in range(settings.workers)}
     stopping: list[int] = []
@@ -107,7 +118,8 @@ def run_workers(settings: Settings, argv: list[str]) -> int:
             if code is None:
                 continue
             if stopping:
-                codes[index] = code
+                # Ended by the signal we forwarded: that is a clean stop.
+                codes[index] = 0 if code == -stopping[0] else code
                 del children[index]
                 continue
             print(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,8 @@ async def start_all(servers: list[ServerProcess]) -> None:
 
 
 async def stop_all(servers: list[ServerProcess]) -> None:
-    """Stop servers in parallel."""
-    await asyncio.gather(*(asyncio.to_thread(s.stop) for s in servers))
+    """Stop servers (all at once)."""
+    await asyncio.to_thread(stop_now, servers)
 
 
 @pytest.fixture
@@ -71,13 +72,24 @@ def shared_redis() -> str:
     return SHARED_REDIS
 
 
+def stop_now(servers: list[ServerProcess]) -> None:
+    """Ask every server to stop at once, then wait for each (never leaves orphans)."""
+    for server in servers:
+        if server.proc is not None and server.proc.poll() is None:
+            server.proc.send_signal(signal.SIGTERM)
+    for server in servers:
+        server.stop()
+
+
 @pytest.fixture
-def make_nodes(tmp_path: Path, pg_url: str) -> Callable[[int, str], list[ServerProcess]]:
-    """`make_nodes(n, redis_url)`: n nodes (not started) on the test's database."""
+def make_nodes(tmp_path: Path, pg_url: str) -> Iterator[Callable[[int, str], list[ServerProcess]]]:
+    """`make_nodes(n, redis_url)`: n nodes (not started) on the test's database; all
+    are stopped when the test ends, whatever happened."""
     tag = uuid.uuid4().hex[:6]
+    made: list[ServerProcess] = []
 
     def make(count: int, redis_url: str) -> list[ServerProcess]:
-        return [
+        nodes = [
             ServerProcess(
                 pg_url,
                 extra_args=["--redis", redis_url, "--node-id", f"t{tag}-{i}"],
@@ -85,8 +97,11 @@ def make_nodes(tmp_path: Path, pg_url: str) -> Callable[[int, str], list[ServerP
             )
             for i in range(count)
         ]
+        made.extend(nodes)
+        return nodes
 
-    return make
+    yield make
+    stop_now(made)
 
 
 async def stored_updates(pg_url: str, room: str) -> list[bytes]:
