@@ -29,3 +29,27 @@ async def test_landing_lists_rooms_and_opens_one(browser: Browser, server: Serve
     await page.wait_for_url(f"{server.http}/r/Design-review")
     await expect(page.locator("#save-status")).to_have_text("Saved")
     await context.close()
+
+
+async def test_name_is_asked_once_and_fits_a_phone(browser: Browser, server: ServerProcess) -> None:
+    """First visit: a dialog suggests a name; the chosen one is shown and remembered.
+    At phone width nothing overflows sideways."""
+    context = await browser.new_context(viewport={"width": 390, "height": 760})
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    await page.goto(f"{server.http}/r/names")
+    dialog = page.locator("#name-dialog")
+    await expect(dialog).to_be_visible()
+    suggested = await page.input_value("#name-input")
+    assert len(suggested.split()) == 2, suggested
+    await page.fill("#name-input", "Grace")
+    await page.click("text=Save name")
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#people .person-local")).to_contain_text("Grace(you)")
+    await expect(page.locator("#save-status")).to_have_text("Saved")
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    await page.reload()
+    await expect(page.locator("#people .person-local")).to_contain_text("Grace(you)")
+    await expect(dialog).to_be_hidden()
+    await context.close()

@@ -21,6 +21,8 @@ def test_pages_and_static_files(server: ServerProcess) -> None:
         assert "frame-ancestors *" in embed.headers["content-security-policy"]
         for asset in ("editor.js", "home.js", "samepage.css", "THIRD_PARTY_LICENSES.txt"):
             assert client.get(f"/static/{asset}").status_code == 200, asset
+        bundle = client.get("/static/editor.js", headers={"Accept-Encoding": "gzip"})
+        assert bundle.headers["content-encoding"] == "gzip"
         worker = client.get("/sw.js")
         assert worker.status_code == 200 and "javascript" in worker.headers["content-type"]
 
