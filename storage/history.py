@@ -8,6 +8,7 @@ from typing import Any
 
 from pycrdt import Doc
 
+from storage.sql.locks import room_maintenance_lock
 from storage.types import Store
 
 log = logging.getLogger("samepage.storage")
@@ -56,7 +57,15 @@ class AutoCheckpointer:
 
     async def _build(self, room: str, seq: int) -> None:
         try:
-            await build_checkpoint(self._store, room, seq)
+            # Nodes sharing a PostgreSQL database all see the room's seqs grow: one
+            # builds (advisory lock), and none rebuilds what another just built.
+            async with room_maintenance_lock(self._store, room) as mine:
+                if not mine:
+                    return
+                latest = await self._store.checkpoint_before(room, seq)
+                if latest is not None and seq - latest[0] < self._every:
+                    return
+                await build_checkpoint(self._store, room, seq)
         except Exception as exc:  # a missed checkpoint only costs load time
             log.warning("checkpoint of %s at %d failed: %s", room, seq, exc)
         finally:
