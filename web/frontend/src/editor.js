@@ -17,6 +17,7 @@ import { SaveTracker } from './saved.js'
 import { addJitter, connectionState } from './reconnect.js'
 import { PresenceView, TypingSignal } from './presence.js'
 import { registerOffline } from './offline.js'
+import { tokenFromUrl, claimsOf } from './token.js'
 
 const $ = (id) => document.getElementById(id)
 
@@ -31,7 +32,8 @@ const SAVE_TEXT = {
   saved: 'Saved',
   saving: 'Saving…',
   offline: 'Offline — changes kept in this browser',
-  denied: 'Not saved — no access to this room'
+  denied: 'Not saved — no access to this room',
+  readonly: 'Read-only'
 }
 
 /** Wire up the document, the providers, the editor and the status UI. */
@@ -40,7 +42,9 @@ function main () {
   const room = body.dataset.room
   const base = body.dataset.base || ''
   const embed = body.dataset.mode === 'embed'
-  const token = new URLSearchParams(location.search).get('token')
+  const token = tokenFromUrl()
+  const claims = token ? claimsOf(token) : {}
+  const readOnly = claims.perm === 'read'
 
   const doc = new Y.Doc()
   const ytext = doc.getText('content')
@@ -54,6 +58,10 @@ function main () {
   const awareness = provider.awareness
 
   const me = loadIdentity()
+  if (typeof claims.name === 'string' && claims.name) {
+    me.name = claims.name.slice(0, 40) // the server knows us by this name
+    me.isNew = false
+  }
   awareness.setLocalState({
     user: { name: me.name, color: me.color, colorLight: me.colorLight },
     typing: false
@@ -75,7 +83,11 @@ function main () {
         markdownLanguage,
         syntaxHighlighting(markdownHighlight),
         editorTheme,
-        placeholder('Start writing — everyone in this room sees it as you type.'),
+        placeholder(readOnly
+          ? 'Nothing here yet.'
+          : 'Start writing — everyone in this room sees it as you type.'),
+        EditorState.readOnly.of(readOnly),
+        EditorView.editable.of(!readOnly),
         EditorView.contentAttributes.of({ 'aria-label': `Document ${room}` }),
         EditorView.updateListener.of((update) => {
           const remote = update.transactions.some((tr) => tr.annotation(ySyncAnnotation))
@@ -96,7 +108,7 @@ function main () {
     const conn = connectionState(provider, everConnected, denied)
     connectionEl.dataset.state = conn
     connectionEl.querySelector('.label').textContent = CONNECTION_TEXT[conn]
-    const save = denied ? 'denied' : tracker.state
+    const save = denied ? 'denied' : readOnly && tracker.state !== 'offline' ? 'readonly' : tracker.state
     saveEl.dataset.state = save
     saveEl.textContent = SAVE_TEXT[save]
   }
