@@ -8,7 +8,7 @@ export async function registerOffline (base) {
   try {
     await sw.register(`${base}/sw.js`, { scope: `${base}/` })
     const registration = await sw.ready
-    const urls = [location.href, ...shellAssets()]
+    const urls = [location.origin + location.pathname, ...shellAssets()]
     const kept = await ask(registration.active, { type: 'keep', urls })
     document.documentElement.dataset.offlineReady = String(kept)
     return kept

@@ -10,14 +10,21 @@ function isShell (url, request) {
   return request.mode === 'navigate' && (path === '/' || /^\/(r|embed)\/[^/]+$/.test(path))
 }
 
+// Pages are kept under their path alone: a `?token=` never lands in the cache.
+const cacheKey = (request) => {
+  if (request.mode !== 'navigate') return request
+  const url = new URL(request.url)
+  return url.origin + url.pathname
+}
+
 async function networkFirst (request) {
   const cache = await caches.open(CACHE)
   try {
     const response = await fetch(request)
-    if (response.ok) await cache.put(request, response.clone())
+    if (response.ok) await cache.put(cacheKey(request), response.clone())
     return response
   } catch (err) {
-    const hit = await cache.match(request)
+    const hit = await cache.match(cacheKey(request))
     if (hit) return hit
     throw err
   }
