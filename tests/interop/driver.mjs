@@ -1,0 +1,137 @@
+// A long-running Node process hosting real Yjs + y-websocket clients, driven by the
+// Python tests over JSON lines: one command per stdin line, one reply per stdout line.
+//
+//   -> {"id": 1, "op": "open", "client": "a", "url": "ws://127.0.0.1:P/ws", "room": "r"}
+//   <- {"id": 1, "ok": true, "result": {"clientID": 123}}
+//
+// Every client has its own Y.Doc and WebsocketProvider (BroadcastChannel disabled, so
+// clients in one process talk only through the server). Binary results (state vectors,
+// updates) are base64. Errors come back as {"id": N, "ok": false, "error": "..."}.
+import readline from 'node:readline'
+import WebSocket from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
+
+const clients = new Map()
+
+const b64 = (bytes) => Buffer.from(bytes).toString('base64')
+
+const get = (name) => {
+  const client = clients.get(name)
+  if (client === undefined) throw new Error(`no client named ${name}`)
+  return client
+}
+
+const clamp = (value, low, high) => Math.max(low, Math.min(high, value))
+
+const waitFor = (predicate, timeoutMs, what) =>
+  new Promise((resolve, reject) => {
+    const started = Date.now()
+    const poll = () => {
+      if (predicate()) return resolve(true)
+      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out: ${what}`))
+      setTimeout(poll, 10)
+    }
+    poll()
+  })
+
+const handlers = {
+  open ({ client, url, room, params = {}, maxBackoffTime = 300 }) {
+    if (clients.has(client)) throw new Error(`client ${client} exists`)
+    const doc = new Y.Doc()
+    const text = doc.getText('content')
+    const provider = new WebsocketProvider(url, room, doc, {
+      WebSocketPolyfill: WebSocket,
+      disableBc: true,
+      maxBackoffTime,
+      params
+    })
+    const closes = []
+    provider.on('connection-close', (event) => {
+      if (event) closes.push(event.code)
+    })
+    clients.set(client, { doc, text, provider, closes })
+    return { clientID: doc.clientID }
+  },
+  async waitSynced ({ client, timeout = 10000 }) {
+    const { provider } = get(client)
+    await waitFor(() => provider.synced, timeout, `${client} synced`)
+    return true
+  },
+  // `at` is a fraction of the current length (0..1), so callers need not know how
+  // Yjs counts (UTF-16 code units); `index` is an absolute index, clamped.
+  insert ({ client, index, at, content }) {
+    const { doc, text } = get(client)
+    const pos = at !== undefined ? Math.floor(at * text.length) : clamp(index, 0, text.length)
+    doc.transact(() => text.insert(pos, content))
+    return text.length
+  },
+  delete ({ client, index, at, length }) {
+    const { doc, text } = get(client)
+    const pos = at !== undefined ? Math.floor(at * text.length) : clamp(index, 0, text.length)
+    const count = clamp(length, 0, text.length - pos)
+    if (count > 0) doc.transact(() => text.delete(pos, count))
+    return text.length
+  },
+  text ({ client }) {
+    return get(client).text.toString()
+  },
+  stateVector ({ client }) {
+    return b64(Y.encodeStateVector(get(client).doc))
+  },
+  update ({ client }) {
+    return b64(Y.encodeStateAsUpdate(get(client).doc))
+  },
+  setAwareness ({ client, state }) {
+    get(client).provider.awareness.setLocalState(state)
+    return true
+  },
+  awareness ({ client }) {
+    const states = {}
+    for (const [id, state] of get(client).provider.awareness.getStates()) states[id] = state
+    return states
+  },
+  status ({ client }) {
+    const { provider, closes } = get(client)
+    return { connected: provider.wsconnected, synced: provider.synced, closes }
+  },
+  disconnect ({ client }) {
+    get(client).provider.disconnect()
+    return true
+  },
+  connect ({ client }) {
+    get(client).provider.connect()
+    return true
+  },
+  close ({ client }) {
+    const { doc, provider } = get(client)
+    provider.destroy()
+    doc.destroy()
+    clients.delete(client)
+    return true
+  },
+  exit () {
+    for (const { provider } of clients.values()) provider.destroy()
+    setImmediate(() => process.exit(0))
+    return true
+  }
+}
+
+const send = (message) => process.stdout.write(JSON.stringify(message) + '\n')
+
+const lines = readline.createInterface({ input: process.stdin })
+lines.on('line', async (line) => {
+  let id = null
+  try {
+    const command = JSON.parse(line)
+    id = command.id
+    const handler = handlers[command.op]
+    if (handler === undefined) throw new Error(`unknown op ${command.op}`)
+    send({ id, ok: true, result: await handler(command) })
+  } catch (error) {
+    send({ id, ok: false, error: String(error && error.stack ? error.stack : error) })
+  }
+})
+// stdin closed (the test process went away): leave, never linger as an orphan
+lines.on('close', () => process.exit(0))
+send({ ready: true, versions: { node: process.version } })

@@ -1,0 +1,178 @@
+"""Real npm `yjs` + `y-websocket` clients (Node) and pycrdt `Provider` clients editing one
+room through a real `samepage serve`: they converge to the same text and state vector,
+presence set by a Node client reaches the others, and after a restart a fresh client
+gets the whole document from SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+from typing import Any
+
+from sync import protocol
+from sync.awareness import decode_awareness
+from tests.helpers.clients import eventually, raw_client
+from tests.helpers.server import ServerProcess
+from tests.interop.node import NodeClient, node_driver
+from tests.interop.peers import PyPeer, live_doc, state_vector, stored_doc, text_of
+
+
+def seeded_rng(test: str) -> random.Random:
+    """A random.Random whose seed is printed (replay: SAMEPAGE_TEST_SEED=<seed>)."""
+    seed = int(os.environ.get("SAMEPAGE_TEST_SEED", random.randrange(2**32)))
+    print(f"{test}: random seed {seed} (replay with SAMEPAGE_TEST_SEED={seed})")
+    return random.Random(seed)
+
+
+async def views(nodes: list[NodeClient], pys: list[PyPeer]) -> list[tuple[str, dict[int, int]]]:
+    """(text, state vector) of every client."""
+    out = [(await n.text(), await n.state_vector()) for n in nodes]
+    return out + [(text_of(p.doc), state_vector(p.doc)) for p in pys]
+
+
+async def test_node_and_pycrdt_clients_converge(server: ServerProcess) -> None:
+    room, rng = "interop-converge", seeded_rng("converge")
+    async with node_driver() as driver:
+        nodes = [await driver.client(server.ws, room) for _ in range(3)]
+        pys = [PyPeer(server.ws, room, f"py{i}") for i in range(2)]
+        for peer in pys:
+            await peer.connect()
+        try:
+
+            async def node_writer(client: NodeClient, index: int) -> None:
+                for n in range(25):
+                    if rng.random() < 0.25:
+                        await client.delete_at(rng.random(), rng.randint(1, 4))
+                    else:
+                        await client.insert_at(rng.random(), f"<n{index}.{n}>")
+                    await asyncio.sleep(rng.random() * 0.01)
+
+            async def py_writer(peer: PyPeer, index: int) -> None:
+                for n in range(25):
+                    if rng.random() < 0.25:
+                        peer.delete_at(rng.random(), rng.randint(1, 4))
+                    else:
+                        peer.insert_at(rng.random(), f"<p{index}.{n}>")
+                    await asyncio.sleep(rng.random() * 0.01)
+
+            await asyncio.gather(
+                *(node_writer(c, i) for i, c in enumerate(nodes)),
+                *(py_writer(p, i) for i, p in enumerate(pys)),
+            )
+            # Non-ASCII from both sides (Yjs counts UTF-16 units, Yrs here UTF-8 bytes):
+            # appended, so the index is each side's own length.
+            await nodes[0].insert(10**9, " héllo 中文 😀")
+            pys[0].text.insert(len(pys[0].text), " ümlaut ✓")
+
+            async def converged() -> bool:
+                seen = await views(nodes, pys)
+                return all(v == seen[0] for v in seen)
+
+            await eventually(converged, 15, "Node and pycrdt clients converge")
+            text, vector = (await views(nodes, pys))[0]
+            assert "😀" in text and "✓" in text
+            # every writer's edits are in (deletes may have removed some of the text)
+            assert {n.client_id for n in nodes} | {p.doc.client_id for p in pys} <= set(vector)
+            room_doc = await live_doc(server.http, room)
+            assert text_of(room_doc) == text
+            assert state_vector(room_doc) == vector
+        finally:
+            for peer in pys:
+                await peer.disconnect()
+
+
+def awareness_states(messages: list[Any]) -> dict[int, Any]:
+    """Fold awareness messages into {client id: state} (removals drop the entry)."""
+    states: dict[int, Any] = {}
+    for message in messages:
+        for entry in decode_awareness(message.payload):
+            if entry.removed:
+                states.pop(entry.client_id, None)
+            else:
+                states[entry.client_id] = json.loads(entry.state)
+    return states
+
+
+async def test_presence_from_node_reaches_node_and_raw_clients(server: ServerProcess) -> None:
+    room = "interop-presence"
+    user = {"user": {"name": "Ada", "color": "#ff8800"}}
+    async with node_driver() as driver:
+        ada = await driver.client(server.ws, room)
+        bob = await driver.client(server.ws, room)
+        async with raw_client(server.ws, room) as raw:
+            await ada.set_awareness(user)
+
+            async def bob_sees_ada() -> bool:
+                return (await bob.awareness()).get(ada.client_id) == user
+
+            await eventually(bob_sees_ada, 10, "second Node client sees Ada's presence")
+            msgs = lambda: raw.of_type(protocol.AwarenessMessage)  # noqa: E731
+            await eventually(
+                lambda: awareness_states(msgs()).get(ada.client_id) == user,
+                10,
+                "raw client sees Ada's presence",
+            )
+            # a client joining later gets the presence at once
+            async with raw_client(server.ws, room) as late:
+                await eventually(
+                    lambda: (
+                        awareness_states(late.of_type(protocol.AwarenessMessage)).get(ada.client_id)
+                        == user
+                    ),
+                    10,
+                    "late joiner sees Ada",
+                )
+            # Ada leaves: her state is removed for everyone (no ghost cursor)
+            await ada.close()
+
+            async def ada_gone() -> bool:
+                return ada.client_id not in await bob.awareness()
+
+            await eventually(ada_gone, 10, "Ada's presence removed at Bob")
+            await eventually(
+                lambda: ada.client_id not in awareness_states(msgs()), 10, "removed at raw"
+            )
+
+
+async def test_restart_fresh_clients_get_the_whole_document(server: ServerProcess) -> None:
+    room, rng = "interop-restart", seeded_rng("restart")
+    async with node_driver() as driver:
+        writers = [await driver.client(server.ws, room) for _ in range(2)]
+        for n in range(40):
+            writer = writers[n % 2]
+            await writer.insert_at(rng.random(), f"[{n}]")
+        await eventually(lambda: _same_texts(writers), 10, "writers converge before the restart")
+        before = await writers[0].text()
+        vector = await writers[0].state_vector()
+        server.restart()
+        # the stored file alone holds everything
+        assert text_of(await stored_doc(server.db, room)) == before
+        fresh_node = await driver.client(server.ws, room)
+        assert await fresh_node.text() == before
+        assert await fresh_node.state_vector() == vector
+        fresh_py = PyPeer(server.ws, room, "fresh-py")
+        await fresh_py.connect()
+        try:
+            assert text_of(fresh_py.doc) == before
+            assert state_vector(fresh_py.doc) == vector
+            # the old Node clients reconnect by themselves and keep editing with the new ones
+            await writers[0].wait_synced(15)
+            await writers[0].insert(0, "after-restart:")
+            fresh_py.text.insert(len(fresh_py.text), ":py-after")
+
+            async def all_have_both() -> bool:
+                texts = [await c.text() for c in (*writers, fresh_node)] + [text_of(fresh_py.doc)]
+                return all(t == texts[0] for t in texts) and (
+                    texts[0].startswith("after-restart:") and texts[0].endswith(":py-after")
+                )
+
+            await eventually(all_have_both, 15, "old and fresh clients converge after restart")
+        finally:
+            await fresh_py.disconnect()
+
+
+async def _same_texts(clients: list[NodeClient]) -> bool:
+    texts = [await c.text() for c in clients]
+    return all(t == texts[0] for t in texts)
