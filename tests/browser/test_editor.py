@@ -73,10 +73,18 @@ async def test_two_tabs_coedit_presence_cursor_and_typing(
 
 
 async def test_embed_page_has_no_chrome_and_syncs(browser: Browser, server: ServerProcess) -> None:
-    """`/embed/{room}` is the same editor without the top bar."""
+    """`/embed/{room}` is the same editor without the top bar; renames reach it."""
     page_tab = await Tab.open(browser, f"{server.http}/r/embedded", "Carol")
     embed = await Tab.open(browser, f"{server.http}/embed/embedded", "Dan")
     await expect(embed.page.locator(".topbar")).to_have_count(0)
     await page_tab.type_at_end("shown in an iframe")
     await embed.wait_text("shown in an iframe")
     await expect(embed.page.locator("#people .person")).to_have_count(2)
+    await expect(embed.page.locator(".cm-ySelectionInfo")).to_have_text("Carol")
+
+    # Renaming (click your own chip) updates the others' presence and caret label.
+    await page_tab.page.locator("#people .person-local").click()
+    await page_tab.page.fill("#name-input", "Carol K.")
+    await page_tab.page.click("text=Save name")
+    await expect(embed.page.locator(".cm-ySelectionInfo")).to_have_text("Carol K.")
+    await expect(embed.page.locator("#people .person", has_text="CK")).to_have_count(1)

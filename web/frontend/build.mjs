@@ -23,6 +23,33 @@ const ENTRIES = {
   samepage: 'src/style.css'
 }
 
+// Small fixes to bundled packages, applied at build time (like patch-package). A patch
+// whose text is not found fails the build, so a version bump cannot skip it silently.
+const PATCHES = [
+  {
+    // y-codemirror.next 0.3.6 compares remote caret widgets by colour only, so a peer who
+    // renames keeps their old name on their caret until a reload.
+    file: 'node_modules/y-codemirror.next/src/y-remote-selections.js',
+    find: 'return widget.color === this.color',
+    replace: 'return widget.color === this.color && widget.name === this.name'
+  }
+]
+
+const patchPlugin = {
+  name: 'samepage-patches',
+  setup (build) {
+    for (const patch of PATCHES) {
+      const path = resolve(here, patch.file)
+      build.onLoad({ filter: new RegExp(patch.file.split('/').pop().replace(/\./g, '\\.') + '$') }, (args) => {
+        if (args.path !== path) return undefined
+        const source = readFileSync(path, 'utf8')
+        if (!source.includes(patch.find)) throw new Error(`patch not applicable: ${patch.file}`)
+        return { contents: source.split(patch.find).join(patch.replace), loader: 'js' }
+      })
+    }
+  }
+}
+
 /** Build every entry point; return esbuild's metafile. */
 async function bundle () {
   const result = await esbuild.build({
@@ -37,7 +64,8 @@ async function bundle () {
     charset: 'utf8',
     metafile: true,
     logLevel: 'warning',
-    define: { 'process.env.NODE_ENV': '"production"' }
+    define: { 'process.env.NODE_ENV': '"production"' },
+    plugins: [patchPlugin]
   })
   return result.metafile
 }
