@@ -4,7 +4,7 @@ linked by MemoryBus, so the catch-up logic is exercised fast and deterministical
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,20 +34,36 @@ class Node:
         return str(loaded.doc.get("content", type=Text))
 
 
+Factory = Callable[..., Awaitable[list[Node]]]
+
+
 @pytest.fixture
-async def nodes() -> AsyncIterator[list[Node]]:
-    store, hub = MemoryStore(), MemoryHub()
+async def make() -> AsyncIterator[Factory]:
+    """`await make(resync_interval=...)`: three linked nodes on one shared store."""
     made: list[Node] = []
-    for name in ("a", "b", "c"):
-        manager = RoomManager(store)
-        bus = MemoryBus(hub, name)
-        link = ClusterLink(manager, bus, resync_interval=0.2, gap_grace=0.05)
-        await link.start()
-        made.append(Node(manager, bus, link))
-    yield made
+
+    async def build(resync_interval: float = 0.2) -> list[Node]:
+        store, hub = MemoryStore(), MemoryHub()
+        nodes = []
+        for name in ("a", "b", "c"):
+            manager = RoomManager(store)
+            bus = MemoryBus(hub, name)
+            link = ClusterLink(manager, bus, resync_interval=resync_interval, gap_grace=0.05)
+            await link.start()
+            nodes.append(Node(manager, bus, link))
+        made.extend(nodes)
+        return nodes
+
+    yield build
     for node in made:
         await node.manager.aclose()
         await node.link.aclose()
+
+
+@pytest.fixture
+async def nodes(make: Factory) -> list[Node]:
+    """Three linked nodes with a fast periodic check."""
+    return await make()
 
 
 class Writer:
@@ -88,8 +104,8 @@ async def test_updates_reach_every_node_and_are_stored_once(nodes: list[Node]) -
     assert b.link.caught_up == 0 and c.link.caught_up == 0  # the bus was enough
 
 
-async def test_node_that_missed_messages_catches_up_from_the_database(nodes: list[Node]) -> None:
-    a, b, _ = nodes
+async def test_node_that_missed_messages_catches_up_from_the_database(make: Factory) -> None:
+    a, b, _ = await make(resync_interval=3600)  # only the reconnection can save b
     conn_a, _t = await connect(a.manager, "doc")
     await connect(b.manager, "doc")
     writer = Writer("w")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 import httpx
 from pycrdt import Doc
 
+from sync import protocol
+from sync.awareness import decode_awareness
 from tests.cluster.conftest import (
     content,
     edit,
@@ -24,7 +27,7 @@ from tests.cluster.conftest import (
     tokens,
 )
 from tests.cluster.redis_server import RedisServer
-from tests.helpers.clients import eventually, raw_client, yclient
+from tests.helpers.clients import RawClient, eventually, raw_client, yclient
 from tests.helpers.server import ServerProcess
 from tests.sync.test_room import awareness_frame
 
@@ -198,3 +201,43 @@ async def test_room_loaded_on_a_second_node_starts_with_the_first_nodes_edits(
                 await task
     finally:
         await stop_all([a, b])
+
+
+def presence_seen(client: RawClient) -> dict[int, Any]:
+    """The presence a client sees, folded from every awareness frame it received."""
+    states: dict[int, Any] = {}
+    for message in client.of_type(protocol.AwarenessMessage):
+        for entry in decode_awareness(message.payload):
+            if entry.removed:
+                states.pop(entry.client_id, None)
+            else:
+                states[entry.client_id] = json.loads(entry.state)
+    return states
+
+
+def typing_of(client: RawClient, client_id: int) -> Any:
+    return presence_seen(client).get(client_id, {}).get("typing")
+
+
+async def test_presence_crosses_nodes_typing_included_and_late_nodes_get_it(
+    make_nodes: Nodes, shared_redis: str
+) -> None:
+    a, b, c = make_nodes(3, shared_redis)
+    await start_all([a, b, c])
+    room = room_name("presence")
+    ann_state = '{{"user":{{"name":"ann","color":"#aa0000"}},"typing":{}}}'
+    async with raw_client(a.ws, room) as ann, raw_client(b.ws, room) as bob:
+        await ann.send(awareness_frame(101, 1, ann_state.format("false")))
+        await bob.send(awareness_frame(202, 1, '{"user":{"name":"bob"},"typing":false}'))
+        await eventually(lambda: typing_of(bob, 101) is False, 5, "ann seen on node b")
+        await eventually(lambda: typing_of(ann, 202) is False, 5, "bob seen on node a")
+        await ann.send(awareness_frame(101, 2, ann_state.format("true")))
+        await eventually(lambda: typing_of(bob, 101) is True, 5, "ann typing, seen on b")
+        # Node c loads the room only now: it asks the holders for their presence.
+        async with raw_client(c.ws, room) as cid:
+            await eventually(lambda: set(presence_seen(cid)) == {101, 202}, 5, "snapshot")
+            assert typing_of(cid, 101) is True
+            await ann.aclose()
+            await ann.ws.close()  # ann leaves: her state is removed everywhere
+            await eventually(lambda: set(presence_seen(cid)) == {202}, 5, "ann gone on c")
+            await eventually(lambda: 101 not in presence_seen(bob), 5, "ann gone on b")
