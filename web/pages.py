@@ -90,8 +90,8 @@ class Pages:
     def not_found(self, request: Request, room: str) -> HTMLResponse:
         """The 404 page for a malformed room name."""
         detail = (
-            f"“{room[:60]}” is not a valid room name. Room names start with a letter or a "
-            "digit and use only letters, digits, “.”, “_” and “-” (up to 128)."
+            f"“{room[:60]}” cannot be a room. Room names start with a letter or a digit "
+            "and use only letters, digits, “.”, “_” and “-” (up to 128 characters)."
         )
         return self.render(request, "notfound", status=404, detail=detail)
 
