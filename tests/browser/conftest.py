@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from tests.browser.node import in_ci
+
 CHROMIUM = os.environ.get("SAMEPAGE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -36,7 +38,7 @@ def chromium_or_skip() -> str:
     if path:
         return path
     reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("CI"):
+    if in_ci():
         pytest.fail(f"{reason}; browser tests must run in CI")
     print(f"SKIP browser tests: {reason}")
     pytest.skip(reason)
