@@ -22,6 +22,9 @@ WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 TEMPLATE_DIR = WEB_DIR / "templates"
 
+# The templates this module renders (other modules may keep theirs in the same folder).
+PAGE_TEMPLATES = ("home", "editor", "embed", "notfound")
+
 # Assets whose content hash goes into their URL (`?v=`), so a new build is never mixed
 # with a cached old one.
 VERSIONED = {"css": "samepage.css", "editor": "editor.js", "home": "home.js"}
@@ -61,8 +64,8 @@ class Pages:
     def load(cls, static_dir: Path, template_dir: Path = TEMPLATE_DIR) -> Pages:
         """Read every template and hash the assets."""
         templates = {
-            path.stem: Template(path.read_text(encoding="utf-8"))
-            for path in sorted(template_dir.glob("*.html"))
+            name: Template((template_dir / f"{name}.html").read_text(encoding="utf-8"))
+            for name in PAGE_TEMPLATES
         }
         return cls(templates, asset_versions(static_dir))
 
