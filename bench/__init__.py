@@ -1,0 +1,1 @@
+"""samepage against its peers, side by side: `python -m bench` (see bench/README.md)."""

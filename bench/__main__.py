@@ -1,0 +1,152 @@
+"""`python -m bench [--quick] [--scenarios s1,s2] [--servers samepage,reference]`
+
+Starts samepage and each peer one after another (pinned to core 0), runs the same load
+from a separate load generator (pinned to core 1), prints one table and writes
+bench/results/<mode>.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.driver import run_loadgen
+from bench.profile import profile_samepage
+from bench.report import render_chart, render_table
+from bench.scenarios import SCENARIOS
+from bench.servers import BENCH, ROOT, SERVERS, RunningServer, wait_quiet
+
+RESULTS = BENCH / "results"
+QUIET_WAIT_S = 20.0  # how long to wait for the machine to calm down before each server
+
+
+def machine() -> dict[str, Any]:
+    """What ran the benchmark: CPU, cores, kernel, runtimes, package versions."""
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    rev = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    from importlib.metadata import version
+
+    return {
+        "cpu": cpu,
+        "cores": len(__import__("os").sched_getaffinity(0)),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "node": node,
+        "samepage": f"{version('samepage')} @ {rev}",
+        "pycrdt": version("pycrdt"),
+        "pycrdt-websocket": version("pycrdt-websocket"),
+        "uvicorn": version("uvicorn"),
+        "starlette": version("starlette"),
+        "yjs (loadgen)": _npm_version(BENCH, "yjs"),
+        "yjs (reference server)": _npm_version(BENCH / "peers/ref", "yjs"),
+        "ws (loadgen)": _npm_version(BENCH, "ws"),
+    }
+
+
+def _npm_version(root: Path, name: str) -> str:
+    try:
+        return str(
+            json.loads((root / "node_modules" / name / "package.json").read_text())["version"]
+        )
+    except OSError:
+        return "?"
+
+
+def run_one(scenario_key: str, server_key: str, quick: bool, work: Path) -> dict[str, Any]:
+    """Start one server, run one scenario against it, stop it."""
+    scenario = SCENARIOS[scenario_key]
+    spec = SERVERS[server_key]
+    raw = RESULTS / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    server_work = work / f"{scenario_key}-{server_key}"
+    server_work.mkdir()
+    background = wait_quiet(QUIET_WAIT_S)
+    server = RunningServer(spec, server_work, raw / f"{scenario_key}-{server_key}.log")
+    print(f"  {scenario_key} {spec.label} (pid {server.pid}, port {server.port})", file=sys.stderr)
+    started = time.monotonic()
+    try:
+        server.wait_ready()
+        result = run_loadgen(server, scenario.config(quick), scenario.timeout_s)
+    except Exception as exc:
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        server.stop()
+    result["seconds"] = round(time.monotonic() - started, 1)
+    result["backgroundBefore"] = background
+    if "error" in result:
+        print(f"    error: {str(result['error'])[:300]}", file=sys.stderr)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected scenarios against the selected servers."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short ramps, for iterating")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="e.g. s1,s3")
+    parser.add_argument("--servers", default=",".join(SERVERS), help="e.g. samepage,reference")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of the comparison: py-spy profiles of samepage under s1 and s2",
+    )
+    parser.add_argument("--name", default=None, help="results file stem (default: full/quick)")
+    args = parser.parse_args(argv)
+    if not shutil.which("taskset") or not shutil.which("node"):
+        print("taskset and node are required", file=sys.stderr)
+        return 2
+    if args.profile:
+        return profile_samepage(args.quick)
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    wanted = [s for s in args.servers.split(",") if s]
+    mode = "quick" if args.quick else "full"
+    run: dict[str, Any] = {
+        "mode": mode,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+        "results": {},
+    }
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="samepage-bench-") as tmp:
+        for key in scenarios:
+            scenario = SCENARIOS[key]
+            print(f"{key}: {scenario.title}", file=sys.stderr)
+            run["results"][key] = {}
+            for server_key in scenario.servers:
+                if server_key in wanted:
+                    run["results"][key][server_key] = run_one(
+                        key, server_key, args.quick, Path(tmp)
+                    )
+    run["seconds"] = round(time.monotonic() - t0)
+    stem = args.name or mode
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(run, indent=1) + "\n")
+    table = render_table(run)
+    (RESULTS / f"{stem}.md").write_text(table)
+    print(table)
+    try:
+        render_chart(run, RESULTS / f"{stem}.png")
+    except ImportError:
+        print("matplotlib missing (bench/setup.sh installs it): no chart", file=sys.stderr)
+    print(f"wrote {RESULTS / stem}.json/.md/.png in {run['seconds']} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

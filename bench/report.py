@@ -1,0 +1,296 @@
+"""The one table (Markdown) and the chart (PNG) of a benchmark run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.servers import SERVERS
+
+Result = dict[str, Any]
+
+
+def _fmt(x: float | None, unit: str = "", digits: int = 0) -> str:
+    if x is None:
+        return "–"
+    return f"{x:,.{digits}f}{unit}"
+
+
+def _why(step: Result | None) -> str:
+    """Why a ramp step failed."""
+    if step is None:
+        return ""
+    reasons = []
+    if step.get("closedClients"):
+        reasons.append(f"{step['closedClients']} clients closed")
+    if step["lost"]:
+        reasons.append(f"lost {step['lost']:,}")
+    p99 = step["latencyMs"]["p99"]
+    if p99 is None or p99 > 100:
+        reasons.append(f"p99 {_fmt(p99, ' ms')}")
+    if step["sendRate"] < 0.95 * step["rate"]:
+        reasons.append(f"sent only {step['sendRate']:,}/s")
+    return f"at {step['rate']:,}/s: " + ", ".join(reasons)
+
+
+def ramp_cell(r: Result | None) -> str:
+    """`max rate (deliveries/s)` of a ramp scenario."""
+    if not r:
+        return "–"
+    if "error" in r:
+        return "error"
+    if r["rampExhausted"]:
+        return f"≥ {r['maxRate']:,}"
+    if not r["maxRate"]:
+        first = r["steps"][0]["rate"] if r["steps"] else 0
+        return f"< {first:,}"
+    return f"{r['maxRate']:,}"
+
+
+def _ramp_note(r: Result | None) -> str:
+    if not r or "error" in r:
+        return str(r.get("error", ""))[:160] if r else ""
+    last = r["steps"][-1] if r["steps"] else None
+    parts = []
+    if r.get("failedStep"):
+        parts.append(_why(r["failedStep"]))
+    if last:
+        parts.append(
+            f"CPU at last step: server {last.get('serverCpu', 0):.2f}, "
+            f"loadgen {last['loadgenCpu']:.2f}, other processes {last.get('otherCpu', 0):.2f}"
+            + (" (loadgen-bound)" if last["loadgenBound"] else "")
+        )
+    return "; ".join(parts)
+
+
+def kib_per_conn(r: Result | None) -> float | None:
+    """Server RSS growth per idle connection, KiB."""
+    if not r or not r.get("rssConnected") or not r.get("established"):
+        return None
+    delta: float = r["rssConnected"] - r["rssBaseline"]
+    return delta / r["established"] / 1024
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def targets(run: Result) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict) for each of the issue's targets."""
+    res = run["results"]
+
+    def get(s: str, k: str) -> Result | None:
+        r = res.get(s, {}).get(k)
+        return r if r and "error" not in r else None
+
+    rows: list[tuple[str, str, str]] = []
+
+    def add(name: str, value: float | None, ok: bool | None, text: str) -> None:
+        verdict = "n/a" if value is None else ("met" if ok else "MISSED")
+        rows.append((name, text if value is not None else "not measured", verdict))
+
+    for key, goal in (("s1", 1.5), ("s2", 1.0)):
+        sp, ref = get(key, "samepage"), get(key, "reference")
+        v = _ratio(sp and sp["maxRate"], ref and ref["maxRate"])
+        lower = bool(ref and ref["rampExhausted"])
+        text = f"{_fmt(v, '×', 2)}" + (
+            " (reference ran out of ramp: a lower bound)" if lower else ""
+        )
+        add(f"{key}: samepage ≥ {goal}× reference updates/s", v, v is not None and v >= goal, text)
+    sp, ref = get("s3", "samepage"), get("s3", "reference")
+    v = _ratio(sp and sp["handshakesPerS"], ref and ref["handshakesPerS"])
+    add("s3: handshakes/s ≥ 0.9× reference", v, v is not None and v >= 0.9, _fmt(v, "×", 2))
+    kib = kib_per_conn(sp)
+    add(
+        "s3: ≤ 30 KiB per idle connection", kib, kib is not None and kib <= 30, _fmt(kib, " KiB", 1)
+    )
+    sp, ref = get("s4", "samepage"), get("s4", "reference")
+    v = _ratio(sp and sp["joinAppliedMs"], ref and ref["joinAppliedMs"])
+    add("s4: join ≤ 0.5× reference time", v, v is not None and v <= 0.5, _fmt(v, "×", 2))
+    disk, mem = get("s1", "samepage"), get("s1", "samepage-memory")
+    ratio = _ratio(disk and disk["maxRate"], mem and mem["maxRate"])
+    cost = None if ratio is None else 1 - ratio
+    add(
+        "s5: persistence costs ≤ 20 %",
+        cost,
+        cost is not None and cost <= 0.2,
+        _fmt(cost and cost * 100, " %", 0),
+    )
+    hist = get("s6", "samepage")
+    if hist and not hist["available"]:
+        rows.append(("s6: any version < 50 ms", f"not available: {hist['reason']}", "n/a"))
+    else:
+        mx = hist["maxMs"] if hist else None
+        add("s6: any version < 50 ms", mx, mx is not None and mx < 50, f"max {_fmt(mx, ' ms', 1)}")
+    return rows
+
+
+def render_table(run: Result) -> str:
+    """The Markdown report: one table of all servers, the targets, notes, machine."""
+    res = run["results"]
+    keys = [k for k in SERVERS if any(k in res.get(s, {}) for s in res)]
+    out = [
+        f"### samepage benchmark ({run['mode']} run, {run['started']}, {run['seconds']} s)",
+        "",
+        f"Command: `{run['command']}`",
+        "",
+        "| server | s1 updates/s | s1 deliveries/s | s2 updates/s | s2 deliveries/s "
+        "| s3 handshakes/s | s3 KiB/conn | s4 join ms (recv / applied) | s4 10 joins ms |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for k in keys:
+        s1, s2 = res.get("s1", {}).get(k), res.get("s2", {}).get(k)
+        s3, s4 = res.get("s3", {}).get(k), res.get("s4", {}).get(k)
+        s3ok = s3 and "error" not in s3
+        s4ok = s4 and "error" not in s4
+        out.append(
+            f"| {SERVERS[k].label} | {ramp_cell(s1)} | "
+            f"{_fmt(s1.get('maxDeliveriesPerS')) if s1 and 'error' not in s1 else '–'} | "
+            f"{ramp_cell(s2)} | "
+            f"{_fmt(s2.get('maxDeliveriesPerS')) if s2 and 'error' not in s2 else '–'} | "
+            f"{_fmt(s3['handshakesPerS']) if s3ok else ('error' if s3 else '–')} | "
+            f"{_fmt(kib_per_conn(s3), '', 1)} | "
+            + (
+                f"{_fmt(s4['joinReceivedMs'], '', 1)} / {_fmt(s4['joinAppliedMs'], '', 1)} | "
+                f"{_fmt(s4['concurrentWallMs'], '', 1)} |"
+                if s4ok
+                else ("error | error |" if s4 else "– | – |")
+            )
+        )
+    out += [
+        "",
+        "updates/s: the highest offered rate at which every update reached every other client"
+        " of its room and the p99 send→receipt latency stayed ≤ 100 ms (≥: the ramp ended"
+        " first). deliveries/s: updates received per second, summed over clients, at that rate."
+        " KiB/conn: server RSS growth / idle connections. s4: socket opened → sync step 2"
+        " received / applied to a fresh Y.Doc (median); 10 joins: all ten at once, wall time.",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+    ]
+    out += [f"| {t} | {m} | {v} |" for t, m, v in targets(run)]
+    out += ["", "Where each ramp stopped, and the CPU use (1.00 = one core):", ""]
+    for scen in ("s1", "s2"):
+        for k, r in res.get(scen, {}).items():
+            out.append(f"- {scen} {SERVERS[k].label}: {_ramp_note(r)}")
+    for k, r in res.get("s3", {}).items():
+        if "error" in r:
+            out.append(f"- s3 {SERVERS[k].label}: {str(r['error'])[:160]}")
+        else:
+            out.append(
+                f"- s3 {SERVERS[k].label}: {r['established']}/{r['connections']} connected in "
+                f"{r['wallMs']} ms, handshake p99 {_fmt(r['handshakeP99Ms'], ' ms', 1)}, "
+                f"server CPU {r.get('serverCpu', 0):.2f}, loadgen CPU {r['loadgenCpu']:.2f}"
+            )
+    for k, r in res.get("s4", {}).items():
+        if "error" not in r:
+            out.append(
+                f"- s4 {SERVERS[k].label}: step 2 of {r['step2Bytes']:,} bytes, "
+                f"10 joins: slowest step 2 after {r['concurrentMaxReceivedMs']} ms"
+            )
+        else:
+            out.append(f"- s4 {SERVERS[k].label}: {str(r['error'])[:160]}")
+    hist = res.get("s6", {}).get("samepage")
+    if hist and "error" not in hist:
+        out.append(
+            f"- s6 samepage: {hist['stored']:,} updates stored in {hist['seedSeconds']} s "
+            f"({hist['seedRate']:,}/s through one WebSocket); versions: "
+            + (
+                f"{hist['versions']} read, p50 {hist['p50Ms']} ms, max {hist['maxMs']} ms"
+                if hist["available"]
+                else f"not available ({hist['reason']})"
+            )
+        )
+    elif hist:
+        out.append(f"- s6 samepage: {str(hist['error'])[:200]}")
+    m = run["machine"]
+    out += [
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in m.items()) + ".",
+        "Server pinned to core 0, load generator (one Node process) to core 1 (`taskset`).",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def render_chart(run: Result, path: Path) -> None:
+    """A 2×3 PNG: latency under the s1/s2 ramps, s3 handshakes and memory, s4 joins,
+    and the sustained rates."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = run["results"]
+    fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
+    colors = {k: f"C{i}" for i, k in enumerate(SERVERS)}
+    for ax, scen in zip(axes[0][:2], ("s1", "s2"), strict=True):
+        for k, r in res.get(scen, {}).items():
+            if "error" in r or not r["steps"]:
+                continue
+            xs = [s["rate"] for s in r["steps"]]
+            ys = [max(s["latencyMs"]["p99"] or 0.05, 0.05) for s in r["steps"]]
+            ax.plot(xs, ys, marker="o", label=SERVERS[k].label, color=colors[k])
+        ax.axhline(100, color="grey", linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("offered updates/s (aggregate)")
+        ax.set_ylabel("p99 fan-out latency, ms")
+        title = "s1: 1 room × 50 clients" if scen == "s1" else "s2: 100 rooms × 10 clients"
+        ax.set_title(title + " (ramp stops at a loss or p99 > 100 ms)", fontsize=9)
+        ax.legend(fontsize=7)
+
+    def bars(ax: Any, scen: str, value: Any, title: str, unit: str) -> None:
+        names, vals, cols = [], [], []
+        for k, r in res.get(scen, {}).items():
+            v = None if "error" in r else value(r)
+            if v is not None:
+                names.append(SERVERS[k].label.replace(" (", "\n("))
+                vals.append(v)
+                cols.append(colors[k])
+        ax.barh(names, vals, color=cols)
+        for i, v in enumerate(vals):
+            ax.text(v, i, f" {v:,.1f}" if v < 100 else f" {v:,.0f}", va="center", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(unit)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.invert_yaxis()
+
+    bars(
+        axes[0][2],
+        "s1",
+        lambda r: r["maxRate"],
+        "s1: sustained updates/s (higher is better)",
+        "updates/s",
+    )
+    bars(
+        axes[1][0],
+        "s3",
+        lambda r: r["handshakesPerS"],
+        "s3: handshakes/s, 1,000 connections",
+        "per second",
+    )
+    bars(
+        axes[1][1],
+        "s3",
+        kib_per_conn,
+        "s3: server memory per idle connection (lower is better)",
+        "KiB",
+    )
+    bars(
+        axes[1][2],
+        "s4",
+        lambda r: r["joinAppliedMs"],
+        "s4: join a 100k-insert document, ms (lower is better)",
+        "ms (median, step 2 received and applied)",
+    )
+    fig.suptitle(
+        f"samepage vs peers — {run['mode']} run {run['started']} — {run['machine']['cpu']}, "
+        "server on core 0, load generator on core 1",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,135 @@
+"""The six scenarios: what the load generator does and which servers take part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PEERS = ["reference", "hocuspocus", "pycrdt-websocket", "relay", "samepage"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario: a load generator configuration per mode, and its servers."""
+
+    key: str
+    title: str
+    servers: list[str]
+    full: dict[str, Any]
+    quick: dict[str, Any]
+    needs_document: bool = False
+    timeout_s: float = 300.0
+    notes: list[str] = field(default_factory=list)
+
+    def config(self, quick: bool) -> dict[str, Any]:
+        """The load generator's configuration (without the server's URL)."""
+        return {"roomPrefix": f"{self.key}-r", **(self.quick if quick else self.full)}
+
+
+FANOUT = {"scenario": "fanout", "p99LimitMs": 100, "connectConcurrency": 50}
+
+SCENARIOS: dict[str, Scenario] = {
+    s.key: s
+    for s in [
+        Scenario(
+            "s1",
+            "1 room x 50 clients, one writer, rising rate",
+            [*PEERS, "samepage-memory"],
+            {
+                **FANOUT,
+                "rooms": 1,
+                "clientsPerRoom": 50,
+                "rates": [
+                    250,
+                    500,
+                    1000,
+                    1500,
+                    2000,
+                    2500,
+                    3000,
+                    4000,
+                    5000,
+                    6500,
+                    8000,
+                    10000,
+                    13000,
+                    16000,
+                    20000,
+                ],
+                "stepSeconds": 4,
+                "drainSeconds": 3,
+                "maxSeconds": 100,
+            },
+            {
+                **FANOUT,
+                "rooms": 1,
+                "clientsPerRoom": 50,
+                "rates": [500, 1000, 2000, 3000, 4000, 6000, 9000, 13000],
+                "stepSeconds": 1.5,
+                "drainSeconds": 2,
+                "maxSeconds": 30,
+            },
+        ),
+        Scenario(
+            "s2",
+            "100 rooms x 10 clients, one writer per room, rising aggregate rate",
+            PEERS,
+            {
+                **FANOUT,
+                "rooms": 100,
+                "clientsPerRoom": 10,
+                "rates": [500, 1000, 2000, 3000, 5000, 7500, 10000, 15000, 20000],
+                "stepSeconds": 4,
+                "drainSeconds": 3,
+                "maxSeconds": 100,
+            },
+            {
+                **FANOUT,
+                "rooms": 100,
+                "clientsPerRoom": 10,
+                "rates": [1000, 3000, 6000, 10000, 20000],
+                "stepSeconds": 1.5,
+                "drainSeconds": 2,
+                "maxSeconds": 30,
+            },
+        ),
+        Scenario(
+            "s3",
+            "1,000 idle connections (100 rooms x 10): handshakes/s, memory per connection",
+            PEERS,
+            {"scenario": "idle", "rooms": 100, "clientsPerRoom": 10, "connectConcurrency": 50},
+            {"scenario": "idle", "rooms": 100, "clientsPerRoom": 10, "connectConcurrency": 50},
+            timeout_s=180,
+        ),
+        Scenario(
+            "s4",
+            "joining a 100,000-insert document: alone and 10 at once",
+            [p for p in PEERS if p != "relay"],
+            {"scenario": "join", "ops": 100_000, "sequentialJoins": 5, "concurrentJoins": 10},
+            {"scenario": "join", "ops": 100_000, "sequentialJoins": 3, "concurrentJoins": 10},
+            needs_document=True,
+            timeout_s=240,
+        ),
+        Scenario(
+            "s6",
+            "history: random versions of a room with 100,000 stored updates",
+            ["samepage"],
+            {
+                "scenario": "history",
+                "updates": 100_000,
+                "window": 1000,
+                "probes": 20,
+                "seedTimeoutS": 150,
+            },
+            {
+                "scenario": "history",
+                "updates": 10_000,
+                "window": 1000,
+                "probes": 10,
+                "seedTimeoutS": 60,
+            },
+            timeout_s=240,
+        ),
+    ]
+}
+# Scenario 5 (persistence cost) is samepage (SQLite) against samepage (memory://) in s1.
