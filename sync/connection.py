@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sync.errors import CloseCode
 from sync.limits import TokenBucket
-from sync.types import Identity, SyncSettings, Transport
+from sync.types import Identity, SyncSettings, Traffic, Transport
 
 if TYPE_CHECKING:
     from sync.room import Room
@@ -41,6 +41,7 @@ class Connection:
         self.bytes_in = 0
         self.bytes_out = 0
         self.close_code: int | None = None
+        self.traffic: Traffic | None = None  # shared counters, set by the server
         self._queue: deque[bytes] = deque()
         self._queued_bytes = 0
         self._wakeup = asyncio.Event()
@@ -127,6 +128,8 @@ class Connection:
                     self._queued_bytes -= len(frame)
                     await self.transport.send_bytes(frame)
                     self.bytes_out += len(frame)
+                    if self.traffic is not None:
+                        self.traffic.sent(frame)
                 try:
                     async with asyncio.timeout(WRITER_IDLE_S):
                         await self._wakeup.wait()

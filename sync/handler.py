@@ -43,6 +43,8 @@ async def handle_frame(conn: Connection, frame: bytes) -> None:
     if room is None or conn.closed:
         return
     conn.bytes_in += len(frame)
+    if conn.traffic is not None:
+        conn.traffic.received(frame)
     settings = conn.settings
     await conn.bucket.take()
     if len(frame) > settings.max_update_bytes:
@@ -70,9 +72,7 @@ async def handle_frame(conn: Connection, frame: bytes) -> None:
         if message.flags & SubscribeFlag.SAVED:
             conn.send(protocol.encode_saved(room.seq, room.stored_state_vector))
     elif isinstance(message, protocol.Ephemeral):
-        room.send_to_subscribed(
-            SubscribeFlag.EPHEMERAL, protocol.encode_ephemeral(message.data), exclude=conn
-        )
+        room.relay_ephemeral(message.data, exclude=conn)
     elif isinstance(message, protocol.Unknown):
         log.info("ignoring unknown message type %d from %s", message.message_type, conn.peer)
     else:  # Saved is server -> client only

@@ -16,7 +16,7 @@ from sync.connection import Connection
 from sync.errors import CloseCode, RoomUnavailable
 from sync.names import check_room_name
 from sync.room import CommitNotice, CommitObserver, Room
-from sync.types import SyncSettings
+from sync.types import SyncSettings, Traffic
 
 log = logging.getLogger("samepage.sync")
 
@@ -31,6 +31,7 @@ class RoomManager:
         self.loads = 0
         self.unloads = 0
         self.observers: list[CommitObserver] = []
+        self.traffic = Traffic()  # WebSocket frames/bytes/closes, for metrics
         # Extension points (the cluster link uses them): awaited before the store load,
         # called after a room is registered, and when it is unloaded or failed.
         self.before_load: list[Callable[[str], Awaitable[None]]] = []

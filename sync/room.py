@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class _Inflight:
     future: asyncio.Future[AppendResult]
     state_vector: bytes
     author: str
+    received: float = 0.0  # time.monotonic() when applied to the Doc
 
 
 @dataclass(slots=True)
@@ -64,11 +66,14 @@ class CommitNotice:
     room: str
     seq: int
     updates: list[tuple[int, bytes, str]]  # (seq, update, author)
+    received: float = 0.0  # time.monotonic() the oldest of them was applied (fan-out latency)
 
 
 CommitObserver = Callable[[CommitNotice], None]
 # (room, owner, accepted entries): presence changes, for the bus and the event feed
 AwarenessObserver = Callable[["Room", object, list[AwarenessEntry]], None]
+# (room, JSON text): ephemeral messages relayed in the room, for the event feed
+EphemeralObserver = Callable[["Room", str], None]
 
 
 class Room:
@@ -93,6 +98,7 @@ class Room:
         self.failed = False
         self.observers: list[CommitObserver] = []
         self.awareness_observers: list[AwarenessObserver] = []
+        self.ephemeral_observers: list[EphemeralObserver] = []
         self._on_failure = on_failure
         self._inflight: deque[_Inflight] = deque()
         self._waiting_syncs: list[tuple[int, Connection, bytes]] = []
@@ -214,7 +220,9 @@ class Room:
         update = self._captured[0] if len(self._captured) == 1 else merge_updates(*self._captured)
         self._captured.clear()
         future = self.store.append(self.name, update, author)
-        self._inflight.append(_Inflight(next(_ids), update, future, self.doc.get_state(), author))
+        self._inflight.append(
+            _Inflight(next(_ids), update, future, self.doc.get_state(), author, time.monotonic())
+        )
         future.add_done_callback(self._on_commit)
         return future
 
@@ -277,6 +285,7 @@ class Room:
             self.name,
             self.seq,
             [(r.seq, i.update, i.author) for r, i in zip(results, done, strict=True)],
+            done[0].received,
         )
         for observer in self.observers:
             observer(notice)
@@ -347,6 +356,12 @@ class Room:
         for conn in list(self.subscribers):
             if conn is not exclude and conn.subscriptions & flag:
                 conn.send(frame)
+
+    def relay_ephemeral(self, data: str, exclude: Connection | None = None) -> None:
+        """Relay an ephemeral JSON message to subscribed connections (never stored)."""
+        self.send_to_subscribed(SubscribeFlag.EPHEMERAL, protocol.encode_ephemeral(data), exclude)
+        for observer in self.ephemeral_observers:
+            observer(self, data)
 
     # -- presence ----------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -40,3 +40,45 @@ class SyncSettings:
     message_burst: int = 1000
     max_connections_per_room: int = 1000  # 0 = unlimited
     max_pending_bytes_per_room: int = 4 * 1024 * 1024
+
+
+def frame_kind(frame: bytes) -> str:
+    """A short label for a frame's message type (`sync_update`, `awareness`, ...)."""
+    if not frame or frame[0] >= 0x80:
+        return "other"
+    kind = frame[0]
+    if kind == 0:
+        sub = frame[1] if len(frame) > 1 else -1
+        return {0: "sync_step1", 1: "sync_step2", 2: "sync_update"}.get(sub, "sync_other")
+    names = {1: "awareness", 2: "auth", 3: "query_awareness"}
+    names.update({100: "subscribe", 101: "saved", 102: "ephemeral"})
+    return names.get(kind, "other")
+
+
+@dataclass(slots=True)
+class Traffic:
+    """Plain counters of WebSocket traffic: frames and bytes by message type, and closes
+    by close code. The sync layer counts; the web layer exports them as metrics."""
+
+    frames_in: dict[str, int] = field(default_factory=dict)
+    bytes_in: dict[str, int] = field(default_factory=dict)
+    frames_out: dict[str, int] = field(default_factory=dict)
+    bytes_out: dict[str, int] = field(default_factory=dict)
+    closes: dict[int, int] = field(default_factory=dict)
+
+    def received(self, frame: bytes) -> None:
+        """Count one inbound frame."""
+        kind = frame_kind(frame)
+        self.frames_in[kind] = self.frames_in.get(kind, 0) + 1
+        self.bytes_in[kind] = self.bytes_in.get(kind, 0) + len(frame)
+
+    def sent(self, frame: bytes) -> None:
+        """Count one frame handed to a socket."""
+        kind = frame_kind(frame)
+        self.frames_out[kind] = self.frames_out.get(kind, 0) + 1
+        self.bytes_out[kind] = self.bytes_out.get(kind, 0) + len(frame)
+
+    def closed(self, code: int | None) -> None:
+        """Count one connection ended (or refused) with `code`."""
+        key = int(code) if code is not None else 1006
+        self.closes[key] = self.closes.get(key, 0) + 1

@@ -138,15 +138,9 @@ async def post_update(request: Request) -> Response:
         state.manager.release(room)
 
 
-async def healthz(_request: Request) -> Response:
-    """`GET /healthz`: the process is alive."""
-    return JSONResponse({"status": "ok"})
-
-
 routes = [
     Route("/api/rooms", list_rooms, methods=["GET"]),
     Route("/api/rooms/{room}", get_room, methods=["GET"]),
     Route("/api/rooms/{room}/content", get_content, methods=["GET"]),
     Route("/api/rooms/{room}/updates", post_update, methods=["POST"]),
-    Route("/healthz", healthz, methods=["GET"]),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, WebSocketRoute
@@ -14,7 +14,7 @@ from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 from storage.types import Store
 from sync.manager import RoomManager
-from web import api, history_api
+from web import admin, api, events, health, history_api, metrics
 from web.cluster import make_cluster_link
 from web.errors import HANDLED, handle_error
 from web.settings import Settings
@@ -24,11 +24,16 @@ from web.ws import websocket_endpoint
 log = logging.getLogger("samepage.web")
 
 
-def make_store(settings: Settings) -> Store:
-    """The store named by `--db`: `memory://` or a path / SQLAlchemy URL."""
+def make_store(settings: Settings, on_batch: Callable[[int, float], None] | None = None) -> Store:
+    """The store named by `--db`: `memory://` or a path / SQLAlchemy URL; `on_batch`
+    receives (updates, seconds) of each group commit."""
     if settings.db.startswith("memory://"):
         return MemoryStore()
-    return SqlStore(database_url(settings.db), sqlite_synchronous=settings.sqlite_synchronous)
+    return SqlStore(
+        database_url(settings.db),
+        sqlite_synchronous=settings.sqlite_synchronous,
+        on_batch=on_batch,
+    )
 
 
 def _page_routes() -> list[BaseRoute]:
@@ -43,10 +48,11 @@ def _page_routes() -> list[BaseRoute]:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the app; the lifespan opens the store and closes rooms on the way out."""
     settings = settings or Settings()
+    app_metrics = metrics.Metrics()  # one registry per app
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = make_store(settings)
+        store = make_store(settings, on_batch=app_metrics.on_batch)
         await store.start()
         manager = RoomManager(store, settings.sync)
         link = make_cluster_link(settings, manager)
@@ -54,11 +60,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await link.start()
         state = AppState(settings, store, manager)
         app.state.samepage = state
+        app_metrics.attach(state)
+        app.state.metrics = app_metrics
+        app.state.events = events.EventHub(state, app_metrics)
+        state.shutdown_hooks.append(app.state.events.close_all)
         log.info("samepage ready, database %s", settings.db)
         try:
             yield
         finally:
-            state.shutting_down = True
+            state.begin_shutdown()
             await manager.aclose()
             if link is not None:
                 await link.aclose()
@@ -69,6 +79,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/ws/{room:path}", websocket_endpoint),
         *api.routes,
         *history_api.routes,
+        *events.routes,
+        *health.routes,
+        *metrics.routes,
+        *admin.routes,
         *_page_routes(),
     ]
     return Starlette(

@@ -38,7 +38,7 @@ class SamepageServer(uvicorn.Server):
         app = self.config.loaded_app
         state = _find_state(app)
         if state is not None:
-            state.shutting_down = True
+            state.begin_shutdown()
             await state.manager.aclose(self.close_code)
         await super().shutdown(sockets)
         # uvicorn re-raises the captured signal after a graceful shutdown, which turns

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from storage.types import Store
 from sync.manager import RoomManager
@@ -18,3 +19,12 @@ class AppState:
     manager: RoomManager
     connections: int = 0
     shutting_down: bool = False
+    # Called once when shutdown begins (e.g. the event feed ends its streams).
+    shutdown_hooks: list[Callable[[], None]] = field(default_factory=list)
+
+    def begin_shutdown(self) -> None:
+        """Mark the app as stopping and run the shutdown hooks (idempotent)."""
+        self.shutting_down = True
+        hooks, self.shutdown_hooks = self.shutdown_hooks, []
+        for hook in hooks:
+            hook()

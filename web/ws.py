@@ -60,9 +60,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         room = await state.manager.acquire(name)
     except SyncError as exc:
         log.warning("refused ws peer=%s room=%s code=%d: %s", peer, name[:40], exc.code, exc.detail)
+        state.manager.traffic.closed(exc.code)
         await websocket.close(exc.code, exc.detail[:120])
         return
     conn = Connection(StarletteTransport(websocket), identity, state.settings.sync, peer)
+    conn.traffic = state.manager.traffic
     started = time.monotonic()
     state.connections += 1
     log.info("open room=%s peer=%s user=%s", name, peer, identity.name or "-")
@@ -76,6 +78,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         room.leave(conn)
         state.manager.release(room)
         await conn.aclose()
+        state.manager.traffic.closed(conn.close_code)
         log.info(
             "close room=%s peer=%s user=%s code=%s duration=%.1fs in=%dB out=%dB%s",
             name,

@@ -1,0 +1,138 @@
+"""The admin view: `GET /admin` (an HTML page) and `GET /api/admin/stats` (the JSON it
+polls every 2 s): rooms with their connections, presence, size, seq, last activity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import secrets
+import time
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from web.auth import authorize_admin
+from web.guard import token_of
+from web.state import AppState
+
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "admin.html"
+MAX_ROOMS = 200  # stored rooms listed (most recently edited first); loaded rooms always
+
+
+def require_admin(request: Request) -> None:
+    """With `--secret`, only an admin token (`samepage token '*' --admin`) may look."""
+    state: AppState = request.app.state.samepage
+    if state.settings.secret:
+        authorize_admin(state.settings.secret, token_of(request))
+
+
+def _iso(seconds: float | None) -> str | None:
+    if not seconds:
+        return None
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat(timespec="seconds")
+
+
+def _presence(states: dict[int, Any]) -> list[dict[str, Any]]:
+    people = []
+    for client_id, state in states.items():
+        user = state.get("user") if isinstance(state, dict) else None
+        user = user if isinstance(user, dict) else {}
+        people.append(
+            {
+                "client_id": client_id,
+                "name": str(user.get("name") or f"client {client_id}"),
+                "typing": bool(state.get("typing")) if isinstance(state, dict) else False,
+            }
+        )
+    return people
+
+
+async def collect_stats(request: Request) -> dict[str, Any]:
+    """Everything the admin page shows."""
+    state: AppState = request.app.state.samepage
+    manager = state.manager
+    metrics = request.app.state.metrics
+    hub = request.app.state.events
+    infos = {info.name: info for info in (await state.store.list_rooms())[:MAX_ROOMS]}
+    names = list(manager.rooms) + [n for n in infos if n not in manager.rooms]
+    rooms: list[dict[str, Any]] = []
+    for name in names:
+        room, info = manager.get(name), infos.get(name)
+        feed = hub.feeds.get(name)
+        edited = info.updated_us / 1e6 if info else None
+        active = max(filter(None, [edited, metrics.last_activity.get(name)]), default=None)
+        rooms.append(
+            {
+                "name": name,
+                "loaded": room is not None,
+                "connections": len(room.subscribers) if room else 0,
+                "followers": len(feed.streams) if feed else 0,
+                "presence": _presence(room.presence.states()) if room else [],
+                "seq": room.seq if room else (info.seq if info else 0),
+                "bytes": info.bytes if info else 0,
+                "inflight": room.inflight if room else 0,
+                "last_activity": _iso(active),
+            }
+        )
+    rooms.sort(key=lambda r: r["last_activity"] or "", reverse=True)
+    rooms.sort(key=lambda r: r["connections"] + r["followers"], reverse=True)
+    return {
+        "time": _iso(time.time()),
+        "uptime_s": round(time.monotonic() - metrics.started, 1),
+        "connections": state.connections,
+        "event_streams": hub.streams,
+        "rooms_loaded": len(manager.rooms),
+        "rooms_stored": len(infos),
+        "rooms": rooms,
+    }
+
+
+def _row(room: dict[str, Any]) -> str:
+    esc = html.escape
+    people = ", ".join(
+        esc(p["name"]) + (" (typing)" if p["typing"] else "") for p in room["presence"]
+    )
+    return (
+        f'<tr><td><a href="/r/{esc(room["name"])}#history">{esc(room["name"])}</a></td>'
+        f'<td class="n">{room["connections"]}</td><td class="n">{room["followers"]}</td>'
+        f"<td>{people or '—'}</td>"
+        f'<td class="n">{room["seq"]}</td><td class="n">{room["bytes"]}</td>'
+        f"<td>{esc(room['last_activity'] or '—')}</td></tr>"
+    )
+
+
+async def admin_page(request: Request) -> Response:
+    """`GET /admin`: the rooms table, refreshed from `/api/admin/stats` every 2 s."""
+    require_admin(request)
+    stats = await collect_stats(request)
+    nonce = secrets.token_urlsafe(16)
+    page = Template(TEMPLATE.read_text()).substitute(
+        nonce=nonce,
+        connections=stats["connections"],
+        event_streams=stats["event_streams"],
+        rooms_loaded=stats["rooms_loaded"],
+        rows="".join(_row(r) for r in stats["rooms"])
+        or '<tr><td colspan="7">no rooms yet</td></tr>',
+    )
+    csp = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    headers = {"Content-Security-Policy": csp, "Cache-Control": "no-store"}
+    return HTMLResponse(page, headers=headers)
+
+
+async def admin_stats(request: Request) -> Response:
+    """`GET /api/admin/stats`: connections, rooms, presence (JSON)."""
+    require_admin(request)
+    return JSONResponse(await collect_stats(request), headers={"Cache-Control": "no-store"})
+
+
+routes = [
+    Route("/admin", admin_page, methods=["GET"]),
+    Route("/api/admin/stats", admin_stats, methods=["GET"]),
+]

@@ -1,0 +1,490 @@
+"""Live event feed: `GET /api/rooms/{room}/events` (Server-Sent Events) and
+`POST /api/rooms/{room}/ephemeral`.
+
+One `RoomFeed` per room with followers replays every committed update into a private
+Doc, so each `text` patch is exactly the change of one seq (a follower applying the
+patches in order to the first text reproduces the document). Event id = seq; a client
+reconnecting with `Last-Event-ID: N` gets the patches N+1.. rebuilt from the store.
+Each stream has a bounded queue: a reader that falls behind is disconnected, like a
+slow WebSocket client, and resumes with `Last-Event-ID`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from pycrdt import Doc, Text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from storage.history import doc_at
+from sync.awareness import AwarenessEntry
+from sync.connection import Connection
+from sync.content import TEXT_ROOT
+from sync.protocol import SubscribeFlag, encode_ephemeral
+from sync.room import CommitNotice, Room
+from web.api import room_and_identity
+from web.errors import HTTPError
+from web.metrics import Metrics
+from web.state import AppState
+
+log = logging.getLogger("samepage.web")
+
+HEARTBEAT_S = 15.0
+RETRY_MS = 1000
+
+
+def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
+    """One Server-Sent Event (data is JSON on one line)."""
+    head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id is not None else "")
+    return (head + "data: " + json.dumps(data, separators=(",", ":")) + "\n\n").encode()
+
+
+def splice(before: str, after: str) -> tuple[int, int, str]:
+    """The single splice turning `before` into `after`: (index, delete count, insert),
+    in code points, found by trimming the common prefix and suffix."""
+    limit = min(len(before), len(after))
+    start = 0
+    while start < limit and before[start] == after[start]:
+        start += 1
+    end = 0
+    while end < limit - start and before[-1 - end] == after[-1 - end]:
+        end += 1
+    return start, len(before) - start - end, after[start : len(after) - end]
+
+
+class TextReplay:
+    """A private Doc that committed updates are replayed into, one seq at a time."""
+
+    def __init__(self, state: bytes | None = None) -> None:
+        self.doc: Doc[Any] = Doc()
+        self._text = self.doc.get(TEXT_ROOT, type=Text)
+        if state:
+            self.doc.apply_update(state)
+        self.text = str(self._text)
+
+    def apply(self, seq: int, update: bytes, author: str) -> dict[str, Any]:
+        """Apply one stored update; return its `text` patch event data."""
+        self.doc.apply_update(update)
+        before, self.text = self.text, str(self._text)
+        index, delete, insert = splice(before, self.text)
+        return {"seq": seq, "author": author, "index": index, "delete": delete, "insert": insert}
+
+
+def _peer(client_id: int, state: Any) -> dict[str, Any]:
+    user = state.get("user") if isinstance(state, dict) else None
+    user = user if isinstance(user, dict) else {}
+    return {
+        "client_id": client_id,
+        "name": str(user.get("name") or ""),
+        "color": str(user.get("color") or ""),
+        "typing": bool(state.get("typing")) if isinstance(state, dict) else False,
+    }
+
+
+class PresenceView:
+    """Who is in the room, reduced to what followers care about: joined, left, typing."""
+
+    def __init__(self, states: dict[int, Any]) -> None:
+        self.peers = {cid: _peer(cid, s) for cid, s in states.items()}
+
+    def apply(self, entries: list[AwarenessEntry]) -> list[dict[str, Any]]:
+        """Accepted awareness entries → presence events (cursor moves produce none)."""
+        events = []
+        for entry in entries:
+            old = self.peers.get(entry.client_id)
+            if entry.removed:
+                if old is not None:
+                    del self.peers[entry.client_id]
+                    events.append({"action": "left", **old, "typing": False})
+                continue
+            try:
+                new = _peer(entry.client_id, json.loads(entry.state))
+            except ValueError:
+                continue
+            self.peers[entry.client_id] = new
+            if old is None:
+                events.append({"action": "joined", **new})
+            elif old["typing"] != new["typing"]:
+                events.append({"action": "typing", **new})
+            elif (old["name"], old["color"]) != (new["name"], new["color"]):
+                events.append({"action": "changed", **new})
+        return events
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everyone present now."""
+        return {"action": "snapshot", "peers": list(self.peers.values())}
+
+
+class EventStream:
+    """One follower: a bounded queue of encoded events, drained by its response."""
+
+    def __init__(self, feed: RoomFeed, max_events: int, max_bytes: int) -> None:
+        self.feed = feed
+        self.start_seq = feed.seq
+        self.start_text = feed.replay.text if feed.replay else ""
+        self.presence = feed.presence.snapshot()
+        self.ended: str | None = None
+        self._queue: deque[bytes] = deque()
+        self._bytes = 0
+        self._max_events, self._max_bytes = max_events, max_bytes
+        self.wakeup = asyncio.Event()
+        self.done = asyncio.Event()
+
+    def push(self, chunk: bytes) -> None:
+        """Queue an event; overflow ends the stream (the client resumes by id)."""
+        if self.ended is not None:
+            return
+        self._queue.append(chunk)
+        self._bytes += len(chunk)
+        if len(self._queue) > self._max_events or self._bytes > self._max_bytes:
+            log.warning(
+                "closing slow event stream room=%s queued=%d events/%d bytes",
+                self.feed.room.name,
+                len(self._queue),
+                self._bytes,
+            )
+            self._queue.clear()
+            self.end("slow_consumer")
+        self.wakeup.set()
+
+    def end(self, reason: str) -> None:
+        """Stop the stream after what is queued (nothing more for a slow consumer)."""
+        if self.ended is None:
+            self.ended = reason
+            self.wakeup.set()
+            self.done.set()
+
+    def take(self) -> list[bytes]:
+        """Everything queued."""
+        chunks = list(self._queue)
+        self._queue.clear()
+        self._bytes = 0
+        return chunks
+
+
+class RoomFeed:
+    """Observes one room for its followers; exists while it has followers."""
+
+    def __init__(self, hub: EventHub, room: Room) -> None:
+        self.hub = hub
+        self.room = room
+        self.seq = room.seq
+        # With nothing in flight the live Doc is exactly the committed state at seq;
+        # otherwise build that state from the store first.
+        self.replay: TextReplay | None = None
+        if room.inflight == 0:
+            self.replay = TextReplay(room.doc.get_update())
+        self.presence = PresenceView(room.presence.states())
+        self.streams: set[EventStream] = set()
+        self.ready = asyncio.Event()
+        self._inbox: deque[CommitNotice | int] = deque()
+        self._wakeup = asyncio.Event()
+        room.observers.append(self._on_commit)
+        room.awareness_observers.append(self._on_awareness)
+        room.ephemeral_observers.append(self._on_ephemeral)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"feed-{room.name}")
+
+    def broadcast(self, chunk: bytes) -> None:
+        """Queue one event to every follower."""
+        for stream in list(self.streams):
+            stream.push(chunk)
+
+    def _on_commit(self, notice: CommitNotice) -> None:
+        self._inbox.append(notice)
+        self._wakeup.set()
+
+    def _on_awareness(self, _room: Room, _owner: object, entries: list[AwarenessEntry]) -> None:
+        for event in self.presence.apply(entries):
+            self.broadcast(sse("presence", event))
+
+    def _on_ephemeral(self, _room: Room, data: str) -> None:
+        try:
+            message: Any = json.loads(data)
+        except ValueError:
+            message = data
+        self.broadcast(sse("ephemeral", {"message": message}))
+
+    def poke(self) -> None:
+        """Catch up with seqs committed elsewhere (other cluster nodes) when idle."""
+        if self.ready.is_set() and not self._inbox and self.room.seq > self.seq:
+            self._inbox.append(self.room.seq)
+            self._wakeup.set()
+
+    async def _run(self) -> None:
+        try:
+            if self.replay is None:
+                self.replay = await self._rebuild(self.seq)
+            self.ready.set()
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._inbox:
+                    item = self._inbox.popleft()
+                    if isinstance(item, int):
+                        await self._fill(item)
+                    else:
+                        await self._fill(item.updates[0][0] - 1)
+                        for seq, update, author in item.updates:
+                            self._apply(seq, update, author)
+                    self.broadcast(sse("saved", {"seq": self.seq}))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("event feed of room %s failed", self.room.name)
+            self.close("feed_error")
+
+    async def _rebuild(self, seq: int) -> TextReplay:
+        doc = await doc_at(self.hub.state.store, self.room.name, seq)
+        return TextReplay(doc.get_update())
+
+    def _apply(self, seq: int, update: bytes, author: str) -> None:
+        if seq <= self.seq or self.replay is None:
+            return
+        patch = self.replay.apply(seq, update, author)
+        self.seq = seq
+        self.broadcast(sse("text", {"kind": "patch", **patch}, seq))
+
+    async def _fill(self, upto: int) -> None:
+        """Replay stored rows seq+1..upto that no local commit notice carried."""
+        if upto <= self.seq:
+            return
+        rows = await self.hub.state.store.updates_range(self.room.name, self.seq, upto)
+        if [r.seq for r in rows] == list(range(self.seq + 1, upto + 1)):
+            for row in rows:
+                self._apply(row.seq, row.update, row.author)
+            return
+        # Rows compacted away: start again from a snapshot.
+        self.replay = await self._rebuild(upto)
+        self.seq = upto
+        self.broadcast(
+            sse("text", {"kind": "snapshot", "seq": upto, "text": self.replay.text}, upto)
+        )
+
+    def close(self, reason: str) -> None:
+        """End every stream and stop observing the room."""
+        for stream in list(self.streams):
+            stream.end(reason)
+        self.hub.forget(self)
+        with contextlib.suppress(ValueError):
+            self.room.observers.remove(self._on_commit)
+        with contextlib.suppress(ValueError):
+            self.room.awareness_observers.remove(self._on_awareness)
+        with contextlib.suppress(ValueError):
+            self.room.ephemeral_observers.remove(self._on_ephemeral)
+        self._task.cancel()
+
+
+class EventHub:
+    """The app's room feeds (created on the first follower, dropped with the last)."""
+
+    def __init__(self, state: AppState, metrics: Metrics) -> None:
+        self.state = state
+        self.metrics = metrics
+        self.feeds: dict[str, RoomFeed] = {}
+        self.streams = 0
+        metrics.sse_streams = lambda: self.streams
+        state.manager.on_unload.append(self._on_unload)
+
+    async def follow(self, room: Room) -> EventStream:
+        """A new stream on `room` (which the caller holds)."""
+        feed = self.feeds.get(room.name)
+        if feed is None or feed.room is not room:
+            if feed is not None:
+                feed.close("room_reloaded")
+            feed = self.feeds[room.name] = RoomFeed(self, room)
+        await feed.ready.wait()
+        sync = self.state.settings.sync
+        stream = EventStream(feed, sync.outbound_queue_frames, sync.outbound_queue_bytes)
+        feed.streams.add(stream)  # same tick as start_seq was read: no gap, no overlap
+        self.streams += 1
+        return stream
+
+    def unfollow(self, stream: EventStream) -> None:
+        """Drop a stream; the feed goes with its last stream."""
+        feed = stream.feed
+        if stream in feed.streams:
+            feed.streams.discard(stream)
+            self.streams -= 1
+            self.metrics.event_stream_closes.labels(stream.ended or "client_closed").inc()
+        if not feed.streams and self.feeds.get(feed.room.name) is feed:
+            feed.close("idle")
+
+    def forget(self, feed: RoomFeed) -> None:
+        """Unregister a closing feed."""
+        if self.feeds.get(feed.room.name) is feed:
+            del self.feeds[feed.room.name]
+
+    def _on_unload(self, room: Room) -> None:
+        feed = self.feeds.get(room.name)
+        if feed is not None and feed.room is room:
+            feed.close("room_failed" if room.failed else "room_unloaded")
+
+    def close_all(self) -> None:
+        """End every stream (shutdown): clients reconnect with Last-Event-ID."""
+        for feed in list(self.feeds.values()):
+            feed.close("shutting_down")
+
+
+def last_event_id(request: Request) -> int | None:
+    """`Last-Event-ID` header (EventSource sends it on reconnect) or `?last_event_id=`."""
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    if raw is None or not raw.strip().isdigit():
+        return None
+    return int(raw.strip())
+
+
+class EventStreamResponse(Response):
+    """Streams one follower's events until it leaves, overflows or the server stops."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, hub: EventHub, name: str, resume: int | None, heartbeat: float) -> None:
+        super().__init__(headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        # A stream has no length: drop the `content-length: 0` of the empty body.
+        self.raw_headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            *((k, v) for k, v in self.raw_headers if k not in (b"content-length", b"content-type")),
+        ]
+        self.hub, self.name, self.resume, self.heartbeat = hub, name, resume, heartbeat
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hold the room, follow it, write events; release everything at the end."""
+        manager = self.hub.state.manager
+        room = await manager.acquire(self.name)
+        try:
+            stream = await self.hub.follow(room)
+        except BaseException:
+            manager.release(room)
+            raise
+        writer = asyncio.ensure_future(self._write(stream, send))
+        listener = asyncio.ensure_future(_wait_disconnect(receive))
+        ended = asyncio.ensure_future(stream.done.wait())
+        tasks = {writer, listener, ended}
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if stream.ended not in (None, "slow_consumer") and not writer.done():
+                # Let the writer send what is queued and the `close` event; a slow
+                # consumer gets nothing more: its socket is dropped.
+                await asyncio.wait({writer, listener}, timeout=1.0)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.hub.unfollow(stream)
+            manager.release(room)
+
+    async def _write(self, stream: EventStream, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        first = [f"retry: {RETRY_MS}\n\n".encode(), *await self._opening(stream)]
+        await send({"type": "http.response.body", "body": b"".join(first), "more_body": True})
+        while stream.ended is None:
+            try:
+                async with asyncio.timeout(self.heartbeat):
+                    await stream.wakeup.wait()
+            except TimeoutError:
+                stream.feed.poke()
+                beat = {"seq": stream.feed.seq, "time": time.time()}
+                stream.push(sse("heartbeat", beat))
+            stream.wakeup.clear()
+            chunks = stream.take()
+            if chunks:
+                await send(
+                    {"type": "http.response.body", "body": b"".join(chunks), "more_body": True}
+                )
+        tail = b"" if stream.ended == "slow_consumer" else sse("close", {"reason": stream.ended})
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+    async def _opening(self, stream: EventStream) -> list[bytes]:
+        """The text at the stream's start (or the patches since `Last-Event-ID`), then
+        who is present."""
+        seq, presence = stream.start_seq, sse("presence", stream.presence)
+        snapshot = sse("text", {"kind": "snapshot", "seq": seq, "text": stream.start_text}, seq)
+        resume = self.resume
+        if resume is None or resume > seq:
+            return [snapshot, presence]
+        if resume == seq:
+            return [presence]
+        store = self.hub.state.store
+        rows = await store.updates_range(self.name, resume, seq)
+        if [r.seq for r in rows] != list(range(resume + 1, seq + 1)):
+            return [snapshot, presence]  # history compacted: start over from the text
+        replay = TextReplay((await doc_at(store, self.name, resume)).get_update())
+        patches = [
+            sse("text", {"kind": "patch", **replay.apply(r.seq, r.update, r.author)}, r.seq)
+            for r in rows
+        ]
+        return [*patches, presence]
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def room_events(request: Request) -> Response:
+    """`GET /api/rooms/{room}/events`: Server-Sent Events of one room."""
+    name, _identity = room_and_identity(request)
+    hub: EventHub = request.app.state.events
+    try:
+        heartbeat = float(request.query_params.get("heartbeat", HEARTBEAT_S))
+    except ValueError:
+        raise HTTPError(400, "bad_heartbeat", "heartbeat must be a number of seconds") from None
+    return EventStreamResponse(hub, name, last_event_id(request), min(60.0, max(1.0, heartbeat)))
+
+
+async def post_ephemeral(request: Request) -> Response:
+    """`POST /api/rooms/{room}/ephemeral[?to=CLIENT_ID]`: relay a JSON message to the
+    room's subscribed connections and followers (or to the connection owning one
+    awareness client id); never stored."""
+    name, _identity = room_and_identity(request)
+    state: AppState = request.app.state.samepage
+    body = await request.body()
+    limit = state.settings.sync.max_awareness_bytes
+    if len(body) > limit:
+        raise HTTPError(413, "too_large", f"ephemeral message of {len(body)} bytes (max {limit})")
+    try:
+        json.loads(body)
+        data = body.decode()
+    except ValueError:
+        raise HTTPError(400, "invalid_json", "the body must be a JSON document") from None
+    room = state.manager.get(name)  # nobody listens in a room that is not loaded
+    target = request.query_params.get("to")
+    if target is not None:
+        if not target.isdigit():
+            raise HTTPError(400, "bad_target", "to must be an awareness client id")
+        owner = _owner_of(room, int(target)) if room is not None else None
+        if owner is None:
+            raise HTTPError(404, "no_such_client", f"no connection owns client id {target}")
+        if not owner.subscriptions & SubscribeFlag.EPHEMERAL:
+            return JSONResponse({"delivered": 0})
+        owner.send(encode_ephemeral(data))
+        return JSONResponse({"delivered": 1})
+    if room is None:
+        return JSONResponse({"delivered": 0})
+    receivers = sum(1 for c in room.subscribers if c.subscriptions & SubscribeFlag.EPHEMERAL)
+    feed = request.app.state.events.feeds.get(name)
+    followers = len(feed.streams) if feed is not None and feed.room is room else 0
+    room.relay_ephemeral(data)
+    return JSONResponse({"delivered": receivers + followers})
+
+
+def _owner_of(room: Room, client_id: int) -> Connection | None:
+    for conn in room.subscribers:
+        if client_id in room.presence.owned_by(conn):
+            return conn
+    return None
+
+
+routes = [
+    Route("/api/rooms/{room}/events", room_events, methods=["GET"]),
+    Route("/api/rooms/{room}/ephemeral", post_ephemeral, methods=["POST"]),
+]

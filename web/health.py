@@ -1,0 +1,72 @@
+"""Probes: `GET /healthz` (the process answers) and `GET /readyz` (it can serve: the
+database answers, Redis too when clustered, and it is not shutting down)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from storage.types import StoreError
+from web.state import AppState
+
+PROBE_TIMEOUT_S = 2.0
+
+
+async def healthz(_request: Request) -> Response:
+    """`GET /healthz`: the process is alive."""
+    return JSONResponse({"status": "ok"})
+
+
+async def _check_store(state: AppState) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            await state.store.ping()
+    except (StoreError, TimeoutError, OSError) as exc:
+        return {"ok": False, "detail": str(exc) or type(exc).__name__}
+    return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+async def _check_redis(url: str) -> dict[str, Any]:
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    started = time.perf_counter()
+    client = Redis.from_url(url, socket_connect_timeout=PROBE_TIMEOUT_S)
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            await client.ping()
+    except (RedisError, TimeoutError, OSError) as exc:
+        return {"ok": False, "detail": str(exc) or type(exc).__name__}
+    finally:
+        await client.aclose()
+    return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+async def readyz(request: Request) -> Response:
+    """`GET /readyz`: 200 when the database (and Redis, if configured) answer; 503 when
+    not, and while shutting down (so a load balancer stops sending new clients)."""
+    state: AppState | None = getattr(request.app.state, "samepage", None)
+    if state is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    if state.shutting_down:
+        return JSONResponse({"status": "shutting_down"}, status_code=503)
+    checks = {"database": await _check_store(state)}
+    if state.settings.redis:
+        checks["redis"] = await _check_redis(state.settings.redis)
+    ready = all(check["ok"] for check in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+]

@@ -1,0 +1,178 @@
+"""`GET /metrics`: Prometheus text format from a per-app registry.
+
+Live values (connections, rooms, traffic) are read at scrape time by a custom collector
+from plain counters the sync objects keep; histograms and event counters are fed by
+hooks (commit observers, the group-commit callback). Nothing here is a module global.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sync.awareness import AwarenessEntry
+from sync.errors import CloseCode
+from sync.room import CommitNotice, Room
+
+if TYPE_CHECKING:
+    from web.state import AppState
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
+
+
+def close_reason(code: int) -> str:
+    """The close code's name (`slow_consumer`, `rate_limited`...) or `other`."""
+    try:
+        return CloseCode(code).name.lower()
+    except ValueError:
+        return "other"
+
+
+class _LiveCollector(Collector):
+    """Reads the running app's own counters at scrape time."""
+
+    def __init__(self, source: Callable[[], AppState | None], sse_streams: Callable[[], int]):
+        self._source = source
+        self._sse_streams = sse_streams
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the current values (nothing before the app has started)."""
+        state = self._source()
+        if state is None:
+            return
+        manager = state.manager
+        traffic = manager.traffic
+        yield GaugeMetricFamily(
+            "samepage_connections", "Open WebSocket connections", value=state.connections
+        )
+        yield GaugeMetricFamily(
+            "samepage_event_streams", "Open Server-Sent Events streams", value=self._sse_streams()
+        )
+        yield GaugeMetricFamily(
+            "samepage_rooms_loaded", "Rooms in memory", value=len(manager.rooms)
+        )
+        yield GaugeMetricFamily(
+            "samepage_updates_inflight",
+            "Updates applied but not yet committed",
+            value=sum(room.inflight for room in manager.rooms.values()),
+        )
+        yield CounterMetricFamily("samepage_room_loads", "Room loads", value=manager.loads)
+        yield CounterMetricFamily("samepage_room_unloads", "Room unloads", value=manager.unloads)
+        for name, help_text, values in [
+            ("samepage_messages_received", "WebSocket frames received", traffic.frames_in),
+            ("samepage_received_bytes", "WebSocket bytes received", traffic.bytes_in),
+            ("samepage_messages_sent", "WebSocket frames sent", traffic.frames_out),
+            ("samepage_sent_bytes", "WebSocket bytes sent", traffic.bytes_out),
+        ]:
+            family = CounterMetricFamily(name, help_text + " by message type", labels=["type"])
+            for kind, count in sorted(values.items()):
+                family.add_metric([kind], count)
+            yield family
+        closes = CounterMetricFamily(
+            "samepage_ws_closes",
+            "WebSocket connections ended or refused, by close code",
+            labels=["code", "reason"],
+        )
+        for code, count in sorted(traffic.closes.items()):
+            closes.add_metric([str(code), close_reason(code)], count)
+        yield closes
+
+
+class Metrics:
+    """The app's metrics: one `CollectorRegistry` per app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.state: AppState | None = None
+        self.sse_streams: Callable[[], int] = lambda: 0
+        self.started = time.monotonic()
+        self.last_activity: dict[str, float] = {}  # room -> wall time of its last edit/presence
+        r = self.registry
+        self.updates_persisted = Counter(
+            "samepage_updates_persisted", "Updates committed to the store", registry=r
+        )
+        self.commit_batch_size = Histogram(
+            "samepage_group_commit_batch_size",
+            "Updates per group-commit transaction",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.commit_seconds = Histogram(
+            "samepage_group_commit_seconds",
+            "Duration of one group-commit transaction",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.fanout_seconds = Histogram(
+            "samepage_fanout_seconds",
+            "From an update applied to the room until it is committed and queued to every peer",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ephemeral_messages = Counter(
+            "samepage_ephemeral_messages",
+            "Ephemeral messages relayed (WebSocket and HTTP)",
+            registry=r,
+        )
+        self.event_stream_closes = Counter(
+            "samepage_event_stream_closes",
+            "Server-Sent Events streams ended, by reason",
+            ["reason"],
+            registry=r,
+        )
+        # Set by the cluster link when running with --redis (seconds behind the bus).
+        self.bus_lag_seconds = Gauge(
+            "samepage_bus_lag_seconds",
+            "How far this node's view of the Redis bus lags behind (0 when single-node)",
+            registry=r,
+        )
+        r.register(_LiveCollector(lambda: self.state, lambda: self.sse_streams()))
+
+    def attach(self, state: AppState) -> None:
+        """Start observing a running app (called by the lifespan once it is built)."""
+        self.state = state
+        state.manager.observers.append(self.on_commit)
+        state.manager.on_load.append(self._on_load)
+
+    def _on_load(self, room: Room) -> None:
+        room.ephemeral_observers.append(lambda _room, _data: self.ephemeral_messages.inc())
+        room.awareness_observers.append(self._on_awareness)
+
+    def _on_awareness(self, room: Room, _owner: object, _entries: list[AwarenessEntry]) -> None:
+        self.last_activity[room.name] = time.time()
+
+    def on_commit(self, notice: CommitNotice) -> None:
+        """Commit observer: count persisted updates, time the fan-out."""
+        self.updates_persisted.inc(len(notice.updates))
+        self.last_activity[notice.room] = time.time()
+        if notice.received:
+            self.fanout_seconds.observe(max(0.0, time.monotonic() - notice.received))
+
+    def on_batch(self, size: int, seconds: float) -> None:
+        """Group-commit callback (`GroupCommitWriter(on_batch=...)`)."""
+        self.commit_batch_size.observe(size)
+        self.commit_seconds.observe(seconds)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition."""
+        return generate_latest(self.registry)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """`GET /metrics`: Prometheus text format."""
+    metrics: Metrics = request.app.state.metrics
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+routes = [Route("/metrics", metrics_endpoint, methods=["GET"])]
