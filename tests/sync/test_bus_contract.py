@@ -4,7 +4,6 @@ peers; it only has to be a well-behaved no-op."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -190,7 +189,7 @@ async def test_after_an_outage_nodes_resubscribe_and_say_so(cluster: Cluster) ->
     await b.bus.join(name)
     cluster.outage()
     a.bus.publish(BusUpdate(name, 1, b"lost", a.bus.node_id))  # must not raise or block
-    await asyncio.sleep(0.3)
+    await eventually(lambda: not any(getattr(n.bus, "connected", False) for n in (a, b)), 5)
     cluster.restore()
     await eventually(lambda: bool(b.of(Resubscribed) and a.of(Resubscribed)), 10)
     a.bus.publish(BusUpdate(name, 2, b"after", a.bus.node_id))
