@@ -20,7 +20,7 @@ done
 # Debian's chromium for the browser tests (Playwright drives it via executable_path).
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
   else
     echo "chromium missing and not root: browser tests will skip (outside CI) or fail (in CI)"
   fi
