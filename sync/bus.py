@@ -30,6 +30,15 @@ class BusAwareness:
 
 
 @dataclass(frozen=True, slots=True)
+class BusEphemeral:
+    """An ephemeral message (protocol extension 102) relayed on node `origin`."""
+
+    room: str
+    data: str
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
 class NodeGone:
     """Node `origin` stopped heart-beating: drop the presence it owned."""
 
@@ -62,7 +71,15 @@ class Resubscribed:
     origin: str
 
 
-BusMessage = BusUpdate | BusAwareness | NodeGone | PresenceQuery | PresenceSnapshot | Resubscribed
+BusMessage = (
+    BusUpdate
+    | BusAwareness
+    | BusEphemeral
+    | NodeGone
+    | PresenceQuery
+    | PresenceSnapshot
+    | Resubscribed
+)
 BusHandler = Callable[[BusMessage], None]
 
 

@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 
 from sync.bus import (
     BusAwareness,
+    BusEphemeral,
     BusHandler,
     BusMessage,
     BusUpdate,
@@ -43,7 +44,7 @@ from sync.protocol import Reader, write_var_bytes, write_var_string, write_var_u
 log = logging.getLogger("samepage.bus")
 
 WIRE_VERSION = 1
-_UPDATE, _AWARENESS, _QUERY, _SNAPSHOT, _GONE = 1, 2, 3, 4, 5
+_UPDATE, _AWARENESS, _QUERY, _SNAPSHOT, _GONE, _EPHEMERAL = 1, 2, 3, 4, 5, 6
 _ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 
@@ -59,6 +60,8 @@ def encode_bus_message(message: BusMessage) -> bytes:
         body = [_QUERY, message.origin, message.room]
     elif isinstance(message, PresenceSnapshot):
         body = [_SNAPSHOT, message.origin, message.room, message.payload]
+    elif isinstance(message, BusEphemeral):
+        body = [_EPHEMERAL, message.origin, message.room, message.data]
     elif isinstance(message, NodeGone):
         body = [_GONE, message.origin]
     else:
@@ -95,6 +98,8 @@ def decode_bus_message(data: bytes) -> BusMessage:
             message = PresenceQuery(room, origin)
         elif kind == _SNAPSHOT:
             message = PresenceSnapshot(room, reader.var_bytes(), origin)
+        elif kind == _EPHEMERAL:
+            message = BusEphemeral(room, reader.var_string(), origin)
         else:
             raise ProtocolError(f"unknown bus message kind {kind}")
     reader.expect_end()
@@ -414,6 +419,8 @@ def _with_origin(message: BusMessage, origin: str) -> BusMessage:
         return PresenceQuery(message.room, origin)
     if isinstance(message, PresenceSnapshot):
         return PresenceSnapshot(message.room, message.payload, origin)
+    if isinstance(message, BusEphemeral):
+        return BusEphemeral(message.room, message.data, origin)
     return NodeGone(origin)
 
 

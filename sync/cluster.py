@@ -13,9 +13,9 @@ Loading: the link subscribes in `before_load` (before the store is read), buffer
 arrives during the load and applies it afterwards, so a joiner misses nothing between
 its database read and its subscription.
 
-Presence: local awareness changes are relayed; each remote node owns its states
-through one marker object; a joining node asks holders for snapshots; `NodeGone`
-removes a departed node's states.
+Presence: local awareness changes are relayed (ephemeral messages too); each remote
+node owns its states through one marker object; a joining node asks holders for
+snapshots; `NodeGone` removes a departed node's states.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from sync.awareness import NULL_STATE, AwarenessEntry, decode_awareness, encode_
 from sync.bus import (
     Bus,
     BusAwareness,
+    BusEphemeral,
     BusMessage,
     BusUpdate,
     NodeGone,
@@ -102,6 +103,7 @@ class ClusterLink:
         self._tasks: set[asyncio.Task[None]] = set()
         self._periodic: asyncio.Task[None] | None = None
         self._closed = False
+        self._relaying = False  # relaying another node's ephemeral message
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -163,6 +165,7 @@ class ClusterLink:
         sync.room = room
         sync.applied = room.seq
         room.awareness_observers.append(self._on_awareness)
+        room.ephemeral_observers.append(self._on_ephemeral)
         buffered, sync.buffer = sync.buffer, []
         for message in buffered:
             self._handle(sync, message)
@@ -200,6 +203,10 @@ class ClusterLink:
             payload = encode_awareness_entries(entries)
             self.bus.publish(BusAwareness(room.name, payload, self.bus.node_id))
 
+    def _on_ephemeral(self, room: Room, data: str) -> None:
+        if not self._relaying:  # what another node sent us is not ours to send on
+            self.bus.publish(BusEphemeral(room.name, data, self.bus.node_id))
+
     # -- inbound -------------------------------------------------------------------
 
     def _on_bus(self, message: BusMessage) -> None:
@@ -231,6 +238,12 @@ class ClusterLink:
                 room.apply_awareness(
                     self._marker(message.origin), decode_awareness(message.payload)
                 )
+            elif isinstance(message, BusEphemeral):
+                self._relaying = True
+                try:
+                    room.relay_ephemeral(message.data)
+                finally:
+                    self._relaying = False
             elif isinstance(message, PresenceQuery):
                 payload = encode_awareness_entries(_local_entries(room))
                 self.bus.publish(PresenceSnapshot(room.name, payload, self.bus.node_id))

@@ -18,7 +18,9 @@ from sync.bus import MemoryBus, MemoryHub
 from sync.cluster import ClusterLink
 from sync.handler import handle_frame
 from sync.manager import RoomManager
+from sync.protocol import SubscribeFlag
 from tests.helpers.clients import eventually
+from tests.helpers.fakes import FakeTransport
 from tests.sync.test_room import connect
 
 
@@ -202,3 +204,18 @@ async def test_presence_is_relayed_snapshotted_for_joiners_and_dropped_with_its_
     await eventually(lambda: names(b) == {"ann again"}, 3)
     await a.bus.aclose()  # node a leaves the cluster: NodeGone
     await eventually(lambda: names(b) == set() and names(c) == set(), 3)
+
+
+async def test_ephemeral_messages_reach_subscribers_on_other_nodes_once(nodes: list[Node]) -> None:
+    a, b, c = nodes
+    sender, sender_t = await connect(a.manager, "doc")
+    listeners = [await connect(n.manager, "doc") for n in (a, b, c)]
+    for conn, _t in [(sender, sender_t), *listeners]:
+        await handle_frame(conn, protocol.encode_subscribe(SubscribeFlag.EPHEMERAL))
+    await handle_frame(sender, protocol.encode_ephemeral('{"ping": 1}'))
+
+    def received(transport: FakeTransport) -> list[str]:
+        return [m.data for m in transport.of_type(protocol.Ephemeral)]
+
+    await eventually(lambda: all(received(t) == ['{"ping": 1}'] for _c, t in listeners), 3)
+    assert received(sender_t) == []  # not back to the sender, and no node echoes it

@@ -13,6 +13,7 @@ import pytest
 from sync.bus import (
     Bus,
     BusAwareness,
+    BusEphemeral,
     BusMessage,
     BusUpdate,
     LocalBus,
@@ -135,6 +136,7 @@ async def test_every_message_kind_arrives_intact(cluster: Cluster) -> None:
         BusAwareness(name, b"\x01\x05\x03", a.bus.node_id),
         PresenceQuery(name, a.bus.node_id),
         PresenceSnapshot(name, b"\x00", a.bus.node_id),
+        BusEphemeral(name, '{"cursor": "é"}', a.bus.node_id),
     ]
     for message in sent:
         a.bus.publish(message)
@@ -215,6 +217,7 @@ def test_wire_format_round_trips_and_rejects_garbage() -> None:
         BusAwareness("r", b"", "n.1"),
         PresenceQuery("r", "n.1"),
         PresenceSnapshot("r", b"\x00", "n.1"),
+        BusEphemeral("r", "{}", "n.1"),
         NodeGone("n.1"),
     ]:
         assert decode_bus_message(encode_bus_message(message)) == message
