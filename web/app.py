@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await link.start()
         state = AppState(settings, store, manager)
         app.state.samepage = state
+        app.state.cluster = link  # ClusterLink or None: bus state and catch-up counters
         app_metrics.attach(state)
         app.state.metrics = app_metrics
         app.state.events = events.EventHub(state, app_metrics)
