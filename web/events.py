@@ -70,13 +70,58 @@ class TextReplay:
         if state:
             self.doc.apply_update(state)
         self.text = str(self._text)
+        self._deltas: list[list[dict[str, Any]]] = []
+        self._text.observe(lambda event: self._deltas.append(event.delta))
 
     def apply(self, seq: int, update: bytes, author: str) -> dict[str, Any]:
         """Apply one stored update; return its `text` patch event data."""
+        self._deltas.clear()
         self.doc.apply_update(update)
         before, self.text = self.text, str(self._text)
-        index, delete, insert = splice(before, self.text)
+        change = _splice_from_delta(before, self.text, self._deltas)
+        index, delete, insert = change or splice(before, self.text)
         return {"seq": seq, "author": author, "index": index, "delete": delete, "insert": insert}
+
+
+def _splice_from_delta(
+    before: str, after: str, deltas: list[list[dict[str, Any]]]
+) -> tuple[int, int, str] | None:
+    """The splice located by Yrs' delta (offsets in UTF-8 bytes), verified against the
+    text; None when it cannot be used (then `splice` compares the texts)."""
+    if len(deltas) != 1:
+        return None if deltas or before != after else (0, 0, "")
+    start = end_before = end_after = pos_before = pos_after = 0
+    changed = False
+    for op in deltas[0]:
+        if "retain" in op:
+            pos_before += int(op["retain"])
+            pos_after += int(op["retain"])
+            continue
+        if not changed:
+            start, changed = pos_before, True
+        if "delete" in op:
+            pos_before += int(op["delete"])
+        elif isinstance(op.get("insert"), str):
+            pos_after += len(op["insert"].encode())
+        else:
+            return None  # an embed: not plain text
+        end_before, end_after = pos_before, pos_after
+    return _verified(before, after, start, end_before, end_after) if changed else None
+
+
+def _verified(
+    before: str, after: str, start: int, end_before: int, end_after: int
+) -> tuple[int, int, str] | None:
+    try:
+        old, new = before.encode(), after.encode()
+        index = len(old[:start].decode())
+        delete = len(old[start:end_before].decode())
+        insert = new[start:end_after].decode()
+    except UnicodeDecodeError:
+        return None
+    if before[:index] + insert + before[index + delete :] != after:
+        return None
+    return index, delete, insert
 
 
 def _peer(client_id: int, state: Any) -> dict[str, Any]:
