@@ -70,7 +70,7 @@ async def handle_frame(conn: Connection, frame: bytes) -> None:
     elif isinstance(message, protocol.Subscribe):
         conn.subscriptions = message.flags
         if message.flags & SubscribeFlag.SAVED:
-            conn.send(protocol.encode_saved(room.seq, room.stored_state_vector))
+            room.send_saved_after_commit(conn)
     elif isinstance(message, protocol.Ephemeral):
         room.relay_ephemeral(message.data, exclude=conn)
     elif isinstance(message, protocol.Unknown):

@@ -332,13 +332,22 @@ class Room:
         else:
             conn.send(frame)
 
+    def send_saved_after_commit(self, conn: Connection) -> None:
+        """Answer a subscribe with `saved` once every update applied so far (this
+        connection's included) is committed: the reply is an acknowledgement."""
+        if self._inflight:
+            self._waiting_syncs.append((self._inflight[-1].id, conn, b""))
+        else:
+            conn.send(protocol.encode_saved(self.seq, self.stored_state_vector))
+
     def _release_waiting_syncs(self, committed_id: int) -> None:
         if not self._waiting_syncs:
             return
         still = []
         for barrier, conn, frame in self._waiting_syncs:
             if barrier <= committed_id:
-                conn.send(frame)
+                # An empty frame stands for "send the saved state as of now".
+                conn.send(frame or protocol.encode_saved(self.seq, self.stored_state_vector))
             else:
                 still.append((barrier, conn, frame))
         self._waiting_syncs = still

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import asdict
 from typing import Any
@@ -20,6 +21,7 @@ from web.api import iso, render_content, room_and_identity, state_of
 from web.errors import HTTPError
 
 MAX_LIMIT = 1000
+MAX_UPDATES = 5000
 
 
 def int_param(request: Request, name: str, default: int | None = None) -> int | None:
@@ -191,8 +193,32 @@ async def restore(request: Request) -> Response:
         state.manager.release(live)
 
 
+async def updates(request: Request) -> Response:
+    """`GET /api/rooms/{room}/updates?after=SEQ&upto=SEQ&limit=N`: stored updates with
+    their seq, time and author, base64-encoded — for replaying history in a client."""
+    room, _ = room_and_identity(request)
+    after = int_param(request, "after", 0) or 0
+    upto = int_param(request, "upto")
+    if upto is None:
+        upto = await head_seq(request, room)
+    limit = min(int_param(request, "limit", MAX_UPDATES) or MAX_UPDATES, MAX_UPDATES)
+    rows = await state_of(request).store.updates_range(room, after, min(upto, after + limit))
+    return JSONResponse(
+        [
+            {
+                "seq": r.seq,
+                "time": iso(r.time_us),
+                "author": r.author,
+                "update": base64.b64encode(r.update).decode(),
+            }
+            for r in rows
+        ]
+    )
+
+
 routes = [
     Route("/api/rooms/{room}/history", history, methods=["GET"]),
+    Route("/api/rooms/{room}/updates", updates, methods=["GET"]),
     Route("/api/rooms/{room}/diff", diff_route, methods=["GET"]),
     Route("/api/rooms/{room}/versions", versions, methods=["GET", "POST"]),
     Route("/api/rooms/{room}/restore", restore, methods=["POST"]),

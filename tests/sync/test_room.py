@@ -187,3 +187,19 @@ async def test_author_is_the_announced_awareness_name_else_anonymous() -> None:
     rows = await store.history("r")
     assert sorted(r.author for r in rows) == ["Alice", "anonymous"]
     await manager.aclose()
+
+
+async def test_subscribe_is_answered_after_pending_commits() -> None:
+    store = GatedStore()
+    manager = RoomManager(store)
+    conn, transport = await connect(manager, "r")
+    store.commit_gate.clear()
+    await handle_frame(conn, protocol.encode_update(client_update("pending")))
+    await handle_frame(conn, protocol.encode_subscribe(protocol.SubscribeFlag.SAVED))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert transport.of_type(protocol.Saved) == []
+    store.commit_gate.set()
+    await eventually(lambda: len(transport.of_type(protocol.Saved)) >= 1)
+    assert transport.of_type(protocol.Saved)[0].seq == 1
+    await manager.aclose()
