@@ -1,0 +1,79 @@
+"""`/metrics` counters move as a scripted session says: open, edit, a refused frame,
+close — and `/readyz` reports the database."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from pycrdt import Doc, Text
+
+from sync import protocol
+from sync.errors import CloseCode
+from tests.helpers.clients import eventually, raw_client
+from tests.helpers.server import ServerProcess
+
+
+async def scrape(http: httpx.AsyncClient) -> dict[str, float]:
+    """Every sample as `name{label="value",...}` → value."""
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+async def test_counters_follow_a_scripted_session(server: ServerProcess) -> None:
+    doc: Doc[int] = Doc()
+    doc.get("content", type=Text).insert(0, "counted")
+    frame = protocol.encode_update(doc.get_update())
+    bad_frame = b"\x00\x07\x00"  # sync message of an unknown sub-type: refused with 1002
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        before = await scrape(http)
+        assert before["samepage_connections"] == 0
+        assert before["samepage_rooms_loaded"] == 0
+        async with raw_client(server.ws, "metered") as editor:
+            await editor.send(frame)
+            await eventually(lambda: bool(editor.of_type(protocol.SyncUpdate)), what="echo")
+            during = await scrape(http)
+            assert during["samepage_connections"] == 1
+            assert during["samepage_rooms_loaded"] == 1
+            async with raw_client(server.ws, "metered") as bad:
+                await bad.send(bad_frame)
+                assert await bad.closed() == CloseCode.PROTOCOL_ERROR
+
+        async def all_closed() -> bool:
+            return (await scrape(http))["samepage_connections"] == 0
+
+        await eventually(all_closed, what="connections closed")
+        after = await scrape(http)
+
+    assert after["samepage_room_loads_total"] == 1
+    assert after["samepage_rooms_loaded"] == 1  # still within the unload grace period
+    assert after["samepage_updates_persisted_total"] == 1
+    assert after['samepage_messages_received_total{type="sync_update"}'] == 1
+    assert after['samepage_received_bytes_total{type="sync_update"}'] == len(frame)
+    assert after['samepage_messages_received_total{type="sync_other"}'] == 1
+    assert after['samepage_messages_sent_total{type="sync_step1"}'] == 2  # one per join
+    assert after['samepage_messages_sent_total{type="sync_update"}'] == 1  # the echo
+    assert after['samepage_ws_closes_total{code="1002",reason="protocol_error"}'] == 1
+    assert after['samepage_ws_closes_total{code="1000",reason="normal"}'] == 1
+    assert after["samepage_group_commit_batch_size_count"] >= 1
+    assert after["samepage_group_commit_batch_size_sum"] == 1
+    assert after["samepage_group_commit_seconds_count"] >= 1
+    assert after["samepage_fanout_seconds_count"] == 1
+    assert after["samepage_bus_lag_seconds"] == 0
+    assert after["samepage_event_streams"] == 0
+
+
+async def test_readyz_checks_the_database(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200
+        body = ready.json()
+        assert body["status"] == "ready" and body["checks"]["database"]["ok"] is True
+        assert "redis" not in body["checks"]
