@@ -176,3 +176,48 @@ async def test_restart_fresh_clients_get_the_whole_document(server: ServerProces
 async def _same_texts(clients: list[NodeClient]) -> bool:
     texts = [await c.text() for c in clients]
     return all(t == texts[0] for t in texts)
+
+
+async def test_a_node_client_leaving_keeps_the_presence_it_relayed(server: ServerProcess) -> None:
+    """y-websocket clients re-send every awareness state they learn; when such a relaying
+    client leaves, the peers it relayed stay visible, and nobody is disconnected for
+    relaying (the ids stay bound to the connections that introduced them)."""
+    room = "interop-relay"
+    async with node_driver() as driver:
+        ada, bob, cleo = [await driver.client(server.ws, room) for _ in range(3)]
+        for client, name in ((ada, "Ada"), (bob, "Bob"), (cleo, "Cleo")):
+            await client.set_awareness({"user": {"name": name, "color": "#336699"}})
+
+        async def everyone_sees(ids: set[int], among: list[NodeClient]) -> bool:
+            seen = [set(await c.awareness()) for c in among]
+            return all(ids <= s for s in seen)
+
+        all_ids = {ada.client_id, bob.client_id, cleo.client_id}
+        await eventually(lambda: everyone_sees(all_ids, [ada, bob, cleo]), 10, "all see all")
+        # Ada changes her state: everyone (including relays of the old one) converges on it
+        new_state = {"user": {"name": "Ada L.", "color": "#ff0000"}, "typing": True}
+        await ada.set_awareness(new_state)
+
+        async def cleo_sees_new() -> bool:
+            return (await cleo.awareness()).get(ada.client_id) == new_state
+
+        await eventually(cleo_sees_new, 10, "Cleo sees Ada's new state")
+        await bob.close()
+
+        async def bob_gone_ada_kept() -> bool:
+            states = await cleo.awareness()
+            return bob.client_id not in states and states.get(ada.client_id) == new_state
+
+        await eventually(bob_gone_ada_kept, 10, "Bob's leaving removes only Bob")
+        async with raw_client(server.ws, room) as late:
+            await eventually(
+                lambda: (
+                    set(awareness_states(late.of_type(protocol.AwarenessMessage)))
+                    == {ada.client_id, cleo.client_id}
+                ),
+                10,
+                "a late joiner sees exactly Ada and Cleo",
+            )
+        for client in (ada, cleo):
+            status = await client.status()
+            assert status["connected"] and status["closes"] == [], status
