@@ -228,7 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from web.server import serve
 
         settings = settings_from_args(args)
-        refusal = check_exposure(settings)
+        from web.cluster import check_cluster
+
+        refusal = check_exposure(settings) or check_cluster(settings)
         if refusal:
             print(f"error: {refusal}", file=sys.stderr)
             return 2

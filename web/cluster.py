@@ -16,6 +16,18 @@ def default_node_id() -> str:
     return socket.gethostname() or "node"
 
 
+def check_cluster(settings: Settings) -> str | None:
+    """Why these settings cannot join a cluster, or None."""
+    if settings.redis and settings.db.startswith("memory://"):
+        return (
+            "--redis needs a database every node shares (PostgreSQL, or one SQLite file "
+            "on one machine): memory:// keeps each node's updates to itself"
+        )
+    if settings.workers < 1:
+        return "--workers must be at least 1"
+    return None
+
+
 def make_cluster_link(settings: Settings, manager: RoomManager) -> ClusterLink | None:
     """The link to the other nodes (not started), or None for a single node."""
     if not settings.redis:

@@ -106,3 +106,9 @@ def test_workers_refuse_an_unshared_database(db: str) -> None:
     from web.cli import main
 
     assert main(["serve", "--db", db, "--workers", "2", "--redis", "redis://127.0.0.1:1"]) == 2
+
+
+def test_a_cluster_node_refuses_a_memory_database() -> None:
+    from web.cli import main
+
+    assert main(["serve", "--db", "memory://", "--redis", "redis://127.0.0.1:1"]) == 2
