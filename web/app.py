@@ -17,6 +17,7 @@ from sync.manager import RoomManager
 from web import admin, api, events, health, history_api, metrics
 from web.cluster import make_cluster_link
 from web.errors import HANDLED, handle_error
+from web.feed import EventHub
 from web.settings import Settings
 from web.state import AppState
 from web.ws import websocket_endpoint
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.cluster = link  # ClusterLink or None: bus state and catch-up counters
         app_metrics.attach(state)
         app.state.metrics = app_metrics
-        app.state.events = events.EventHub(state, app_metrics)
+        app.state.events = EventHub(state, app_metrics)
         state.shutdown_hooks.append(app.state.events.close_all)
         log.info("samepage ready, database %s", settings.db)
         try:

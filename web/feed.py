@@ -1,0 +1,367 @@
+"""The feed behind the live event streams: one `RoomFeed` per followed room replays
+each committed update into a private Doc, so every `text` patch is exactly the change
+of one seq; presence is reduced to joined / left / typing. Each follower has a bounded
+queue (`EventStream`); a follower that falls behind is ended, like a slow WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from typing import Any
+
+from pycrdt import Doc, Text
+
+from storage.history import doc_at
+from sync.awareness import AwarenessEntry
+from sync.content import TEXT_ROOT
+from sync.errors import RoomUnavailable
+from sync.room import CommitNotice, Room
+from web.metrics import Metrics
+from web.state import AppState
+
+log = logging.getLogger("samepage.web")
+
+
+def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
+    """One Server-Sent Event (data is JSON on one line)."""
+    head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id is not None else "")
+    return (head + "data: " + json.dumps(data, separators=(",", ":")) + "\n\n").encode()
+
+
+def splice(before: str, after: str) -> tuple[int, int, str]:
+    """The single splice turning `before` into `after`: (index, delete count, insert),
+    in code points, found by trimming the common prefix and suffix."""
+    limit = min(len(before), len(after))
+    start = 0
+    while start < limit and before[start] == after[start]:
+        start += 1
+    end = 0
+    while end < limit - start and before[-1 - end] == after[-1 - end]:
+        end += 1
+    return start, len(before) - start - end, after[start : len(after) - end]
+
+
+class TextReplay:
+    """A private Doc that committed updates are replayed into, one seq at a time."""
+
+    def __init__(self, state: bytes | None = None) -> None:
+        self.doc: Doc[Any] = Doc()
+        self._text = self.doc.get(TEXT_ROOT, type=Text)
+        if state:
+            self.doc.apply_update(state)
+        self.text = str(self._text)
+        self._deltas: list[list[dict[str, Any]]] = []
+        self._text.observe(lambda event: self._deltas.append(event.delta))
+
+    def apply(self, seq: int, update: bytes, author: str) -> dict[str, Any]:
+        """Apply one stored update; return its `text` patch event data."""
+        self._deltas.clear()
+        self.doc.apply_update(update)
+        before, self.text = self.text, str(self._text)
+        change = _splice_from_delta(before, self.text, self._deltas)
+        index, delete, insert = change or splice(before, self.text)
+        return {"seq": seq, "author": author, "index": index, "delete": delete, "insert": insert}
+
+
+def _splice_from_delta(
+    before: str, after: str, deltas: list[list[dict[str, Any]]]
+) -> tuple[int, int, str] | None:
+    """The splice located by Yrs' delta (offsets in UTF-8 bytes), verified against the
+    text; None when it cannot be used (then `splice` compares the texts)."""
+    if len(deltas) != 1:
+        return None if deltas or before != after else (0, 0, "")
+    start = end_before = end_after = pos_before = pos_after = 0
+    changed = False
+    for op in deltas[0]:
+        if "retain" in op:
+            pos_before += int(op["retain"])
+            pos_after += int(op["retain"])
+            continue
+        if not changed:
+            start, changed = pos_before, True
+        if "delete" in op:
+            pos_before += int(op["delete"])
+        elif isinstance(op.get("insert"), str):
+            pos_after += len(op["insert"].encode())
+        else:
+            return None  # an embed: not plain text
+        end_before, end_after = pos_before, pos_after
+    return _verified(before, after, start, end_before, end_after) if changed else None
+
+
+def _verified(
+    before: str, after: str, start: int, end_before: int, end_after: int
+) -> tuple[int, int, str] | None:
+    try:
+        old, new = before.encode(), after.encode()
+        index = len(old[:start].decode())
+        delete = len(old[start:end_before].decode())
+        insert = new[start:end_after].decode()
+    except UnicodeDecodeError:
+        return None
+    if before[:index] + insert + before[index + delete :] != after:
+        return None
+    return index, delete, insert
+
+
+def _peer(client_id: int, state: Any) -> dict[str, Any]:
+    user = state.get("user") if isinstance(state, dict) else None
+    user = user if isinstance(user, dict) else {}
+    return {
+        "client_id": client_id,
+        "name": str(user.get("name") or ""),
+        "color": str(user.get("color") or ""),
+        "typing": bool(state.get("typing")) if isinstance(state, dict) else False,
+    }
+
+
+class PresenceView:
+    """Who is in the room, reduced to what followers care about: joined, left, typing."""
+
+    def __init__(self, states: dict[int, Any]) -> None:
+        self.peers = {cid: _peer(cid, s) for cid, s in states.items()}
+
+    def apply(self, entries: list[AwarenessEntry]) -> list[dict[str, Any]]:
+        """Accepted awareness entries → presence events (cursor moves produce none)."""
+        events = []
+        for entry in entries:
+            old = self.peers.get(entry.client_id)
+            if entry.removed:
+                if old is not None:
+                    del self.peers[entry.client_id]
+                    events.append({"action": "left", **old, "typing": False})
+                continue
+            try:
+                new = _peer(entry.client_id, json.loads(entry.state))
+            except ValueError:
+                continue
+            self.peers[entry.client_id] = new
+            if old is None:
+                events.append({"action": "joined", **new})
+            elif old["typing"] != new["typing"]:
+                events.append({"action": "typing", **new})
+            elif (old["name"], old["color"]) != (new["name"], new["color"]):
+                events.append({"action": "changed", **new})
+        return events
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everyone present now."""
+        return {"action": "snapshot", "peers": list(self.peers.values())}
+
+
+class EventStream:
+    """One follower: a bounded queue of encoded events, drained by its response."""
+
+    def __init__(self, feed: RoomFeed, max_events: int, max_bytes: int) -> None:
+        self.feed = feed
+        self.start_seq = feed.seq
+        self.start_text = feed.replay.text if feed.replay else ""
+        self.presence = feed.presence.snapshot()
+        self.ended: str | None = None
+        self._queue: deque[bytes] = deque()
+        self._bytes = 0
+        self._max_events, self._max_bytes = max_events, max_bytes
+        self.wakeup = asyncio.Event()
+        self.done = asyncio.Event()
+
+    def push(self, chunk: bytes) -> None:
+        """Queue an event; overflow ends the stream (the client resumes by id)."""
+        if self.ended is not None:
+            return
+        self._queue.append(chunk)
+        self._bytes += len(chunk)
+        if len(self._queue) > self._max_events or self._bytes > self._max_bytes:
+            log.warning(
+                "closing slow event stream room=%s queued=%d events/%d bytes",
+                self.feed.room.name,
+                len(self._queue),
+                self._bytes,
+            )
+            self._queue.clear()
+            self.end("slow_consumer")
+        self.wakeup.set()
+
+    def end(self, reason: str) -> None:
+        """Stop the stream after what is queued (nothing more for a slow consumer)."""
+        if self.ended is None:
+            self.ended = reason
+            self.wakeup.set()
+            self.done.set()
+
+    def take(self) -> list[bytes]:
+        """Everything queued."""
+        chunks = list(self._queue)
+        self._queue.clear()
+        self._bytes = 0
+        return chunks
+
+
+class RoomFeed:
+    """Observes one room for its followers; exists while it has followers."""
+
+    def __init__(self, hub: EventHub, room: Room) -> None:
+        self.hub = hub
+        self.room = room
+        self.seq = room.seq
+        # With nothing in flight the live Doc is exactly the committed state at seq;
+        # otherwise build that state from the store first.
+        self.replay: TextReplay | None = None
+        if room.inflight == 0:
+            self.replay = TextReplay(room.doc.get_update())
+        self.presence = PresenceView(room.presence.states())
+        self.streams: set[EventStream] = set()
+        self.ready = asyncio.Event()
+        self.closed = False
+        self._inbox: deque[CommitNotice | int] = deque()
+        self._wakeup = asyncio.Event()
+        room.observers.append(self._on_commit)
+        room.awareness_observers.append(self._on_awareness)
+        room.ephemeral_observers.append(self._on_ephemeral)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"feed-{room.name}")
+
+    def broadcast(self, chunk: bytes) -> None:
+        """Queue one event to every follower."""
+        for stream in list(self.streams):
+            stream.push(chunk)
+
+    def _on_commit(self, notice: CommitNotice) -> None:
+        self._inbox.append(notice)
+        self._wakeup.set()
+
+    def _on_awareness(self, _room: Room, _owner: object, entries: list[AwarenessEntry]) -> None:
+        for event in self.presence.apply(entries):
+            self.broadcast(sse("presence", event))
+
+    def _on_ephemeral(self, _room: Room, data: str) -> None:
+        try:
+            message: Any = json.loads(data)
+        except ValueError:
+            message = data
+        self.broadcast(sse("ephemeral", {"message": message}))
+
+    def poke(self) -> None:
+        """Catch up with seqs committed elsewhere (other cluster nodes) when idle."""
+        if self.ready.is_set() and not self._inbox and self.room.seq > self.seq:
+            self._inbox.append(self.room.seq)
+            self._wakeup.set()
+
+    async def _run(self) -> None:
+        try:
+            if self.replay is None:
+                self.replay = await self._rebuild(self.seq)
+            self.ready.set()
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._inbox:
+                    item = self._inbox.popleft()
+                    if isinstance(item, int):
+                        await self._fill(item)
+                    else:
+                        await self._fill(item.updates[0][0] - 1)
+                        for seq, update, author in item.updates:
+                            self._apply(seq, update, author)
+                    self.broadcast(sse("saved", {"seq": self.seq}))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("event feed of room %s failed", self.room.name)
+            self.close("feed_error")
+
+    async def _rebuild(self, seq: int) -> TextReplay:
+        doc = await doc_at(self.hub.state.store, self.room.name, seq)
+        return TextReplay(doc.get_update())
+
+    def _apply(self, seq: int, update: bytes, author: str) -> None:
+        if seq <= self.seq or self.replay is None:
+            return
+        patch = self.replay.apply(seq, update, author)
+        self.seq = seq
+        self.broadcast(sse("text", {"kind": "patch", **patch}, seq))
+
+    async def _fill(self, upto: int) -> None:
+        """Replay stored rows seq+1..upto that no local commit notice carried."""
+        if upto <= self.seq:
+            return
+        rows = await self.hub.state.store.updates_range(self.room.name, self.seq, upto)
+        if [r.seq for r in rows] == list(range(self.seq + 1, upto + 1)):
+            for row in rows:
+                self._apply(row.seq, row.update, row.author)
+            return
+        # Rows compacted away: start again from a snapshot.
+        self.replay = await self._rebuild(upto)
+        self.seq = upto
+        self.broadcast(
+            sse("text", {"kind": "snapshot", "seq": upto, "text": self.replay.text}, upto)
+        )
+
+    def close(self, reason: str) -> None:
+        """End every stream and stop observing the room."""
+        self.closed = True
+        self.ready.set()  # wake a follower waiting for a feed that will never be ready
+        for stream in list(self.streams):
+            stream.end(reason)
+        self.hub.forget(self)
+        with contextlib.suppress(ValueError):
+            self.room.observers.remove(self._on_commit)
+        with contextlib.suppress(ValueError):
+            self.room.awareness_observers.remove(self._on_awareness)
+        with contextlib.suppress(ValueError):
+            self.room.ephemeral_observers.remove(self._on_ephemeral)
+        self._task.cancel()
+
+
+class EventHub:
+    """The app's room feeds (created on the first follower, dropped with the last)."""
+
+    def __init__(self, state: AppState, metrics: Metrics) -> None:
+        self.state = state
+        self.metrics = metrics
+        self.feeds: dict[str, RoomFeed] = {}
+        self.streams = 0
+        metrics.sse_streams = lambda: self.streams
+        state.manager.on_unload.append(self._on_unload)
+
+    async def follow(self, room: Room) -> EventStream:
+        """A new stream on `room` (which the caller holds)."""
+        feed = self.feeds.get(room.name)
+        if feed is None or feed.room is not room:
+            if feed is not None:
+                feed.close("room_reloaded")
+            feed = self.feeds[room.name] = RoomFeed(self, room)
+        await feed.ready.wait()
+        if feed.closed:
+            raise RoomUnavailable(f"the event feed of {room.name} is unavailable")
+        sync = self.state.settings.sync
+        stream = EventStream(feed, sync.outbound_queue_frames, sync.outbound_queue_bytes)
+        feed.streams.add(stream)  # same tick as start_seq was read: no gap, no overlap
+        self.streams += 1
+        return stream
+
+    def unfollow(self, stream: EventStream) -> None:
+        """Drop a stream; the feed goes with its last stream."""
+        feed = stream.feed
+        if stream in feed.streams:
+            feed.streams.discard(stream)
+            self.streams -= 1
+            self.metrics.event_stream_closes.labels(stream.ended or "client_closed").inc()
+        if not feed.streams and self.feeds.get(feed.room.name) is feed:
+            feed.close("idle")
+
+    def forget(self, feed: RoomFeed) -> None:
+        """Unregister a closing feed."""
+        if self.feeds.get(feed.room.name) is feed:
+            del self.feeds[feed.room.name]
+
+    def _on_unload(self, room: Room) -> None:
+        feed = self.feeds.get(room.name)
+        if feed is not None and feed.room is room:
+            feed.close("room_failed" if room.failed else "room_unloaded")
+
+    def close_all(self) -> None:
+        """End every stream (shutdown): clients reconnect with Last-Event-ID."""
+        for feed in list(self.feeds.values()):
+            feed.close("shutting_down")
