@@ -118,6 +118,7 @@ class RedisBus:
         heartbeat_s: float = 1.0,
         ttl_s: float = 3.0,
         queue_limit: int = 10_000,
+        timeout_s: float = 3.0,
     ) -> None:
         self.name = node_id
         self.node_id = f"{node_id}.{secrets.token_hex(3)}"
@@ -130,7 +131,10 @@ class RedisBus:
         self.connected = False
         self.dropped = 0  # messages not published (queue overflow or Redis errors)
         self._redis: Redis = Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=5, retry=Retry(NoBackoff(), 0)
+            url,
+            socket_connect_timeout=timeout_s,
+            socket_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
         )
         self._handler: BusHandler | None = None
         self._pubsub: PubSub | None = None
@@ -380,13 +384,23 @@ class RedisBus:
         await self._redis.set(self._node_key(self.node_id), b"1", px=int(self.ttl_s * 1000))
 
     async def _heartbeat_loop(self) -> None:
+        failures = 0
         while True:
             await asyncio.sleep(self.heartbeat_s)
             try:
                 await self._beat()
                 await self._check_peers()
+                failures = 0
             except Exception as exc:
+                failures += 1
                 log.debug("heartbeat failed: %r", exc)
+                if failures >= 2 and self.connected:
+                    # Redis stopped answering but the subscriber socket looks open (a
+                    # partition, a frozen server): a silent subscription may be missing
+                    # messages, so reconnect — and catch up once it is back.
+                    log.warning("Redis is not answering (%r); reconnecting the bus", exc)
+                    self.connected = False
+                    await self._drop_pubsub()
 
     async def _check_peers(self) -> None:
         # Right after a (re)connection peers may not have re-announced themselves yet
