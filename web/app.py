@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         state = AppState(settings, store, manager)
         app.state.samepage = state
         app.state.cluster = link  # ClusterLink or None: bus state and catch-up counters
-        app_metrics.attach(state)
+        app_metrics.attach(state, link)
         app.state.metrics = app_metrics
         app.state.events = EventHub(state, app_metrics)
         state.shutdown_hooks.append(app.state.events.close_all)

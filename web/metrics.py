@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -42,9 +42,15 @@ def close_reason(code: int) -> str:
 class _LiveCollector(Collector):
     """Reads the running app's own counters at scrape time."""
 
-    def __init__(self, source: Callable[[], AppState | None], sse_streams: Callable[[], int]):
+    def __init__(
+        self,
+        source: Callable[[], AppState | None],
+        sse_streams: Callable[[], int],
+        cluster: Callable[[], Any],
+    ) -> None:
         self._source = source
         self._sse_streams = sse_streams
+        self._cluster = cluster
 
     def collect(self) -> Iterator[Metric]:
         """Yield the current values (nothing before the app has started)."""
@@ -87,6 +93,34 @@ class _LiveCollector(Collector):
         for code, count in sorted(traffic.closes.items()):
             closes.add_metric([str(code), close_reason(code)], count)
         yield closes
+        yield from self._cluster_metrics(self._cluster())
+
+    @staticmethod
+    def _cluster_metrics(link: Any) -> Iterator[Metric]:
+        """The cluster link's own counters (only with --redis)."""
+        if link is None:
+            return
+        bus = getattr(link, "bus", None)
+        yield GaugeMetricFamily(
+            "samepage_bus_connected",
+            "1 while the Redis bus is connected",
+            value=1 if getattr(bus, "connected", False) else 0,
+        )
+        yield CounterMetricFamily(
+            "samepage_bus_dropped",
+            "Bus messages not published (queue overflow or Redis errors)",
+            value=getattr(bus, "dropped", 0),
+        )
+        yield CounterMetricFamily(
+            "samepage_cluster_catch_ups",
+            "Catch-ups from the database after missed bus messages",
+            value=getattr(link, "catch_ups", 0),
+        )
+        yield CounterMetricFamily(
+            "samepage_cluster_caught_up_updates",
+            "Updates applied from the database rather than the bus",
+            value=getattr(link, "caught_up", 0),
+        )
 
 
 class Metrics:
@@ -137,11 +171,15 @@ class Metrics:
             "How far this node's view of the Redis bus lags behind (0 when single-node)",
             registry=r,
         )
-        r.register(_LiveCollector(lambda: self.state, lambda: self.sse_streams()))
+        self.cluster: Any = None  # the ClusterLink with --redis
+        r.register(
+            _LiveCollector(lambda: self.state, lambda: self.sse_streams(), lambda: self.cluster)
+        )
 
-    def attach(self, state: AppState) -> None:
+    def attach(self, state: AppState, cluster: Any = None) -> None:
         """Start observing a running app (called by the lifespan once it is built)."""
         self.state = state
+        self.cluster = cluster
         state.manager.observers.append(self.on_commit)
         state.manager.on_load.append(self._on_load)
 

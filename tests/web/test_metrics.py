@@ -3,12 +3,15 @@ close — and `/readyz` reports the database."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pycrdt import Doc, Text
 
 from sync import protocol
 from sync.errors import CloseCode
+from tests.cluster.redis_server import RedisServer
 from tests.helpers.clients import eventually, raw_client
 from tests.helpers.server import ServerProcess
 
@@ -77,3 +80,22 @@ async def test_readyz_checks_the_database(server: ServerProcess) -> None:
         body = ready.json()
         assert body["status"] == "ready" and body["checks"]["database"]["ok"] is True
         assert "redis" not in body["checks"]
+
+
+async def test_clustered_node_reports_redis_in_readyz_and_metrics(tmp_path: Path) -> None:
+    with RedisServer() as redis:
+        args = ["--redis", redis.url, "--node-id", "ops"]
+        with ServerProcess(tmp_path / "db.sqlite", extra_args=args) as proc:
+            async with httpx.AsyncClient(base_url=proc.http) as http:
+
+                async def bus_up() -> bool:
+                    return (await scrape(http)).get("samepage_bus_connected") == 1
+
+                await eventually(bus_up, what="bus connected")
+                ready = (await http.get("/readyz")).json()
+                assert ready["status"] == "ready" and ready["checks"]["redis"]["ok"] is True
+                redis.stop()
+                down = await http.get("/readyz")
+                assert down.status_code == 503
+                assert down.json()["checks"]["redis"]["ok"] is False
+                assert down.json()["checks"]["database"]["ok"] is True
