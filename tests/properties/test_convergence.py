@@ -5,13 +5,16 @@ same content and the same state vector — and that state vector is exactly what
 clients inserted (a Yjs clock counts inserted characters), so no edit was lost, not
 even one made offline or while the server was down.
 
-Replay: a failure prints the steps (`note`) and a `@reproduce_failure` blob.
+Replay: a failure prints the steps (`note`) and a `@reproduce_failure` blob; the run's
+seed is printed too (`--hypothesis-seed=N` replays a whole run). Hunt for bugs with more
+examples: SAMEPAGE_PROPERTY_EXAMPLES=200.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,11 +43,23 @@ step = st.one_of(insert, insert, insert, delete, disconnect, reconnect, pause)
 rooms = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def prop_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+SERVER_FLAGS = {
+    "default": [],
+    # checkpoints every few updates (loading = checkpoint + tail is exercised), and rooms
+    # unloaded as soon as the last client leaves (reconnects race the unload)
+    "eager": ["--checkpoint-every", "3", "--unload-grace", "0"],
+}
+
+
+@pytest.fixture(scope="module", params=list(SERVER_FLAGS))
+def prop_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     """One server for every example (each example uses its own room and restarts it)."""
-    tmp = tmp_path_factory.mktemp("properties")
-    proc = ServerProcess(tmp / "samepage.db", log_path=tmp / "server.log")
+    tmp = tmp_path_factory.mktemp(f"properties-{request.param}")
+    proc = ServerProcess(
+        tmp / "samepage.db", extra_args=SERVER_FLAGS[request.param], log_path=tmp / "server.log"
+    )
     proc.start()
     try:
         yield proc
@@ -162,7 +177,7 @@ async def scenario(server: ServerProcess, steps: list[tuple[Any, ...]], restart_
 
 
 @settings(
-    max_examples=10,
+    max_examples=int(os.environ.get("SAMEPAGE_PROPERTY_EXAMPLES", "10")),
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
