@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, given, note, seed, settings
 from hypothesis import strategies as st
 
 from tests.helpers.clients import eventually
@@ -41,6 +42,8 @@ reconnect = st.tuples(st.just("reconnect"), client)
 pause = st.tuples(st.just("pause"), st.integers(0, 15))  # ms: lets messages interleave
 step = st.one_of(insert, insert, insert, delete, disconnect, reconnect, pause)
 rooms = itertools.count(1)
+# The run's seed, noted in a failure's report: replay with SAMEPAGE_TEST_SEED=<n>.
+SEED = int(os.environ.get("SAMEPAGE_TEST_SEED", random.randrange(2**32)))
 
 
 SERVER_FLAGS = {
@@ -182,12 +185,14 @@ async def scenario(server: ServerProcess, steps: list[tuple[Any, ...]], restart_
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+@seed(SEED)
 @given(steps=st.lists(step, min_size=5, max_size=35), restart_at=st.integers(0, 35))
 def test_clients_live_room_and_store_converge(
     prop_server: ServerProcess, steps: list[tuple[Any, ...]], restart_at: int
 ) -> None:
     restart_at = min(restart_at, len(steps) - 1)
-    note(f"restart before step {restart_at}; steps: {steps}")
+    note(f"seed {SEED} (SAMEPAGE_TEST_SEED={SEED}); restart before step {restart_at}")
+    note(f"steps: {steps}")
     node_or_skip()
     asyncio.run(scenario(prop_server, steps, restart_at))
 
