@@ -28,82 +28,17 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from sync.bus import (
-    BusAwareness,
-    BusEphemeral,
     BusHandler,
     BusMessage,
-    BusUpdate,
     NodeGone,
-    PresenceQuery,
-    PresenceSnapshot,
     Resubscribed,
 )
+from sync.bus_wire import decode_bus_message, encode_bus_message, with_origin
 from sync.errors import ProtocolError
-from sync.protocol import Reader, write_var_bytes, write_var_string, write_var_uint
 
 log = logging.getLogger("samepage.bus")
 
-WIRE_VERSION = 1
-_UPDATE, _AWARENESS, _QUERY, _SNAPSHOT, _GONE, _EPHEMERAL = 1, 2, 3, 4, 5, 6
 _ERRORS = (RedisError, OSError, asyncio.TimeoutError)
-
-
-def encode_bus_message(message: BusMessage) -> bytes:
-    """The wire form: version, kind, origin, then the kind's fields."""
-    head = bytes((WIRE_VERSION,))
-    body: list[int | str | bytes]
-    if isinstance(message, BusUpdate):
-        body = [_UPDATE, message.origin, message.room, message.seq, message.update]
-    elif isinstance(message, BusAwareness):
-        body = [_AWARENESS, message.origin, message.room, message.payload]
-    elif isinstance(message, PresenceQuery):
-        body = [_QUERY, message.origin, message.room]
-    elif isinstance(message, PresenceSnapshot):
-        body = [_SNAPSHOT, message.origin, message.room, message.payload]
-    elif isinstance(message, BusEphemeral):
-        body = [_EPHEMERAL, message.origin, message.room, message.data]
-    elif isinstance(message, NodeGone):
-        body = [_GONE, message.origin]
-    else:
-        raise ValueError(f"{type(message).__name__} is never sent")
-    parts = [head]
-    for field in body:
-        if isinstance(field, int):
-            parts.append(write_var_uint(field))
-        elif isinstance(field, str):
-            parts.append(write_var_string(field))
-        else:
-            parts.append(write_var_bytes(field))
-    return b"".join(parts)
-
-
-def decode_bus_message(data: bytes) -> BusMessage:
-    """Decode strictly; anything malformed raises `ProtocolError`."""
-    reader = Reader(data)
-    if reader.var_uint() != WIRE_VERSION:
-        raise ProtocolError("unknown bus wire version")
-    kind = reader.var_uint()
-    origin = reader.var_string()
-    message: BusMessage
-    if kind == _GONE:
-        message = NodeGone(origin)
-    else:
-        room = reader.var_string()
-        if kind == _UPDATE:
-            seq = reader.var_uint()
-            message = BusUpdate(room, seq, reader.var_bytes(), origin)
-        elif kind == _AWARENESS:
-            message = BusAwareness(room, reader.var_bytes(), origin)
-        elif kind == _QUERY:
-            message = PresenceQuery(room, origin)
-        elif kind == _SNAPSHOT:
-            message = PresenceSnapshot(room, reader.var_bytes(), origin)
-        elif kind == _EPHEMERAL:
-            message = BusEphemeral(room, reader.var_string(), origin)
-        else:
-            raise ProtocolError(f"unknown bus message kind {kind}")
-    reader.expect_end()
-    return message
 
 
 class RedisBus:
@@ -246,7 +181,7 @@ class RedisBus:
         """Queue for the writer task; when the queue is full the oldest is dropped."""
         if self._closed or isinstance(message, Resubscribed):
             return
-        origin_tagged = _with_origin(message, self.node_id)
+        origin_tagged = with_origin(message, self.node_id)
         if isinstance(origin_tagged, (NodeGone, Resubscribed)):
             channel = self._nodes_channel
         else:
@@ -419,23 +354,6 @@ class RedisBus:
                 del self._peers[peer]
                 log.info("bus peer %s stopped heart-beating", peer)
                 self._emit(NodeGone(peer))
-
-
-def _with_origin(message: BusMessage, origin: str) -> BusMessage:
-    """Stamp our bus node id (callers may have used the configured name)."""
-    if message.origin == origin:
-        return message
-    if isinstance(message, BusUpdate):
-        return BusUpdate(message.room, message.seq, message.update, origin)
-    if isinstance(message, BusAwareness):
-        return BusAwareness(message.room, message.payload, origin)
-    if isinstance(message, PresenceQuery):
-        return PresenceQuery(message.room, origin)
-    if isinstance(message, PresenceSnapshot):
-        return PresenceSnapshot(message.room, message.payload, origin)
-    if isinstance(message, BusEphemeral):
-        return BusEphemeral(message.room, message.data, origin)
-    return NodeGone(origin)
 
 
 def _text(value: bytes | str) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 
 from storage.types import Store
 from sync import protocol
-from sync.awareness import NULL_STATE, AwarenessEntry, decode_awareness, encode_awareness_entries
+from sync.awareness import AwarenessEntry, decode_awareness, encode_awareness_entries
 from sync.bus import (
     Bus,
     BusAwareness,
@@ -42,6 +42,7 @@ from sync.bus import (
     PresenceSnapshot,
     Resubscribed,
 )
+from sync.cluster_presence import RemoteNode, local_entries, replace_presence
 from sync.connection import Connection
 from sync.errors import ProtocolError
 from sync.manager import RoomManager
@@ -50,18 +51,6 @@ from sync.room import CommitNotice, Room
 log = logging.getLogger("samepage.cluster")
 BUFFER_LIMIT = 10_000  # messages buffered while a room loads (beyond: catch up instead)
 STALE_LOAD_S = 30.0
-
-
-class RemoteNode:
-    """Owner of the presence states relayed from one remote node."""
-
-    __slots__ = ("node_id",)
-
-    def __init__(self, node_id: str) -> None:
-        self.node_id = node_id
-
-    def __repr__(self) -> str:
-        return f"RemoteNode({self.node_id!r})"
 
 
 @dataclass(eq=False)
@@ -245,7 +234,7 @@ class ClusterLink:
                 finally:
                     self._relaying = False
             elif isinstance(message, PresenceQuery):
-                payload = encode_awareness_entries(_local_entries(room))
+                payload = encode_awareness_entries(local_entries(room))
                 self.bus.publish(PresenceSnapshot(room.name, payload, self.bus.node_id))
             elif isinstance(message, PresenceSnapshot):
                 self._replace_presence(room, message.origin, decode_awareness(message.payload))
@@ -284,15 +273,7 @@ class ClusterLink:
         return marker
 
     def _replace_presence(self, room: Room, origin: str, entries: list[AwarenessEntry]) -> None:
-        marker = self._marker(origin)
-        keep = {e.client_id for e in entries}
-        clocks = {e.client_id: e.clock for e in room.presence.entries()}
-        removals = [
-            AwarenessEntry(cid, clocks[cid], NULL_STATE)
-            for cid in room.presence.owned_by(marker)
-            if cid not in keep
-        ]
-        room.apply_awareness(marker, removals + entries)
+        replace_presence(room, self._marker(origin), entries)
 
     def _node_gone(self, node_id: str) -> None:
         marker = self.markers.pop(node_id, None)
@@ -360,7 +341,7 @@ class ClusterLink:
                 continue
             self.bus.publish(
                 PresenceSnapshot(
-                    room.name, encode_awareness_entries(_local_entries(room)), self.bus.node_id
+                    room.name, encode_awareness_entries(local_entries(room)), self.bus.node_id
                 )
             )
             self.bus.publish(PresenceQuery(room.name, self.bus.node_id))
@@ -399,11 +380,3 @@ class ClusterLink:
         for sync, db_seq in lagging:
             if db_seq > sync.applied:
                 await self._catch_up(sync, db_seq)
-
-
-def _local_entries(room: Room) -> list[AwarenessEntry]:
-    """The awareness states owned by this node's own connections."""
-    local: set[int] = set()
-    for conn in room.connections():
-        local.update(room.presence.owned_by(conn))
-    return [e for e in room.presence.entries() if e.client_id in local]

@@ -24,7 +24,8 @@ from sync.bus import (
     PresenceSnapshot,
     Resubscribed,
 )
-from sync.bus_redis import RedisBus, decode_bus_message, encode_bus_message
+from sync.bus_redis import RedisBus
+from sync.bus_wire import decode_bus_message, encode_bus_message
 from sync.errors import ProtocolError
 from tests.cluster.redis_server import RedisServer
 from tests.helpers.clients import eventually
