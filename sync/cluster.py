@@ -325,6 +325,14 @@ class ClusterLink:
                     target,
                 )
 
+    async def refresh(self, name: str) -> None:
+        """Catch room `name` up with the database now. Call it before a client joins:
+        a client that moved here from another node re-sends what it holds, and what
+        that node stored but we have not received yet is then known, not stored twice."""
+        sync = self.rooms.get(name)
+        if sync is not None and sync.room is not None:
+            await self._catch_up_to_db(sync)
+
     async def _db_seq(self, name: str) -> int:
         info = await self.store.room_info(name)
         return info.seq if info is not None else 0

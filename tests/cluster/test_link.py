@@ -219,3 +219,21 @@ async def test_ephemeral_messages_reach_subscribers_on_other_nodes_once(nodes: l
 
     await eventually(lambda: all(received(t) == ['{"ping": 1}'] for _c, t in listeners), 3)
     assert received(sender_t) == []  # not back to the sender, and no node echoes it
+
+
+async def test_refresh_before_join_keeps_a_moved_clients_edit_from_being_stored_twice(
+    make: Factory,
+) -> None:
+    a, b, _ = await make(resync_interval=3600)
+    conn_a, _t = await connect(a.manager, "doc")
+    await connect(b.manager, "doc")
+    writer = Writer("w")
+    b.bus.disconnect()  # b has not heard of the edit when the client moves to it
+    await handle_frame(conn_a, protocol.encode_update(writer.edit()))
+    await a.manager.get("doc").flush()  # type: ignore[union-attr]
+    b.bus.connected = True  # back, without the reconnection catch-up
+    await b.link.refresh("doc")
+    moved, _t = await connect(b.manager, "doc")
+    await handle_frame(moved, protocol.encode_sync_step2(writer.doc.get_update()))
+    await b.manager.get("doc").flush()  # type: ignore[union-attr]
+    assert len(await b.manager.store.updates_range("doc", 0, 100)) == 1
