@@ -74,6 +74,8 @@ CommitObserver = Callable[[CommitNotice], None]
 AwarenessObserver = Callable[["Room", object, list[AwarenessEntry]], None]
 # (room, JSON text): ephemeral messages relayed in the room, for the event feed
 EphemeralObserver = Callable[["Room", str], None]
+# (room, seq): an update committed by another node was applied, for the event feed
+RemoteObserver = Callable[["Room", int], None]
 
 
 class Room:
@@ -99,6 +101,7 @@ class Room:
         self.observers: list[CommitObserver] = []
         self.awareness_observers: list[AwarenessObserver] = []
         self.ephemeral_observers: list[EphemeralObserver] = []
+        self.remote_observers: list[RemoteObserver] = []
         self._on_failure = on_failure
         self._inflight: deque[_Inflight] = deque()
         self._waiting_syncs: list[tuple[int, Connection, bytes]] = []
@@ -251,6 +254,8 @@ class Room:
         if changed:
             merged = effective[0] if len(effective) == 1 else merge_updates(*effective)
             self.broadcast(protocol.encode_update(merged))
+        for observer in self.remote_observers:
+            observer(self, seq)
         return changed
 
     @property

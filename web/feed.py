@@ -220,6 +220,7 @@ class RoomFeed:
         room.observers.append(self._on_commit)
         room.awareness_observers.append(self._on_awareness)
         room.ephemeral_observers.append(self._on_ephemeral)
+        room.remote_observers.append(self._on_remote)
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"feed-{room.name}")
 
     def broadcast(self, chunk: bytes) -> None:
@@ -241,6 +242,11 @@ class RoomFeed:
         except ValueError:
             message = data
         self.broadcast(sse("ephemeral", {"message": message}))
+
+    def _on_remote(self, _room: Room, seq: int) -> None:
+        # Another node committed it: its row is in the shared database; replay from there.
+        self._inbox.append(seq)
+        self._wakeup.set()
 
     def poke(self) -> None:
         """Catch up with seqs committed elsewhere (other cluster nodes) when idle."""
@@ -311,6 +317,8 @@ class RoomFeed:
             self.room.awareness_observers.remove(self._on_awareness)
         with contextlib.suppress(ValueError):
             self.room.ephemeral_observers.remove(self._on_ephemeral)
+        with contextlib.suppress(ValueError):
+            self.room.remote_observers.remove(self._on_remote)
         self._task.cancel()
 
 

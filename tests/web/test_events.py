@@ -19,6 +19,7 @@ from pycrdt import Doc, Text
 
 from sync import protocol
 from sync.awareness import AwarenessEntry, encode_awareness_entries
+from tests.cluster.redis_server import RedisServer
 from tests.helpers.clients import eventually, raw_client, yclient
 from tests.helpers.server import ServerProcess
 from web.auth import issue_token
@@ -288,3 +289,27 @@ async def test_resume_edge_cases_send_a_consistent_start(
             await eventually(lambda: bool(follower.named("presence")), what="opening events")
             start = 0 if resume == "0" else None
             assert rebuild(follower.events, "", start)[0] == "abc"
+
+
+async def test_follower_on_another_node_sees_every_patch(tmp_path: Path) -> None:
+    db = tmp_path / "shared.sqlite"  # SQLite WAL shared by two processes on one machine
+    with RedisServer() as redis:
+        args = ["--redis", redis.url]
+        with (
+            ServerProcess(db, extra_args=[*args, "--node-id", "a"]) as a,
+            ServerProcess(db, extra_args=[*args, "--node-id", "b"]) as b,
+        ):
+            room = "across"
+            async with yclient(a.ws, room) as doc, follow(b.http, room) as follower:
+                await eventually(lambda: bool(follower.named("text")), what="snapshot on b")
+                text = doc.get("content", type=Text)
+                for edit in range(8):
+                    text.insert(0, f"node a edit {edit}\n")
+                    if edit % 3 == 2:
+                        del text[0:5]
+                expected = str(text)
+                await eventually(
+                    lambda: rebuild(follower.events)[0] == expected,
+                    timeout=10,
+                    what="patches from the other node",
+                )
