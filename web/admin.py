@@ -91,6 +91,11 @@ async def collect_stats(request: Request) -> dict[str, Any]:
     }
 
 
+def _when(iso: str | None) -> str:
+    """`2026-11-25T21:35:00+00:00` → `2026-11-25 21:35:00` (the column says UTC)."""
+    return iso[:19].replace("T", " ") if iso else "—"
+
+
 def _row(room: dict[str, Any]) -> str:
     esc = html.escape
     people = ", ".join(
@@ -101,7 +106,7 @@ def _row(room: dict[str, Any]) -> str:
         f'<td class="n">{room["connections"]}</td><td class="n">{room["followers"]}</td>'
         f"<td>{people or '—'}</td>"
         f'<td class="n">{room["seq"]}</td><td class="n">{room["bytes"]}</td>'
-        f"<td>{esc(room['last_activity'] or '—')}</td></tr>"
+        f"<td>{esc(_when(room['last_activity']))}</td></tr>"
     )
 
 
