@@ -13,8 +13,11 @@ import contextlib
 import itertools
 import os
 import random
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from pycrdt import Doc
 
 from sync import protocol
@@ -53,6 +56,28 @@ def last_saved(raw: RawClient) -> dict[int, int]:
     """The state vector of the last `saved` notification a raw client got."""
     saved = raw.of_type(protocol.Saved)
     return protocol.decode_state_vector(saved[-1].state_vector) if saved else {}
+
+
+SERVER_FLAGS = {
+    "default": [],
+    # checkpoints every few updates: the kill also lands while checkpoints are written
+    "checkpoints": ["--checkpoint-every", "4"],
+}
+
+
+@pytest.fixture(params=list(SERVER_FLAGS))
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A `samepage serve` on its own SQLite file, with each flag set of SERVER_FLAGS."""
+    proc = ServerProcess(
+        tmp_path / "samepage.db",
+        extra_args=SERVER_FLAGS[request.param],
+        log_path=tmp_path / "server.log",
+    )
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
 
 
 async def test_kill_9_keeps_everything_any_client_received(server: ServerProcess) -> None:
