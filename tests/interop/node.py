@@ -111,13 +111,21 @@ class NodeDriver:
         return await asyncio.wait_for(future, reply_within)
 
     async def client(
-        self, ws_base: str, room: str, *, synced: bool = True, name: str | None = None
+        self,
+        ws_base: str,
+        room: str,
+        *,
+        synced: bool = True,
+        name: str | None = None,
+        params: dict[str, str] | None = None,
     ) -> NodeClient:
-        """Open a y-websocket client on `ws_base/room` (waits for sync unless told not to)."""
+        """Open a y-websocket client on `ws_base/room` (waits for sync unless told not to);
+        `params` become the URL's query (y-websocket's `params` option, e.g. a token)."""
         client = NodeClient(self, name or f"node{next(self._names)}")
-        client.client_id = (await self.call("open", client=client.name, url=ws_base, room=room))[
-            "clientID"
-        ]
+        opened = await self.call(
+            "open", client=client.name, url=ws_base, room=room, params=params or {}
+        )
+        client.client_id = opened["clientID"]
         if synced:
             await client.wait_synced()
         return client
