@@ -18,6 +18,7 @@ import { addJitter, connectionState } from './reconnect.js'
 import { PresenceView, TypingSignal } from './presence.js'
 import { registerOffline } from './offline.js'
 import { tokenFromUrl, claimsOf } from './token.js'
+import { HistoryPanel } from './history-panel.js'
 
 const $ = (id) => document.getElementById(id)
 
@@ -89,6 +90,7 @@ function main () {
         EditorState.readOnly.of(readOnly),
         EditorView.editable.of(!readOnly),
         EditorView.contentAttributes.of({ 'aria-label': `Document ${room}` }),
+        EditorView.editorAttributes.of({ class: 'live-editor' }),
         EditorView.updateListener.of((update) => {
           const remote = update.transactions.some((tr) => tr.annotation(ySyncAnnotation))
           if (update.docChanged && !remote) typing.poke()
@@ -138,8 +140,13 @@ function main () {
   setupCopyLink()
   registerOffline(base)
 
+  // The History panel (the page has one; the embed does not).
+  const history = $('history')
+    ? new HistoryPanel({ room, base, token, canWrite: !readOnly, doc, ytext, liveView: view })
+    : null
+
   // A handle for debugging in the console (and for the browser tests).
-  window.samepage = { doc, ytext, provider, awareness, view, local, tracker, presence }
+  window.samepage = { doc, ytext, provider, awareness, view, local, tracker, presence, history }
 }
 
 /** The name dialog: asked once on a first visit, again when clicking your own chip. */

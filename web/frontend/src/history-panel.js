@@ -1,0 +1,456 @@
+// The History panel of the editor page: a timeline of sessions and named versions, a
+// slider over every stored update, playback, change highlights against the current
+// version, naming and restoring. Past versions are shown in a separate read-only view
+// (version-view.js); the live view and its Y.Text binding stay as they are.
+import { Replay, fromBase64 } from './replay.js'
+import { timelineEntries, entryHolds, editsLabel, formatWhen, bannerText, stepDelay } from './timeline.js'
+import { diffTexts } from './textdiff.js'
+import { VersionView } from './version-view.js'
+import { PALETTE, initials } from './identity.js'
+
+const PAGE = 5000 // the most updates the server returns per call
+const REFRESH_MS = 700 // after a live change, reload the new tail of the history
+const DIFF_DELAY_MS = 120
+const SESSIONS = 200
+
+const $ = (id) => document.getElementById(id)
+
+/** A stable colour per author name, from the presence palette. */
+function colorOf (name) {
+  let hash = 0
+  for (const ch of name) hash = (hash * 31 + ch.codePointAt(0)) >>> 0
+  return PALETTE[hash % PALETTE.length]
+}
+
+function el (tag, className, text) {
+  const node = document.createElement(tag)
+  if (className) node.className = className
+  if (text !== undefined) node.textContent = text
+  return node
+}
+
+/** The panel and everything it drives; created by the editor page when it has one. */
+export class HistoryPanel {
+  constructor ({ room, base, token, canWrite, doc, ytext, liveView }) {
+    this.room = room
+    this.base = base
+    this.token = token
+    this.canWrite = canWrite
+    this.ytext = ytext
+    this.liveView = liveView
+    this.replay = new Replay()
+    this.sessions = []
+    this.versions = []
+    this.head = 0
+    this.index = -1 // the step shown while viewing
+    this.viewing = false
+    this.playing = false
+    this.loading = null
+    this.again = false
+    this.versionView = null
+    this.timers = {}
+
+    this.panel = $('history')
+    this.button = $('history-button')
+    this.paper = liveView.dom.parentElement
+    this.slider = $('history-slider')
+    this.playButton = $('history-play')
+    this.speed = $('history-speed')
+    this.position = $('history-position')
+    this.timeline = $('history-timeline')
+    this.note = $('history-note')
+    this.restoreButton = $('history-restore')
+    this.nameButton = $('history-name')
+    this.nameForm = $('name-version')
+    this.nameInput = $('name-version-input')
+    this.banner = $('version-banner')
+    this.showChanges = $('history-changes')
+
+    if (!canWrite) {
+      this.restoreButton.hidden = true
+      this.nameButton.hidden = true
+      this.panel.dataset.readonly = 'true'
+    }
+    this.bind()
+    doc.on('update', () => {
+      if (this.isOpen) this.later('refresh', REFRESH_MS, () => this.refresh())
+      if (this.viewing) this.scheduleDiff()
+    })
+    window.addEventListener('hashchange', () => this.followHash())
+    this.followHash()
+  }
+
+  get isOpen () { return !this.panel.hidden }
+
+  bind () {
+    this.button.addEventListener('click', () => (this.isOpen ? this.close() : this.open()))
+    $('history-close').addEventListener('click', () => this.close())
+    $('version-live').addEventListener('click', () => this.backToLive())
+    this.slider.addEventListener('input', () => {
+      this.pause()
+      this.show(Number(this.slider.value))
+    })
+    this.playButton.addEventListener('click', () => (this.playing ? this.pause() : this.play()))
+    this.showChanges.addEventListener('change', () => this.scheduleDiff(0))
+    this.restoreButton.addEventListener('click', () => this.confirmRestore())
+    this.nameButton.addEventListener('click', () => {
+      this.nameForm.hidden = !this.nameForm.hidden
+      if (!this.nameForm.hidden) this.nameInput.focus()
+    })
+    $('name-version-cancel').addEventListener('click', () => { this.nameForm.hidden = true })
+    this.nameForm.addEventListener('submit', (event) => {
+      event.preventDefault()
+      this.nameVersion(this.nameInput.value)
+    })
+    this.panel.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && !event.defaultPrevented) this.close()
+    })
+  }
+
+  // ---------- opening and closing ----------
+
+  followHash () {
+    if (location.hash === '#history') this.open()
+    else if (this.isOpen) this.close()
+  }
+
+  open () {
+    if (!this.isOpen) {
+      this.panel.hidden = false
+      this.button.setAttribute('aria-expanded', 'true')
+      document.body.dataset.history = 'open'
+    }
+    if (location.hash !== '#history') history.replaceState(null, '', '#history')
+    return this.refresh()
+  }
+
+  close () {
+    this.backToLive()
+    this.panel.hidden = true
+    this.button.setAttribute('aria-expanded', 'false')
+    delete document.body.dataset.history
+    if (location.hash) history.replaceState(null, '', location.pathname + location.search)
+    this.button.focus()
+  }
+
+  // ---------- loading ----------
+
+  async api (path, init = {}) {
+    const headers = { ...(init.headers || {}) }
+    if (this.token) headers.Authorization = `Bearer ${this.token}`
+    const response = await fetch(`${this.base}/api/rooms/${encodeURIComponent(this.room)}${path}`,
+      { cache: 'no-store', ...init, headers })
+    if (!response.ok) {
+      let detail = `HTTP ${response.status}`
+      try { detail = (await response.json()).detail || detail } catch {}
+      throw new Error(detail)
+    }
+    return response
+  }
+
+  async json (path, init) { return (await this.api(path, init)).json() }
+
+  /** Load what is new (one load at a time; a request during a load runs after it). */
+  refresh () {
+    if (this.loading) {
+      this.again = true
+      return this.loading
+    }
+    this.panel.dataset.loading = 'true'
+    this.loading = this.load()
+      .catch((err) => this.say(`Could not load the history (${err.message}).`, 'error'))
+      .finally(() => {
+        this.loading = null
+        if (this.again) {
+          this.again = false
+          return this.refresh()
+        }
+        delete this.panel.dataset.loading
+      })
+    return this.loading
+  }
+
+  async load () {
+    const [info, sessions, versions] = await Promise.all([
+      this.json(''),
+      this.json(`/history?group=session&limit=${SESSIONS}`),
+      this.json('/versions')
+    ])
+    const head = info.seq
+    let prev = this.replay.lastSeq
+    let after = prev
+    while (after < head) {
+      const upto = Math.min(head, after + PAGE)
+      const rows = await this.json(`/updates?after=${after}&upto=${upto}&limit=${PAGE}`)
+      const steps = []
+      for (const row of rows) {
+        let update = fromBase64(row.update)
+        if (Replay.needsFullState(prev, row.seq)) {
+          // Compaction removed the rows before this one: start from the full state here.
+          const response = await this.api(`/content?at=${row.seq}&format=yjs`)
+          update = new Uint8Array(await response.arrayBuffer())
+        }
+        steps.push({ seq: row.seq, time: row.time, author: row.author, update })
+        prev = row.seq
+      }
+      this.replay.append(steps)
+      after = upto
+    }
+    this.head = Math.max(head, this.replay.lastSeq)
+    this.sessions = sessions
+    this.versions = versions
+    this.renderScrubber()
+    this.renderTimeline()
+  }
+
+  // ---------- viewing a version ----------
+
+  /** Show step `index` read-only in place of the live editor. */
+  show (index, follow = false) {
+    const steps = this.replay.steps
+    if (!steps.length) return
+    index = Math.max(0, Math.min(index, steps.length - 1))
+    this.index = index
+    if (this.versionView === null) {
+      this.versionView = new VersionView(this.paper, `Past version of ${this.room} (read-only)`)
+    }
+    this.versionView.show(this.replay.textAt(index), follow)
+    const step = steps[index]
+    if (!this.viewing) {
+      this.viewing = true
+      this.paper.dataset.viewing = 'true'
+      this.banner.hidden = false
+    }
+    this.banner.dataset.seq = String(step.seq)
+    $('version-text').textContent = bannerText(step)
+    this.renderScrubber()
+    this.markTimeline()
+    this.scheduleDiff()
+  }
+
+  backToLive () {
+    this.pause()
+    if (!this.viewing) return
+    this.viewing = false
+    this.index = -1
+    delete this.paper.dataset.viewing
+    this.banner.hidden = true
+    this.renderScrubber()
+    this.markTimeline()
+  }
+
+  /** Highlight the differences against the current text, a moment after the last move. */
+  scheduleDiff (delay = DIFF_DELAY_MS) {
+    if (!this.versionView) return
+    this.later('diff', delay, () => {
+      if (!this.viewing || this.playing) return
+      const current = this.ytext.toString()
+      const ops = this.showChanges.checked ? diffTexts(this.versionView.text, current) : null
+      this.versionView.highlight(ops, current)
+      this.banner.dataset.changes = ops === null ? 'hidden' : String(ops.length)
+    })
+  }
+
+  // ---------- playback ----------
+
+  play () {
+    const steps = this.replay.steps
+    if (steps.length < 2) return
+    if (!this.viewing || this.index >= steps.length - 1) this.show(0)
+    this.playing = true
+    this.playButton.dataset.playing = 'true'
+    this.playButton.setAttribute('aria-label', 'Pause')
+    this.versionView.highlight(null)
+    this.clock = performance.now()
+    this.budget = 0
+    this.tick()
+  }
+
+  tick () {
+    if (!this.playing) return
+    const now = performance.now()
+    this.budget += now - this.clock
+    this.clock = now
+    const steps = this.replay.steps
+    const speed = this.speed.value === 'uniform' ? 'uniform' : Number(this.speed.value)
+    const end = steps.length - 1
+    let i = this.index
+    while (i < end) {
+      const delay = stepDelay(steps, i, i + 1, speed, steps.length)
+      if (this.budget < delay) break
+      this.budget -= delay
+      i++
+    }
+    if (i !== this.index) this.show(i, true)
+    if (i >= end) {
+      this.pause()
+      return
+    }
+    const wait = stepDelay(steps, i, i + 1, speed, steps.length) - this.budget
+    this.timers.play = setTimeout(() => this.tick(), Math.max(16, wait))
+  }
+
+  pause () {
+    clearTimeout(this.timers.play)
+    if (!this.playing) return
+    this.playing = false
+    delete this.playButton.dataset.playing
+    this.playButton.setAttribute('aria-label', 'Play')
+    this.scheduleDiff()
+  }
+
+  // ---------- naming and restoring ----------
+
+  async nameVersion (raw) {
+    const label = raw.trim()
+    if (!label) return this.nameInput.focus()
+    const body = { label }
+    if (this.viewing) body.seq = this.replay.steps[this.index].seq
+    try {
+      await this.json('/versions', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body)
+      })
+      this.nameForm.hidden = true
+      this.nameInput.value = ''
+      this.say(`Named “${label}”.`)
+      await this.refresh()
+    } catch (err) {
+      this.say(`Could not name the version (${err.message}).`, 'error')
+    }
+  }
+
+  confirmRestore () {
+    if (!this.viewing) return
+    const step = this.replay.steps[this.index]
+    const dialog = $('restore-dialog')
+    $('restore-title').textContent = `Restore version ${step.seq}?`
+    $('restore-when').textContent = formatWhen(step.time) + (step.author ? ` by ${step.author}` : '')
+    dialog.onclose = () => {
+      if (dialog.returnValue === 'restore') this.restore(step.seq)
+    }
+    dialog.returnValue = ''
+    dialog.showModal()
+  }
+
+  async restore (seq, undo = false) {
+    try {
+      const result = await this.json('/restore', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ seq })
+      })
+      this.backToLive()
+      if (!result.changed) this.say(`Version ${seq} is already the current text.`)
+      else if (undo) this.say('Restore undone.')
+      else {
+        this.say(`Restored version ${seq}.`, 'ok', {
+          label: 'Undo',
+          run: () => this.restore(result.seq - 1, true)
+        })
+      }
+      await this.refresh()
+    } catch (err) {
+      this.say(`Could not restore (${err.message}).`, 'error')
+    }
+  }
+
+  // ---------- rendering ----------
+
+  say (text, kind = 'ok', action = null) {
+    this.note.dataset.kind = kind
+    this.note.replaceChildren(el('span', '', text))
+    if (action) {
+      const button = el('button', 'link-button', action.label)
+      button.type = 'button'
+      button.addEventListener('click', () => { this.note.replaceChildren(); action.run() })
+      this.note.append(' ', button)
+    }
+  }
+
+  renderScrubber () {
+    const steps = this.replay.steps
+    const last = Math.max(0, steps.length - 1)
+    this.slider.max = String(last)
+    this.slider.disabled = steps.length === 0
+    this.playButton.disabled = steps.length < 2
+    this.slider.value = String(this.viewing ? this.index : last)
+    const seq = this.viewing ? steps[this.index].seq : this.head
+    const text = steps.length === 0
+      ? 'No edits yet'
+      : this.viewing ? `Version ${seq} of ${this.head}` : `Current version · ${this.head}`
+    this.position.textContent = text
+    this.slider.setAttribute('aria-valuetext', text)
+    this.panel.dataset.seq = String(seq)
+    const atHead = !this.viewing || seq === this.head
+    this.restoreButton.disabled = atHead
+    this.restoreButton.title = atHead ? 'Pick an earlier version to restore it' : `Make version ${seq} the current text`
+    this.nameButton.textContent = this.viewing ? `Name version ${seq}` : 'Name this version'
+  }
+
+  renderTimeline () {
+    const items = [this.liveItem()]
+    for (const entry of timelineEntries(this.sessions, this.versions)) items.push(this.entryItem(entry))
+    this.timeline.replaceChildren(...items)
+    this.markTimeline()
+  }
+
+  liveItem () {
+    const item = el('li')
+    const button = el('button', 'entry entry-live')
+    button.type = 'button'
+    button.append(el('span', 'entry-icon'), el('span', 'entry-title', 'Current version'),
+      el('span', 'entry-meta', this.head ? `Version ${this.head} · live` : 'Nothing written yet'))
+    button.addEventListener('click', () => this.backToLive())
+    item.append(button)
+    this.liveButton = button
+    return item
+  }
+
+  entryItem (entry) {
+    const item = el('li')
+    const button = el('button', `entry entry-${entry.kind}`)
+    button.type = 'button'
+    button.dataset.seq = String(entry.seq)
+    if (entry.kind === 'version') {
+      button.append(el('span', 'entry-icon'), el('span', 'entry-title', entry.label),
+        el('span', 'entry-meta', `Version ${entry.seq} · ${formatWhen(entry.time)}`))
+      button.title = `Named by ${entry.author}`
+    } else {
+      const avatar = el('span', 'entry-avatar', initials(entry.author))
+      avatar.style.setProperty('--person-color', colorOf(entry.author))
+      const range = entry.firstSeq === entry.seq ? `${entry.seq}` : `${entry.firstSeq}–${entry.seq}`
+      button.append(avatar, el('span', 'entry-title', entry.author),
+        el('span', 'entry-meta', `${formatWhen(entry.time)} · ${editsLabel(entry.updates)}`),
+        el('span', 'entry-seq', range))
+      button.title = `Versions ${range}`
+    }
+    button.entry = entry
+    button.addEventListener('click', () => {
+      this.pause()
+      this.show(this.replay.indexOfSeq(entry.seq))
+    })
+    item.append(button)
+    return item
+  }
+
+  /** Mark the entry that holds the version on screen. */
+  markTimeline () {
+    const seq = this.viewing ? this.replay.steps[this.index].seq : null
+    let marked = false
+    for (const button of this.timeline.querySelectorAll('.entry')) {
+      const on = button === this.liveButton
+        ? seq === null
+        : seq !== null && !marked && entryHolds(button.entry, seq)
+      if (on) marked = true
+      if (on) button.setAttribute('aria-current', 'true')
+      else button.removeAttribute('aria-current')
+    }
+  }
+
+  later (name, ms, fn) {
+    clearTimeout(this.timers[name])
+    this.timers[name] = setTimeout(fn, ms)
+  }
+}
