@@ -3,6 +3,7 @@ close — and `/readyz` reports the database."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -99,3 +100,40 @@ async def test_clustered_node_reports_redis_in_readyz_and_metrics(tmp_path: Path
                 assert down.status_code == 503
                 assert down.json()["checks"]["redis"]["ok"] is False
                 assert down.json()["checks"]["database"]["ok"] is True
+
+
+async def test_json_logs_have_a_line_per_open_and_close_and_never_a_token(
+    tmp_path: Path,
+) -> None:
+    secret_value = "tok3n-that-must-never-be-logged"
+    log_path = tmp_path / "server.log"
+    args = ["--log-format", "json"]
+    with ServerProcess(tmp_path / "db.sqlite", extra_args=args, log_path=log_path) as proc:
+        async with raw_client(proc.ws, f"logged?token={secret_value}") as client:
+            await client.send(b"\x00\x07\x00")
+            assert await client.closed() == CloseCode.PROTOCOL_ERROR
+        async with httpx.AsyncClient(base_url=proc.http) as http:
+            url = f"/api/rooms/logged/events?token={secret_value}&heartbeat=1"
+            async with http.stream("GET", url) as response:
+                assert response.status_code == 200
+                async for line in response.aiter_lines():
+                    if line.startswith("event: heartbeat"):
+                        break
+
+            def closed_lines() -> list[str]:
+                text = log_path.read_text()
+                return [line for line in text.splitlines() if "events close" in line]
+
+            await eventually(lambda: bool(closed_lines()), what="event stream close line")
+    text = log_path.read_text()
+    assert secret_value not in text
+    records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    messages = [r["message"] for r in records]
+    opened = [m for m in messages if m.startswith("open room=logged")]
+    closed = [m for m in messages if m.startswith("close room=logged")]
+    assert len(opened) == 1 and len(closed) == 1
+    assert "code=1002" in closed[0] and "duration=" in closed[0] and "in=3B" in closed[0]
+    assert any(m.startswith("refused input room=logged") for m in messages)
+    assert any(m.startswith("events open room=logged") for m in messages)
+    assert any(m.startswith("loaded room logged") for m in messages)
