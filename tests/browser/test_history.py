@@ -159,6 +159,13 @@ async def test_scrub_shows_that_version_read_only(
     await page.screenshot(path=str(shot))
     if os.environ.get("SAMEPAGE_UPDATE_SCREENSHOT"):
         shutil.copyfile(shot, ROOT / "docs" / "history.png")
+    # At phone width the panel is a sheet over the lower part of the page.
+    await page.set_viewport_size({"width": 390, "height": 800})
+    sheet = await page.locator("#history").bounding_box()
+    assert sheet is not None and sheet["x"] == 0 and sheet["width"] == 390
+    await expect(banner).to_be_in_viewport()
+    await page.screenshot(path=str(artifacts / "history-phone.png"))
+    await page.set_viewport_size(WIDE)
 
     await page.click("#version-live")
     await expect(banner).to_be_hidden()

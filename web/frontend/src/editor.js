@@ -142,7 +142,7 @@ function main () {
 
   // The History panel (the page has one; the embed does not).
   const history = $('history')
-    ? new HistoryPanel({ room, base, token, canWrite: !readOnly, doc, ytext, liveView: view })
+    ? new HistoryPanel({ room, base, token, canWrite: !readOnly, doc, ytext, liveView: view, awareness })
     : null
 
   // A handle for debugging in the console (and for the browser tests).

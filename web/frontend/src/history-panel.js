@@ -15,8 +15,13 @@ const SESSIONS = 200
 
 const $ = (id) => document.getElementById(id)
 
-/** A stable colour per author name, from the presence palette. */
-function colorOf (name) {
+/** The author's colour: theirs when they are here now, else a stable one from the
+ * presence palette. */
+function colorOf (name, awareness) {
+  for (const state of awareness ? awareness.getStates().values() : []) {
+    const user = state && state.user
+    if (user && user.name === name && /^#[0-9a-f]{6}$/i.test(user.color)) return user.color
+  }
   let hash = 0
   for (const ch of name) hash = (hash * 31 + ch.codePointAt(0)) >>> 0
   return PALETTE[hash % PALETTE.length]
@@ -31,8 +36,9 @@ function el (tag, className, text) {
 
 /** The panel and everything it drives; created by the editor page when it has one. */
 export class HistoryPanel {
-  constructor ({ room, base, token, canWrite, doc, ytext, liveView }) {
+  constructor ({ room, base, token, canWrite, doc, ytext, liveView, awareness = null }) {
     this.room = room
+    this.awareness = awareness
     this.base = base
     this.token = token
     this.canWrite = canWrite
@@ -419,7 +425,7 @@ export class HistoryPanel {
       button.title = `Named by ${entry.author}`
     } else {
       const avatar = el('span', 'entry-avatar', initials(entry.author))
-      avatar.style.setProperty('--person-color', colorOf(entry.author))
+      avatar.style.setProperty('--person-color', colorOf(entry.author, this.awareness))
       const range = entry.firstSeq === entry.seq ? `${entry.seq}` : `${entry.firstSeq}–${entry.seq}`
       button.append(avatar, el('span', 'entry-title', entry.author),
         el('span', 'entry-meta', `${formatWhen(entry.time)} · ${editsLabel(entry.updates)}`),
