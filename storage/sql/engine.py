@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 def database_url(db: str) -> str:
@@ -18,6 +20,20 @@ def database_url(db: str) -> str:
             return "postgresql+asyncpg://" + db[len("postgresql://") :]
         return db
     return f"sqlite+aiosqlite:///{Path(db).expanduser().resolve()}"
+
+
+SQLITE_BEGIN = "samepage_sqlite_begin"
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that takes the write lock up front (SQLite: BEGIN IMMEDIATE, which
+    waits under busy_timeout; PostgreSQL: a plain transaction)."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = await conn.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+        async with conn.begin():
+            yield conn
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> AsyncEngine:
@@ -39,7 +55,10 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # Transactions that will write start with BEGIN IMMEDIATE (see
+            # `write_transaction`): a deferred transaction that reads first cannot be
+            # upgraded once another writer committed (SQLITE_BUSY at once, no retry).
+            conn.exec_driver_sql(conn.get_execution_options().get(SQLITE_BEGIN, "BEGIN"))
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

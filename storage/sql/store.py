@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.sql import schema
-from storage.sql.engine import make_engine
+from storage.sql.engine import make_engine, write_transaction
 from storage.sql.migrations import migrate
 from storage.sql.writer import GroupCommitWriter
 from storage.types import (
@@ -156,7 +156,7 @@ class SqlStore:
 
     async def add_checkpoint(self, room: str, seq: int, state: bytes) -> None:
         """Insert a checkpoint (ignored if one already exists at that seq)."""
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             exists = (
                 await conn.execute(select(C.c.seq).where(C.c.room == room, C.c.seq == seq))
             ).first()
@@ -187,7 +187,7 @@ class SqlStore:
     async def add_version(self, room: str, seq: int, label: str, author: str) -> Version:
         """Name a point in history."""
         now = time.time_ns() // 1000
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             await conn.execute(
                 V.insert().values(room=room, seq=seq, label=label, author=author, time_us=now)
             )
@@ -205,7 +205,7 @@ class SqlStore:
 
     async def delete_updates_covered(self, room: str, upto: int, keep: set[int]) -> int:
         """Delete rows <= upto covered by a checkpoint at or after them, except `keep`."""
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             covered = (
                 await conn.execute(
                     select(func.max(C.c.seq)).where(C.c.room == room, C.c.seq <= upto)

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.sql import schema
+from storage.sql.engine import write_transaction
 from storage.types import AppendResult, StoreError
 
 log = logging.getLogger("samepage.storage")
@@ -98,7 +99,7 @@ class GroupCommitWriter:
         started = time.perf_counter()
         now_us = time.time_ns() // 1000
         try:
-            async with self._engine.begin() as conn:
+            async with write_transaction(self._engine) as conn:
                 results = await self._write(conn, batch, now_us)
         except Exception as exc:  # every caller must learn its update is not stored
             log.error("group commit of %d updates failed: %s", len(batch), exc)

@@ -9,7 +9,6 @@ import os
 import random
 from pathlib import Path
 
-import pytest
 from pycrdt import Doc
 from sqlalchemy import text
 
@@ -24,12 +23,6 @@ EVERY = 10
 EDITS_PER_WRITER = 150
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug (tests/FINDINGS.md #1): SqlStore.add_checkpoint reads before it "
-    "writes in a deferred SQLite transaction, so under concurrent group commits it fails "
-    "with 'database is locked' and no checkpoint is stored",
-)
 async def test_checkpoints_are_written_while_clients_edit(tmp_path: Path) -> None:
     seed = int(os.environ.get("SAMEPAGE_TEST_SEED", random.randrange(2**32)))
     print(f"checkpoints: random seed {seed} (replay with SAMEPAGE_TEST_SEED={seed})")
