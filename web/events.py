@@ -157,6 +157,8 @@ async def room_events(request: Request) -> Response:
     """`GET /api/rooms/{room}/events`: Server-Sent Events of one room."""
     name, identity = room_and_identity(request)
     hub: EventHub = request.app.state.events
+    if hub.state.shutting_down:  # a stream opened now would hold the shutdown up
+        raise HTTPError(503, "shutting_down", "the server is restarting; retry elsewhere")
     try:
         heartbeat = float(request.query_params.get("heartbeat", HEARTBEAT_S))
     except ValueError:
