@@ -16,6 +16,7 @@ from typing import Any
 
 from pycrdt import Doc
 
+from storage.sql.locks import room_maintenance_lock
 from storage.types import Store
 
 
@@ -51,7 +52,22 @@ async def compact_room(
     now_us: int,
     progress: Progress | None = None,
 ) -> CompactResult:
-    """Compact one room (see the module doc for the policy)."""
+    """Compact one room (see the module doc for the policy); on PostgreSQL, skipped when
+    another node holds the room's maintenance lock."""
+    async with room_maintenance_lock(store, room) as mine:
+        if not mine:
+            return CompactResult(room, 0, 0, 0)
+        return await _compact(store, room, keep_every, older_than_us, now_us, progress)
+
+
+async def _compact(
+    store: Store,
+    room: str,
+    keep_every: int,
+    older_than_us: int | None,
+    now_us: int,
+    progress: Progress | None,
+) -> CompactResult:
     info = await store.room_info(room)
     if info is None:
         return CompactResult(room, 0, 0, 0)
