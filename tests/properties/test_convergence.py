@@ -1,9 +1,9 @@
 """Hypothesis: pycrdt and real Yjs (Node) clients make random inserts and deletes through
 a real `samepage serve`, disconnect and reconnect at random, and the server restarts once
-in the middle. At the end every client, the live room and the stored document have the
-same content and the same state vector — and that state vector is exactly what the
-clients inserted (a Yjs clock counts inserted characters), so no edit was lost, not
-even one made offline or while the server was down.
+in the middle (gracefully, or kill -9). At the end every client, the live room and the
+stored document have the same content and the same state vector — and that state vector
+is exactly what the clients inserted (a Yjs clock counts inserted characters), so no
+edit was lost, not even one made offline or while the server was down.
 
 Replay: a failure prints the steps (`note`) and a `@reproduce_failure` blob; the run's
 seed is printed too (`--hypothesis-seed=N` replays a whole run). Hunt for bugs with more
@@ -143,7 +143,18 @@ class Clients:
             await node.close()
 
 
-async def scenario(server: ServerProcess, steps: list[tuple[Any, ...]], restart_at: int) -> None:
+def restart(server: ServerProcess, kind: str) -> None:
+    """Restart the server: gracefully (SIGTERM), or kill -9 then start."""
+    if kind == "kill":
+        server.kill()
+        server.start()
+    else:
+        server.restart()
+
+
+async def scenario(
+    server: ServerProcess, steps: list[tuple[Any, ...]], restart_at: int, restart_kind: str
+) -> None:
     room = f"prop-{next(rooms)}"
     driver = NodeDriver(node_or_skip())
     await driver.start()
@@ -154,7 +165,7 @@ async def scenario(server: ServerProcess, steps: list[tuple[Any, ...]], restart_
             if i == restart_at:
                 # The event loop keeps running (pycrdt peers notice the socket drop);
                 # Node clients reconnect by themselves with backoff.
-                await asyncio.to_thread(server.restart)
+                await asyncio.to_thread(restart, server, restart_kind)
             await clients.run(op)
         await clients.reconnect_all()
 
@@ -186,15 +197,21 @@ async def scenario(server: ServerProcess, steps: list[tuple[Any, ...]], restart_
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @seed(SEED)
-@given(steps=st.lists(step, min_size=5, max_size=35), restart_at=st.integers(0, 35))
+@given(
+    steps=st.lists(step, min_size=5, max_size=35),
+    restart_at=st.integers(0, 35),
+    restart_kind=st.sampled_from(["graceful", "kill"]),
+)
 def test_clients_live_room_and_store_converge(
-    prop_server: ServerProcess, steps: list[tuple[Any, ...]], restart_at: int
+    prop_server: ServerProcess, steps: list[tuple[Any, ...]], restart_at: int, restart_kind: str
 ) -> None:
     restart_at = min(restart_at, len(steps) - 1)
-    note(f"seed {SEED} (SAMEPAGE_TEST_SEED={SEED}); restart before step {restart_at}")
+    note(
+        f"seed {SEED} (SAMEPAGE_TEST_SEED={SEED}); {restart_kind} restart before step {restart_at}"
+    )
     note(f"steps: {steps}")
     node_or_skip()
-    asyncio.run(scenario(prop_server, steps, restart_at))
+    asyncio.run(scenario(prop_server, steps, restart_at, restart_kind))
 
 
 def test_server_log_is_clean_after_properties(prop_server: ServerProcess) -> None:
