@@ -11,6 +11,9 @@ import os
 import random
 from typing import Any
 
+import httpx
+from pycrdt import Text
+
 from sync import protocol
 from sync.awareness import decode_awareness
 from tests.helpers.clients import eventually, raw_client
@@ -221,3 +224,34 @@ async def test_a_node_client_leaving_keeps_the_presence_it_relayed(server: Serve
         for client in (ada, cleo):
             status = await client.status()
             assert status["connected"] and status["closes"] == [], status
+
+
+async def test_http_api_and_y_websocket_clients_share_one_document(server: ServerProcess) -> None:
+    """An update POSTed over HTTP reaches connected Node clients live; a Yjs-encoded
+    state (`Y.encodeStateAsUpdate`) POSTed into another room is what a joiner gets."""
+    room, copy_room = "interop-http", "interop-http-copy"
+    async with node_driver() as driver, httpx.AsyncClient(base_url=server.http) as http:
+        ada = await driver.client(server.ws, room)
+        await ada.insert(0, "hello")
+        await eventually(lambda: _content_is(http, room, "hello"), 10, "Ada's edit is in the room")
+        doc = await live_doc(server.http, room)
+        before = doc.get_state()
+        doc.get("content", type=Text).insert(5, " from http")
+        response = await http.post(f"/api/rooms/{room}/updates", content=doc.get_update(before))
+        assert response.status_code == 200 and response.json()["changed"], response.text
+
+        async def ada_sees_http() -> bool:
+            return await ada.text() == "hello from http"
+
+        await eventually(ada_sees_http, 10, "a POSTed update reaches a y-websocket client")
+        response = await http.post(f"/api/rooms/{copy_room}/updates", content=await ada.update())
+        assert response.status_code == 200, response.text
+        joiner = await driver.client(server.ws, copy_room)
+        assert await joiner.text() == "hello from http"
+        assert await joiner.state_vector() == await ada.state_vector()
+        as_json = (await http.get(f"/api/rooms/{copy_room}/content?format=json")).json()
+        assert as_json == {"content": "hello from http"}
+
+
+async def _content_is(http: httpx.AsyncClient, room: str, want: str) -> bool:
+    return (await http.get(f"/api/rooms/{room}/content")).text == want
