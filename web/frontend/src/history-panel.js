@@ -393,6 +393,7 @@ export class HistoryPanel {
     this.restoreButton.disabled = atHead
     this.restoreButton.title = atHead ? 'Pick an earlier version to restore it' : `Make version ${seq} the current text`
     this.nameButton.textContent = this.viewing ? `Name version ${seq}` : 'Name this version'
+    this.nameButton.disabled = steps.length === 0
   }
 
   renderTimeline () {

@@ -89,10 +89,25 @@ export function diffTexts (before, after, maxEdits = MAX_EDITS) {
   let j = 0
   for (const [pi, pj] of [...pairs, [ta.length, tb.length]]) {
     if (pi > i || pj > j) {
-      ops.push({ from: [start + sa[i], start + sa[pi]], to: [start + sb[j], start + sb[pj]] })
+      ops.push(narrow(before, after,
+        { from: [start + sa[i], start + sa[pi]], to: [start + sb[j], start + sb[pj]] }))
     }
     i = pi + 1
     j = pj + 1
   }
   return ops
+}
+
+/** A replacement where one side extends the other ("he" → "here") is only the
+ * extension: a word typed further is shown as added, not as removed and re-added. */
+function narrow (before, after, op) {
+  const { from: [i1, i2], to: [j1, j2] } = op
+  const removed = before.slice(i1, i2)
+  const added = after.slice(j1, j2)
+  if (!removed || !added) return op
+  if (added.startsWith(removed)) return { from: [i2, i2], to: [j1 + removed.length, j2] }
+  if (added.endsWith(removed)) return { from: [i1, i1], to: [j1, j2 - removed.length] }
+  if (removed.startsWith(added)) return { from: [i1 + added.length, i2], to: [j2, j2] }
+  if (removed.endsWith(added)) return { from: [i1, i2 - added.length], to: [j1, j1] }
+  return op
 }

@@ -30,6 +30,11 @@ test('a replaced word is shown whole', () => {
   assert.deepEqual(ops, [{ from: [4, 9], to: [4, 9] }])
 })
 
+test('a word typed further is only an addition; a shortened one only a removal', () => {
+  assert.deepEqual(diffTexts('Some text he', 'Some text here we go.'), [{ from: [12, 12], to: [12, 21] }])
+  assert.deepEqual(diffTexts('Some texts', 'Some text'), [{ from: [9, 10], to: [9, 9] }])
+})
+
 test('insertions and deletions in several places', () => {
   const before = '# Plan\n\nBring slides.\nBook the room.\n'
   const after = '# Plan for Friday\n\nBring the slides.\n'
