@@ -255,3 +255,27 @@ async def test_http_api_and_y_websocket_clients_share_one_document(server: Serve
 
 async def _content_is(http: httpx.AsyncClient, room: str, want: str) -> bool:
     return (await http.get(f"/api/rooms/{room}/content")).text == want
+
+
+async def test_many_y_websocket_clients_join_a_cold_room_at_once(server: ServerProcess) -> None:
+    """40 real y-websocket clients open a stored, unloaded room at the same moment (after
+    a restart): every one syncs and gets the whole document (single-flight load)."""
+    room = "interop-stampede"
+    async with node_driver() as driver:
+        author = await driver.client(server.ws, room)
+        for n in range(30):
+            await author.insert(10**9, f"line {n}\n")
+        want = await author.text()
+        await eventually(lambda: _stored_text_is(server, room, want), 10, "stored")
+        await author.close()
+        server.restart()  # the room is cold: it must be loaded from SQLite
+        clients = await asyncio.gather(
+            *(driver.client(server.ws, room, synced=False) for _ in range(40))
+        )
+        await asyncio.gather(*(c.wait_synced(20) for c in clients))
+        texts = await asyncio.gather(*(c.text() for c in clients))
+        assert all(t == want for t in texts), [len(t) for t in texts]
+
+
+async def _stored_text_is(server: ServerProcess, room: str, want: str) -> bool:
+    return text_of(await stored_doc(server.db, room)) == want
