@@ -130,6 +130,12 @@ class NodeDriver:
             await client.wait_synced()
         return client
 
+    async def kill(self) -> None:
+        """kill -9 the Node process (a client that crashes: no close frames)."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
     async def aclose(self) -> None:
         """Ask the driver to exit; kill it if it does not (idempotent)."""
         proc, self.proc = self.proc, None

@@ -279,3 +279,27 @@ async def test_many_y_websocket_clients_join_a_cold_room_at_once(server: ServerP
 
 async def _stored_text_is(server: ServerProcess, room: str, want: str) -> bool:
     return text_of(await stored_doc(server.db, room)) == want
+
+
+async def test_a_crashed_node_client_leaves_no_ghost(server: ServerProcess) -> None:
+    """kill -9 of a Node process holding a client: its presence disappears for the
+    others (no close frame was sent), and its last edit, once echoed, is kept."""
+    room = "interop-crash"
+    async with node_driver() as observer_driver, node_driver() as victim_driver:
+        observer = await observer_driver.client(server.ws, room)
+        victim = await victim_driver.client(server.ws, room)
+        await victim.set_awareness({"user": {"name": "Crash", "color": "#123456"}})
+        await victim.insert(0, "before the crash")
+
+        async def observer_sees_victim() -> bool:
+            states = await observer.awareness()
+            return victim.client_id in states and await observer.text() == "before the crash"
+
+        await eventually(observer_sees_victim, 10, "the observer sees the victim")
+        await victim_driver.kill()
+
+        async def ghost_gone() -> bool:
+            return victim.client_id not in await observer.awareness()
+
+        await eventually(ghost_gone, 10, "the crashed client's presence is removed")
+        assert text_of(await stored_doc(server.db, room)) == "before the crash"
