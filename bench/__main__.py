@@ -11,6 +11,7 @@ import argparse
 import json
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,9 @@ from bench.scenarios import SCENARIOS
 from bench.servers import BENCH, ROOT, SERVERS, RunningServer, wait_quiet
 
 RESULTS = BENCH / "results"
-QUIET_WAIT_S = 20.0  # how long to wait for the machine to calm down before each server
+QUIET_WAIT_S = 60.0  # how long to wait for the machine to calm down before each server
+DISTURBED_CORES = 0.35  # other processes' CPU during a measurement that voids it
+ATTEMPTS = 3
 
 
 def machine() -> dict[str, Any]:
@@ -68,14 +71,39 @@ def _npm_version(root: Path, name: str) -> str:
         return "?"
 
 
+def _disturbance(result: dict[str, Any]) -> float:
+    """The most CPU other processes used during any measured step, in cores."""
+    values = [s.get("otherCpu", 0.0) for s in result.get("steps", [])]
+    values.append(result.get("otherCpu", 0.0))
+    return max(values)
+
+
 def run_one(scenario_key: str, server_key: str, quick: bool, work: Path) -> dict[str, Any]:
-    """Start one server, run one scenario against it, stop it."""
+    """Start one server, run one scenario against it, stop it. Other engineers' test
+    suites share this machine: a run during which other processes used more than
+    DISTURBED_CORES is repeated (up to ATTEMPTS times) after waiting for quiet."""
+    result: dict[str, Any] = {}
+    for attempt in range(1, ATTEMPTS + 1):
+        result = _attempt(scenario_key, server_key, quick, work / f"{attempt}")
+        result["attempt"] = attempt
+        result["disturbance"] = _disturbance(result)
+        if result["disturbance"] <= DISTURBED_CORES or "error" in result:
+            break
+        print(
+            f"    other processes used {result['disturbance']:.2f} cores meanwhile: "
+            + ("again" if attempt < ATTEMPTS else "keeping it, marked as disturbed"),
+            file=sys.stderr,
+        )
+    return result
+
+
+def _attempt(scenario_key: str, server_key: str, quick: bool, work: Path) -> dict[str, Any]:
     scenario = SCENARIOS[scenario_key]
     spec = SERVERS[server_key]
     raw = RESULTS / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     server_work = work / f"{scenario_key}-{server_key}"
-    server_work.mkdir()
+    server_work.mkdir(parents=True)
     background = wait_quiet(QUIET_WAIT_S)
     server = RunningServer(spec, server_work, raw / f"{scenario_key}-{server_key}.log")
     print(f"  {scenario_key} {spec.label} (pid {server.pid}, port {server.port})", file=sys.stderr)
@@ -107,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--name", default=None, help="results file stem (default: full/quick)")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the `finally` blocks stop the server we started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not shutil.which("taskset") or not shutil.which("node"):
         print("taskset and node are required", file=sys.stderr)
         return 2

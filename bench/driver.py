@@ -21,6 +21,62 @@ from bench.servers import (
 SETTLE_S = 2.0  # before sampling memory: let the allocator and the GC settle
 
 
+class _Follower:
+    """Reads the load generator's events; samples CPU per step and memory on request."""
+
+    def __init__(self, proc: subprocess.Popen[str], server: RunningServer) -> None:
+        self.proc = proc
+        self.server = server
+        self.server_cpu: list[float] = []
+        self.other_cpu: list[float] = []
+        self.memory: dict[str, int] = {}
+        self.began = (0.0, 0.0, 0.0, 0.0)
+        self.result: dict[str, Any] = {"error": "load generator ended without a result"}
+
+    def _sample(self) -> tuple[float, float, float, float]:
+        return (
+            time.monotonic(),
+            cpu_seconds(self.server.pid),
+            cpu_seconds(self.proc.pid),
+            machine_busy_seconds(),
+        )
+
+    def follow(self) -> None:
+        """Handle events until the load generator's stdout closes."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                print(f"    loadgen: {line.rstrip()}", file=sys.stderr)
+                continue
+            kind = event.get("event")
+            if kind == "log":
+                print(f"    {event['msg']}", file=sys.stderr)
+            elif kind == "step_begin":
+                self.began = self._sample()
+            elif kind == "step_end":
+                now = self._sample()
+                wall = now[0] - self.began[0]
+                ours = now[1] - self.began[1]
+                loadgen = now[2] - self.began[2]
+                self.server_cpu.append(round(ours / wall, 2))
+                # Everything else the machine did meanwhile (other engineers' tests...).
+                other = (now[3] - self.began[3] - ours - loadgen) / wall
+                self.other_cpu.append(round(max(0.0, other), 2))
+                if "rate" in event:
+                    print(
+                        _step_line(event, self.server_cpu[-1], self.other_cpu[-1]), file=sys.stderr
+                    )
+            elif kind in ("baseline", "connected"):
+                time.sleep(SETTLE_S)
+                self.memory[kind] = rss_bytes(self.server.pid)
+                self.proc.stdin.write("go\n")
+                self.proc.stdin.flush()
+            elif kind == "result":
+                self.result = {k: v for k, v in event.items() if k != "event"}
+
+
 def run_loadgen(server: RunningServer, config: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """Run one scenario; returns the load generator's result, with the server's CPU use
     per measured step and, for the idle scenario, its memory before and after."""
@@ -39,54 +95,24 @@ def run_loadgen(server: RunningServer, config: dict[str, Any], timeout_s: float)
         text=True,
         bufsize=1,
     )
-    assert proc.stdin is not None and proc.stdout is not None
-    server_cpu: list[float] = []
-    other_cpu: list[float] = []
-    memory: dict[str, int] = {}
-    began = (0.0, 0.0, 0.0, 0.0)
-    result: dict[str, Any] = {"error": "load generator ended without a result"}
-    for line in proc.stdout:
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            print(f"    loadgen: {line.rstrip()}", file=sys.stderr)
-            continue
-        kind = event.get("event")
-        if kind == "log":
-            print(f"    {event['msg']}", file=sys.stderr)
-        elif kind == "step_begin":
-            began = (
-                time.monotonic(),
-                cpu_seconds(server.pid),
-                cpu_seconds(proc.pid),
-                machine_busy_seconds(),
-            )
-        elif kind == "step_end":
-            wall = time.monotonic() - began[0]
-            ours = cpu_seconds(server.pid) - began[1]
-            loadgen = cpu_seconds(proc.pid) - began[2]
-            server_cpu.append(round(ours / wall, 2))
-            # Everything else the machine did meanwhile (other engineers' tests...).
-            other_cpu.append(round((machine_busy_seconds() - began[3] - ours - loadgen) / wall, 2))
-            if "rate" in event:
-                print(_step_line(event, server_cpu[-1], other_cpu[-1]), file=sys.stderr)
-        elif kind in ("baseline", "connected"):
-            time.sleep(SETTLE_S)
-            memory[kind] = rss_bytes(server.pid)
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        elif kind == "result":
-            result = {k: v for k, v in event.items() if k != "event"}
-    proc.wait(30)
-    for step, cpu, other in zip(result.get("steps", []), server_cpu, other_cpu, strict=False):
+    follower = _Follower(proc, server)
+    try:
+        follower.follow()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(30)
+    result = follower.result
+    steps = result.get("steps", [])
+    for step, cpu, other in zip(steps, follower.server_cpu, follower.other_cpu, strict=False):
         step["serverCpu"] = cpu
         step["otherCpu"] = other
-    if server_cpu and "steps" not in result:
-        result["serverCpu"] = server_cpu[-1]
-        result["otherCpu"] = other_cpu[-1]
-    if memory:
-        result["rssBaseline"] = memory.get("baseline")
-        result["rssConnected"] = memory.get("connected")
+    if follower.server_cpu and "steps" not in result:
+        result["serverCpu"] = follower.server_cpu[-1]
+        result["otherCpu"] = follower.other_cpu[-1]
+    if follower.memory:
+        result["rssBaseline"] = follower.memory.get("baseline")
+        result["rssConnected"] = follower.memory.get("connected")
     result["serverAlive"] = server.proc.poll() is None
     return result
 
