@@ -73,6 +73,24 @@ const handlers = {
     if (count > 0) doc.transact(() => text.delete(pos, count))
     return text.length
   },
+  mapSet ({ client, map, key, value }) {
+    get(client).doc.getMap(map).set(key, value)
+    return true
+  },
+  arrayPush ({ client, array, values }) {
+    get(client).doc.getArray(array).push(values)
+    return true
+  },
+  // every root type as Yjs itself renders it (roots must be typed first: `types`)
+  json ({ client, types = {} }) {
+    const { doc } = get(client)
+    const out = {}
+    for (const [name, kind] of Object.entries(types)) {
+      const value = kind === 'map' ? doc.getMap(name) : kind === 'array' ? doc.getArray(name) : doc.getText(name)
+      out[name] = value.toJSON()
+    }
+    return out
+  },
   text ({ client }) {
     return get(client).text.toString()
   },

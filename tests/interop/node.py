@@ -189,6 +189,19 @@ class NodeClient:
         new_length: int = await self._call("delete", at=fraction, length=length)
         return new_length
 
+    async def map_set(self, map_name: str, key: str, value: Any) -> None:
+        """`doc.getMap(map_name).set(key, value)` (a JSON value)."""
+        await self._call("mapSet", map=map_name, key=key, value=value)
+
+    async def array_push(self, array_name: str, values: list[Any]) -> None:
+        """`doc.getArray(array_name).push(values)`."""
+        await self._call("arrayPush", array=array_name, values=values)
+
+    async def json(self, types: dict[str, str]) -> dict[str, Any]:
+        """`toJSON()` of the named roots, typed as given ("map", "array" or "text")."""
+        result: dict[str, Any] = await self._call("json", types=types)
+        return result
+
     async def text(self) -> str:
         """The `content` Y.Text."""
         text: str = await self._call("text")

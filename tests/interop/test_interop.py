@@ -303,3 +303,32 @@ async def test_a_crashed_node_client_leaves_no_ghost(server: ServerProcess) -> N
 
         await eventually(ghost_gone, 10, "the crashed client's presence is removed")
         assert text_of(await stored_doc(server.db, room)) == "before the crash"
+
+
+async def test_maps_and_arrays_from_yjs_round_trip(server: ServerProcess) -> None:
+    """Rooms carry any Yjs content: a Y.Map and a Y.Array written by one Node client reach
+    another, survive a restart, and `format=json` renders them as Yjs's own `toJSON()`."""
+    room = "interop-types"
+    types = {"meta": "map", "items": "array", "content": "text"}
+    async with node_driver() as driver:
+        ada = await driver.client(server.ws, room)
+        bob = await driver.client(server.ws, room)
+        await ada.map_set("meta", "title", "Plan ✓")
+        await ada.map_set("meta", "tags", ["a", "b"])
+        await ada.map_set("meta", "nested", {"n": 1, "ok": True, "none": None})
+        await ada.array_push("items", [1, "two", {"three": 3}])
+        await bob.insert(0, "text too")
+        await bob.array_push("items", [4.5])
+
+        async def same() -> bool:
+            return await ada.json(types) == await bob.json(types)
+
+        await eventually(same, 10, "both Node clients have the same map, array and text")
+        want = await ada.json(types)
+        assert 4.5 in want["items"] and want["meta"]["title"] == "Plan ✓"
+        server.restart()
+        fresh = await driver.client(server.ws, room)
+        assert await fresh.json(types) == want
+        async with httpx.AsyncClient(base_url=server.http) as http:
+            rendered = (await http.get(f"/api/rooms/{room}/content?format=json")).json()
+        assert rendered == want
