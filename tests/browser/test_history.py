@@ -129,6 +129,8 @@ async def test_scrub_shows_that_version_read_only(
     shown = page.locator(".version-editor .cm-content")
     await expect(shown).to_be_visible()
     await expect(shown).to_have_attribute("contenteditable", "false")
+    live = page.locator(".live-editor .cm-content")
+    await expect(live).to_have_attribute("contenteditable", "false")  # locked as well
     await expect(page.locator(".cm-hist-added").first).to_be_visible()  # text added since
 
     # Typing into the past version changes nothing anywhere.
@@ -170,6 +172,7 @@ async def test_scrub_shows_that_version_read_only(
     await page.click("#version-live")
     await expect(banner).to_be_hidden()
     await expect(page.locator(".live-editor")).to_be_visible()
+    await expect(live).to_have_attribute("contenteditable", "true")
     await expect(page.locator(".entry-live")).to_have_attribute("aria-current", "true")
     assert alice.errors == [] and bob.errors == []
 

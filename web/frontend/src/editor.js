@@ -3,7 +3,7 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { yCollab, yUndoManagerKeymap, ySyncAnnotation } from 'y-codemirror.next'
-import { EditorState } from '@codemirror/state'
+import { Compartment, EditorState } from '@codemirror/state'
 import {
   EditorView, keymap, drawSelection, highlightSpecialChars, dropCursor, placeholder
 } from '@codemirror/view'
@@ -69,6 +69,12 @@ function main () {
   })
 
   const typing = new TypingSignal(awareness)
+  // Writable or not; the History panel also locks it while a past version is shown.
+  const access = new Compartment()
+  const accessFor = (locked) => [
+    EditorState.readOnly.of(readOnly || locked),
+    EditorView.editable.of(!(readOnly || locked))
+  ]
   const view = new EditorView({
     parent: $('editor'),
     state: EditorState.create({
@@ -87,8 +93,7 @@ function main () {
         placeholder(readOnly
           ? 'Nothing here yet.'
           : 'Start writing — everyone in this room sees it as you type.'),
-        EditorState.readOnly.of(readOnly),
-        EditorView.editable.of(!readOnly),
+        access.of(accessFor(false)),
         EditorView.contentAttributes.of({ 'aria-label': `Document ${room}` }),
         EditorView.editorAttributes.of({ class: 'live-editor' }),
         EditorView.updateListener.of((update) => {
@@ -142,7 +147,17 @@ function main () {
 
   // The History panel (the page has one; the embed does not).
   const history = $('history')
-    ? new HistoryPanel({ room, base, token, canWrite: !readOnly, doc, ytext, liveView: view, awareness })
+    ? new HistoryPanel({
+      room,
+      base,
+      token,
+      canWrite: !readOnly,
+      doc,
+      ytext,
+      awareness,
+      liveView: view,
+      lockLive: (locked) => view.dispatch({ effects: access.reconfigure(accessFor(locked)) })
+    })
     : null
 
   // A handle for debugging in the console (and for the browser tests).

@@ -9,7 +9,8 @@ import { VersionView } from './version-view.js'
 import { PALETTE, initials } from './identity.js'
 
 const PAGE = 5000 // the most updates the server returns per call
-const REFRESH_MS = 700 // after a live change, reload the new tail of the history
+const REFRESH_MS = 700 // after a live change, reload the new tail of the history…
+const REFRESH_MAX_MS = 3000 // …at the latest this long after the first unseen change
 const DIFF_DELAY_MS = 120
 const SESSIONS = 200
 
@@ -36,8 +37,9 @@ function el (tag, className, text) {
 
 /** The panel and everything it drives; created by the editor page when it has one. */
 export class HistoryPanel {
-  constructor ({ room, base, token, canWrite, doc, ytext, liveView, awareness = null }) {
+  constructor ({ room, base, token, canWrite, doc, ytext, liveView, awareness = null, lockLive = () => {} }) {
     this.room = room
+    this.lockLive = lockLive
     this.awareness = awareness
     this.base = base
     this.token = token
@@ -79,7 +81,7 @@ export class HistoryPanel {
     }
     this.bind()
     doc.on('update', () => {
-      if (this.isOpen) this.later('refresh', REFRESH_MS, () => this.refresh())
+      if (this.isOpen) this.scheduleRefresh()
       if (this.viewing) this.scheduleDiff()
     })
     window.addEventListener('hashchange', () => this.followHash())
@@ -110,6 +112,9 @@ export class HistoryPanel {
     })
     this.panel.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && !event.defaultPrevented) this.close()
+    })
+    this.paper.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && this.viewing) this.backToLive()
     })
   }
 
@@ -156,6 +161,17 @@ export class HistoryPanel {
 
   async json (path, init) { return (await this.api(path, init)).json() }
 
+  /** Refresh once changes stop for a moment, or a few seconds after the first one. */
+  scheduleRefresh () {
+    const now = Date.now()
+    if (!this.refreshFirst) this.refreshFirst = now
+    const wait = Math.max(0, Math.min(REFRESH_MS, this.refreshFirst + REFRESH_MAX_MS - now))
+    this.later('refresh', wait, () => {
+      this.refreshFirst = 0
+      this.refresh()
+    })
+  }
+
   /** Load what is new (one load at a time; a request during a load runs after it). */
   refresh () {
     if (this.loading) {
@@ -201,6 +217,7 @@ export class HistoryPanel {
       }
       this.replay.append(steps)
       after = upto
+      if (after < head) this.position.textContent = `Loading… ${after} of ${head}`
     }
     this.head = Math.max(head, this.replay.lastSeq)
     this.sessions = sessions
@@ -224,6 +241,7 @@ export class HistoryPanel {
     const step = steps[index]
     if (!this.viewing) {
       this.viewing = true
+      this.lockLive(true)
       this.paper.dataset.viewing = 'true'
       this.banner.hidden = false
     }
@@ -241,6 +259,8 @@ export class HistoryPanel {
     this.index = -1
     delete this.paper.dataset.viewing
     this.banner.hidden = true
+    this.lockLive(false)
+    this.liveView.requestMeasure()
     this.renderScrubber()
     this.markTimeline()
   }
