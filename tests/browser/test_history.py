@@ -167,7 +167,7 @@ async def test_scrub_shows_that_version_read_only(
     assert sheet is not None and sheet["x"] == 0 and sheet["width"] == 390
     await expect(banner).to_be_in_viewport()
     await page.screenshot(path=str(artifacts / "history-phone.png"))
-    await page.set_viewport_size(WIDE)
+    await page.set_viewport_size({"width": WIDE["width"], "height": WIDE["height"]})
 
     await page.click("#version-live")
     await expect(banner).to_be_hidden()
