@@ -29,6 +29,8 @@ RESULTS = BENCH / "results"
 QUIET_WAIT_S = 60.0  # how long to wait for the machine to calm down before each server
 DISTURBED_CORES = 0.35  # other processes' CPU during a measurement that voids it
 ATTEMPTS = 3
+# After this (monotonic time) no more waiting for quiet and no repeats: a run stays bounded.
+RETRY_DEADLINE = [float("inf")]
 
 
 def machine() -> dict[str, Any]:
@@ -89,6 +91,9 @@ def run_one(scenario_key: str, server_key: str, quick: bool, work: Path) -> dict
         result["disturbance"] = _disturbance(result)
         if result["disturbance"] <= DISTURBED_CORES or "error" in result:
             break
+        if time.monotonic() > RETRY_DEADLINE[0]:
+            print("    over the time budget: no more repeats", file=sys.stderr)
+            break
         print(
             f"    other processes used {result['disturbance']:.2f} cores meanwhile: "
             + ("again" if attempt < ATTEMPTS else "keeping it, marked as disturbed"),
@@ -104,7 +109,7 @@ def _attempt(scenario_key: str, server_key: str, quick: bool, work: Path) -> dic
     raw.mkdir(parents=True, exist_ok=True)
     server_work = work / f"{scenario_key}-{server_key}"
     server_work.mkdir(parents=True)
-    background = wait_quiet(QUIET_WAIT_S)
+    background = wait_quiet(QUIET_WAIT_S if time.monotonic() < RETRY_DEADLINE[0] else 0)
     server = RunningServer(spec, server_work, raw / f"{scenario_key}-{server_key}.log")
     print(f"  {scenario_key} {spec.label} (pid {server.pid}, port {server.port})", file=sys.stderr)
     started = time.monotonic()
@@ -133,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="instead of the comparison: py-spy profiles of samepage under s1 and s2",
     )
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=20.0,
+        help="stop waiting for a quiet machine and repeating disturbed runs after this",
+    )
     parser.add_argument("--name", default=None, help="results file stem (default: full/quick)")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the `finally` blocks stop the server we started.
@@ -153,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": {},
     }
     t0 = time.monotonic()
+    RETRY_DEADLINE[0] = t0 + args.budget_minutes * 60
     with tempfile.TemporaryDirectory(prefix="samepage-bench-") as tmp:
         for key in scenarios:
             scenario = SCENARIOS[key]

@@ -74,12 +74,16 @@ def profile_samepage(quick: bool) -> int:
             try:
                 server.wait_ready()
                 spy = subprocess.Popen(
-                    [py_spy, "record", "-p", str(server.pid), "-f", "raw", "-o", str(raw)],
+                    # --gil: only the thread holding the GIL, i.e. Python CPU time; the
+                    # aiosqlite worker blocked in queue.get would otherwise look busy.
+                    [py_spy, "record", "--gil", "-p", str(server.pid), "-f", "raw", "-o", str(raw)],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
                 print(f"{key}: profiling samepage pid {server.pid}", file=sys.stderr)
-                run_loadgen(server, SCENARIOS[key].config(quick), SCENARIOS[key].timeout_s)
+                result = run_loadgen(server, SCENARIOS[key].config(quick), SCENARIOS[key].timeout_s)
+                if "error" in result:
+                    print(f"  error: {str(result['error'])[:300]}", file=sys.stderr)
             finally:
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)

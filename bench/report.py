@@ -33,12 +33,21 @@ def _why(step: Result | None) -> str:
     return f"at {step['rate']:,}/s: " + ", ".join(reasons)
 
 
+def _mark(r: Result) -> str:
+    """† on a result measured while other processes used more than 0.35 cores."""
+    return " †" if r.get("disturbance", 0) > 0.35 else ""
+
+
 def ramp_cell(r: Result | None) -> str:
     """`max rate (deliveries/s)` of a ramp scenario."""
     if not r:
         return "–"
     if "error" in r:
         return "error"
+    return _ramp_cell(r) + _mark(r)
+
+
+def _ramp_cell(r: Result) -> str:
     if r["rampExhausted"]:
         return f"≥ {r['maxRate']:,}"
     if not r["maxRate"]:
@@ -157,10 +166,11 @@ def render_table(run: Result) -> str:
             f"{_fmt(s1.get('maxDeliveriesPerS')) if s1 and 'error' not in s1 else '–'} | "
             f"{ramp_cell(s2)} | "
             f"{_fmt(s2.get('maxDeliveriesPerS')) if s2 and 'error' not in s2 else '–'} | "
-            f"{_fmt(s3['handshakesPerS']) if s3ok else ('error' if s3 else '–')} | "
+            f"{_fmt(s3['handshakesPerS']) + _mark(s3) if s3ok else ('error' if s3 else '–')} | "
             f"{_fmt(kib_per_conn(s3), '', 1)} | "
             + (
-                f"{_fmt(s4['joinReceivedMs'], '', 1)} / {_fmt(s4['joinAppliedMs'], '', 1)} | "
+                f"{_fmt(s4['joinReceivedMs'], '', 1)} / {_fmt(s4['joinAppliedMs'], '', 1)}"
+                f"{_mark(s4)} | "
                 f"{_fmt(s4['concurrentWallMs'], '', 1)} |"
                 if s4ok
                 else ("error | error |" if s4 else "– | – |")
@@ -172,7 +182,8 @@ def render_table(run: Result) -> str:
         " of its room and the p99 send→receipt latency stayed ≤ 100 ms (≥: the ramp ended"
         " first). deliveries/s: updates received per second, summed over clients, at that rate."
         " KiB/conn: server RSS growth / idle connections. s4: socket opened → sync step 2"
-        " received / applied to a fresh Y.Doc (median); 10 joins: all ten at once, wall time.",
+        " received / applied to a fresh Y.Doc (median); 10 joins: all ten at once, wall time."
+        " †: other processes on the machine used > 0.35 cores during the measurement.",
         "",
         "| target | measured | verdict |",
         "|---|---|---|",
@@ -247,7 +258,8 @@ def render_chart(run: Result, path: Path) -> None:
         ax.set_ylabel("p99 fan-out latency, ms")
         title = "s1: 1 room × 50 clients" if scen == "s1" else "s2: 100 rooms × 10 clients"
         ax.set_title(title + " (ramp stops at a loss or p99 > 100 ms)", fontsize=9)
-        ax.legend(fontsize=7)
+        if ax.get_lines():
+            ax.legend(fontsize=7)
 
     def bars(ax: Any, scen: str, value: Any, title: str, unit: str) -> None:
         names, vals, cols = [], [], []
