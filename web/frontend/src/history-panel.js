@@ -2,48 +2,25 @@
 // slider over every stored update, playback, change highlights against the current
 // version, naming and restoring. Past versions are shown in a separate read-only view
 // (version-view.js); the live view and its Y.Text binding stay as they are.
-import { Replay, fromBase64 } from './replay.js'
-import { timelineEntries, entryHolds, editsLabel, formatWhen, bannerText, stepDelay } from './timeline.js'
+import { Replay } from './replay.js'
+import { formatWhen, bannerText, stepDelay } from './timeline.js'
 import { diffTexts } from './textdiff.js'
 import { VersionView } from './version-view.js'
-import { PALETTE, initials } from './identity.js'
+import { HistoryApi } from './history-api.js'
+import { TimelineList, el } from './timeline-list.js'
 
-const PAGE = 5000 // the most updates the server returns per call
 const REFRESH_MS = 700 // after a live change, reload the new tail of the history…
 const REFRESH_MAX_MS = 3000 // …at the latest this long after the first unseen change
 const DIFF_DELAY_MS = 120
-const SESSIONS = 200
 
 const $ = (id) => document.getElementById(id)
-
-/** The author's colour: theirs when they are here now, else a stable one from the
- * presence palette. */
-function colorOf (name, awareness) {
-  for (const state of awareness ? awareness.getStates().values() : []) {
-    const user = state && state.user
-    if (user && user.name === name && /^#[0-9a-f]{6}$/i.test(user.color)) return user.color
-  }
-  let hash = 0
-  for (const ch of name) hash = (hash * 31 + ch.codePointAt(0)) >>> 0
-  return PALETTE[hash % PALETTE.length]
-}
-
-function el (tag, className, text) {
-  const node = document.createElement(tag)
-  if (className) node.className = className
-  if (text !== undefined) node.textContent = text
-  return node
-}
 
 /** The panel and everything it drives; created by the editor page when it has one. */
 export class HistoryPanel {
   constructor ({ room, base, token, canWrite, doc, ytext, liveView, awareness = null, lockLive = () => {} }) {
     this.room = room
+    this.api = new HistoryApi(base, room, token)
     this.lockLive = lockLive
-    this.awareness = awareness
-    this.base = base
-    this.token = token
-    this.canWrite = canWrite
     this.ytext = ytext
     this.liveView = liveView
     this.replay = new Replay()
@@ -65,7 +42,14 @@ export class HistoryPanel {
     this.playButton = $('history-play')
     this.speed = $('history-speed')
     this.position = $('history-position')
-    this.timeline = $('history-timeline')
+    this.timeline = new TimelineList($('history-timeline'), {
+      awareness,
+      onPick: (seq) => {
+        this.pause()
+        this.show(this.replay.indexOfSeq(seq))
+      },
+      onLive: () => this.backToLive()
+    })
     this.note = $('history-note')
     this.restoreButton = $('history-restore')
     this.nameButton = $('history-name')
@@ -146,21 +130,6 @@ export class HistoryPanel {
 
   // ---------- loading ----------
 
-  async api (path, init = {}) {
-    const headers = { ...(init.headers || {}) }
-    if (this.token) headers.Authorization = `Bearer ${this.token}`
-    const response = await fetch(`${this.base}/api/rooms/${encodeURIComponent(this.room)}${path}`,
-      { cache: 'no-store', ...init, headers })
-    if (!response.ok) {
-      let detail = `HTTP ${response.status}`
-      try { detail = (await response.json()).detail || detail } catch {}
-      throw new Error(detail)
-    }
-    return response
-  }
-
-  async json (path, init) { return (await this.api(path, init)).json() }
-
   /** Refresh once changes stop for a moment, or a few seconds after the first one. */
   scheduleRefresh () {
     const now = Date.now()
@@ -193,37 +162,15 @@ export class HistoryPanel {
   }
 
   async load () {
-    const [info, sessions, versions] = await Promise.all([
-      this.json(''),
-      this.json(`/history?group=session&limit=${SESSIONS}`),
-      this.json('/versions')
-    ])
-    const head = info.seq
-    let prev = this.replay.lastSeq
-    let after = prev
-    while (after < head) {
-      const upto = Math.min(head, after + PAGE)
-      const rows = await this.json(`/updates?after=${after}&upto=${upto}&limit=${PAGE}`)
-      const steps = []
-      for (const row of rows) {
-        let update = fromBase64(row.update)
-        if (Replay.needsFullState(prev, row.seq)) {
-          // Compaction removed the rows before this one: start from the full state here.
-          const response = await this.api(`/content?at=${row.seq}&format=yjs`)
-          update = new Uint8Array(await response.arrayBuffer())
-        }
-        steps.push({ seq: row.seq, time: row.time, author: row.author, update })
-        prev = row.seq
-      }
-      this.replay.append(steps)
-      after = upto
-      if (after < head) this.position.textContent = `Loading… ${after} of ${head}`
-    }
-    this.head = Math.max(head, this.replay.lastSeq)
+    const { head, sessions, versions } = await this.api.load(this.replay, (done, total) => {
+      this.position.textContent = `Loading… ${done} of ${total}`
+    })
+    this.head = head
     this.sessions = sessions
     this.versions = versions
     this.renderScrubber()
-    this.renderTimeline()
+    this.timeline.render(sessions, versions, head)
+    this.markTimeline()
   }
 
   // ---------- viewing a version ----------
@@ -330,14 +277,8 @@ export class HistoryPanel {
   async nameVersion (raw) {
     const label = raw.trim()
     if (!label) return this.nameInput.focus()
-    const body = { label }
-    if (this.viewing) body.seq = this.replay.steps[this.index].seq
     try {
-      await this.json('/versions', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body)
-      })
+      await this.api.nameVersion(label, this.viewing ? this.replay.steps[this.index].seq : null)
       this.nameForm.hidden = true
       this.nameInput.value = ''
       this.say(`Named “${label}”.`)
@@ -362,11 +303,7 @@ export class HistoryPanel {
 
   async restore (seq, undo = false) {
     try {
-      const result = await this.json('/restore', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ seq })
-      })
+      const result = await this.api.restore(seq)
       this.backToLive()
       if (!result.changed) this.say(`Version ${seq} is already the current text.`)
       else if (undo) this.say('Restore undone.')
@@ -416,64 +353,8 @@ export class HistoryPanel {
     this.nameButton.disabled = steps.length === 0
   }
 
-  renderTimeline () {
-    const items = [this.liveItem()]
-    for (const entry of timelineEntries(this.sessions, this.versions)) items.push(this.entryItem(entry))
-    this.timeline.replaceChildren(...items)
-    this.markTimeline()
-  }
-
-  liveItem () {
-    const item = el('li')
-    const button = el('button', 'entry entry-live')
-    button.type = 'button'
-    button.append(el('span', 'entry-icon'), el('span', 'entry-title', 'Current version'),
-      el('span', 'entry-meta', this.head ? `Version ${this.head} · live` : 'Nothing written yet'))
-    button.addEventListener('click', () => this.backToLive())
-    item.append(button)
-    this.liveButton = button
-    return item
-  }
-
-  entryItem (entry) {
-    const item = el('li')
-    const button = el('button', `entry entry-${entry.kind}`)
-    button.type = 'button'
-    button.dataset.seq = String(entry.seq)
-    if (entry.kind === 'version') {
-      button.append(el('span', 'entry-icon'), el('span', 'entry-title', entry.label),
-        el('span', 'entry-meta', `Version ${entry.seq} · ${formatWhen(entry.time)}`))
-      button.title = `Named by ${entry.author}`
-    } else {
-      const avatar = el('span', 'entry-avatar', initials(entry.author))
-      avatar.style.setProperty('--person-color', colorOf(entry.author, this.awareness))
-      const range = entry.firstSeq === entry.seq ? `${entry.seq}` : `${entry.firstSeq}–${entry.seq}`
-      button.append(avatar, el('span', 'entry-title', entry.author),
-        el('span', 'entry-meta', `${formatWhen(entry.time)} · ${editsLabel(entry.updates)}`),
-        el('span', 'entry-seq', range))
-      button.title = `Versions ${range}`
-    }
-    button.entry = entry
-    button.addEventListener('click', () => {
-      this.pause()
-      this.show(this.replay.indexOfSeq(entry.seq))
-    })
-    item.append(button)
-    return item
-  }
-
-  /** Mark the entry that holds the version on screen. */
   markTimeline () {
-    const seq = this.viewing ? this.replay.steps[this.index].seq : null
-    let marked = false
-    for (const button of this.timeline.querySelectorAll('.entry')) {
-      const on = button === this.liveButton
-        ? seq === null
-        : seq !== null && !marked && entryHolds(button.entry, seq)
-      if (on) marked = true
-      if (on) button.setAttribute('aria-current', 'true')
-      else button.removeAttribute('aria-current')
-    }
+    this.timeline.mark(this.viewing ? this.replay.steps[this.index].seq : null)
   }
 
   later (name, ms, fn) {
