@@ -1,4 +1,5 @@
-"""The page's logic under Node's test runner: save tracking, backoff jitter, presence."""
+"""The page's logic under Node's test runner: save tracking, backoff jitter, presence,
+history replay, word diff and the history API client."""
 
 from __future__ import annotations
 
