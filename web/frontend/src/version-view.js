@@ -34,6 +34,8 @@ class AddedWidget extends WidgetType {
   ignoreEvent () { return true }
 }
 
+const recentMark = Decoration.mark({ class: 'cm-hist-recent' })
+
 const removedMark = Decoration.mark({
   class: 'cm-hist-removed',
   attributes: { title: 'Removed since this version' }
@@ -45,6 +47,7 @@ const changesField = StateField.define({
     for (const effect of tr.effects) {
       if (!effect.is(setChanges)) continue
       if (!effect.value) return Decoration.none
+      if (effect.value.recent) return Decoration.set([recentMark.range(...effect.value.recent)])
       const { ops, current } = effect.value
       const ranges = []
       for (const { from: [i1, i2], to: [j1, j2] } of ops) {
@@ -101,8 +104,10 @@ export class VersionView {
         old.charCodeAt(endOld - 1) === text.charCodeAt(endNew - 1)) { endOld--; endNew-- }
       if (start === endOld && start === endNew) return this.highlight(null)
     }
-    const effects = [setChanges.of(null)]
-    if (follow) effects.push(EditorView.scrollIntoView(start + (endNew - start), { y: 'nearest', yMargin: 60 }))
+    // During playback the text just typed is marked, and kept in view.
+    const recent = follow && endNew > start ? { recent: [start, endNew] } : null
+    const effects = [setChanges.of(recent)]
+    if (follow) effects.push(EditorView.scrollIntoView(endNew, { y: 'nearest', yMargin: 60 }))
     this.view.dispatch({ changes: { from: start, to: endOld, insert: text.slice(start, endNew) }, effects })
   }
 
