@@ -67,6 +67,7 @@ class _RoomSync:
     started: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     gap_timer: asyncio.TimerHandle | None = None
+    refreshing: asyncio.Future[None] | None = None
 
 
 class ClusterLink:
@@ -330,8 +331,11 @@ class ClusterLink:
         a client that moved here from another node re-sends what it holds, and what
         that node stored but we have not received yet is then known, not stored twice."""
         sync = self.rooms.get(name)
-        if sync is not None and sync.room is not None:
-            await self._catch_up_to_db(sync)
+        if sync is None or sync.room is None:
+            return
+        if sync.refreshing is None or sync.refreshing.done():  # joins at once share one
+            sync.refreshing = asyncio.ensure_future(self._catch_up_to_db(sync))
+        await asyncio.shield(sync.refreshing)
 
     async def _db_seq(self, name: str) -> int:
         info = await self.store.room_info(name)

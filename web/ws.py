@@ -11,6 +11,7 @@ from sync.connection import Connection
 from sync.errors import CloseCode, InvalidRoomName, ProtocolError, SyncError
 from sync.handler import handle_frame
 from sync.names import is_valid_room_name
+from web.cluster import refresh_before_join
 from web.guard import check_capacity, identify, origin_allowed
 from web.state import AppState
 
@@ -70,6 +71,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     log.info("open room=%s peer=%s user=%s", name, peer, identity.name or "-")
     reason = ""
     try:
+        await refresh_before_join(websocket.app, name)
         room.join(conn)
         conn.start()
         reason = await _read_loop(websocket, conn, state.settings.max_frame_bytes)
