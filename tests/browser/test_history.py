@@ -214,7 +214,9 @@ async def test_restore_reaches_other_tabs_and_the_server(
         "t => window.samepage.ytext.toString() === t", arg=target, timeout=TIMEOUT_MS
     )
     assert await api.text_at() == target
-    assert len((await api.get("/history?limit=1000")).json()) == rows_before + 1
+    rows = (await api.get("/history?limit=1000")).json()
+    assert len(rows) == rows_before + 1
+    assert rows[0]["author"] == "Alice"  # the restore is Alice's edit
     await expect(page.locator("#history")).to_have_attribute("data-seq", str(head + 1))
     await expect(page.locator("#history-note")).to_contain_text(f"Restored version {seq}.")
 

@@ -74,6 +74,7 @@ export class HistoryApi {
     return this.post('/versions', seq === null ? { label } : { label, seq })
   }
 
-  /** Make the text version `seq`'s again, as a new edit: {seq, restored, changed}. */
-  restore (seq) { return this.post('/restore', { seq }) }
+  /** Make the text version `seq`'s again, as a new edit: {seq, restored, changed}.
+   * `author` names the edit in the history when the server has no token user. */
+  restore (seq, author = null) { return this.post('/restore', author ? { seq, author } : { seq }) }
 }

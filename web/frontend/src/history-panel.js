@@ -21,6 +21,7 @@ export class HistoryPanel {
     this.room = room
     this.api = new HistoryApi(base, room, token)
     this.lockLive = lockLive
+    this.awareness = awareness
     this.ytext = ytext
     this.liveView = liveView
     this.replay = new Replay()
@@ -95,7 +96,11 @@ export class HistoryPanel {
       this.nameVersion(this.nameInput.value)
     })
     this.panel.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape' && !event.defaultPrevented) this.close()
+      if (event.key !== 'Escape' || event.defaultPrevented) return
+      if (this.nameForm.contains(event.target)) {
+        this.nameForm.hidden = true
+        this.nameButton.focus()
+      } else this.close()
     })
     this.paper.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && this.viewing) this.backToLive()
@@ -303,7 +308,8 @@ export class HistoryPanel {
 
   async restore (seq, undo = false) {
     try {
-      const result = await this.api.restore(seq)
+      const me = this.awareness?.getLocalState()?.user?.name
+      const result = await this.api.restore(seq, typeof me === 'string' ? me : null)
       this.backToLive()
       if (!result.changed) this.say(`Version ${seq} is already the current text.`)
       else if (undo) this.say('Restore undone.')
