@@ -22,6 +22,8 @@ from web.settings import Settings
 
 log = logging.getLogger("samepage.web")
 RESTART_DELAY_S = 1.0
+QUICK_EXIT_S = 5.0  # a worker that exits this soon after starting did not start
+MAX_QUICK_EXITS = 3
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
@@ -94,6 +96,8 @@ def run_workers(settings: Settings, argv: list[str]) -> int:
         )
 
     children = {i: spawn(i) for i in range(settings.workers)}
+    started = dict.fromkeys(children, time.monotonic())
+    quick_exits: dict[int, int] = {}
     stopping: list[int] = []
 
     def forward(sig: int, _frame: FrameType | None) -> None:
@@ -119,7 +123,15 @@ def run_workers(settings: Settings, argv: list[str]) -> int:
                 continue
             if stopping:
                 # Ended by the signal we forwarded: that is a clean stop.
-                codes[index] = 0 if code == -stopping[0] else code
+                codes.setdefault(index, 0 if code == -stopping[0] else code)
+                del children[index]
+                continue
+            quick = time.monotonic() - started[index] < QUICK_EXIT_S
+            quick_exits[index] = quick_exits.get(index, 0) + 1 if quick else 0
+            if quick_exits[index] >= MAX_QUICK_EXITS:  # it cannot start: give up, all of us
+                print(f"samepage: worker {index} keeps failing; stopping", file=sys.stderr)
+                forward(signal.SIGTERM, None)
+                codes[index] = code if code > 0 else 1
                 del children[index]
                 continue
             print(
@@ -129,6 +141,7 @@ def run_workers(settings: Settings, argv: list[str]) -> int:
             )
             time.sleep(RESTART_DELAY_S)
             children[index] = spawn(index)
+            started[index] = time.monotonic()
         if not children:
             return max(codes.values(), default=0)
         time.sleep(0.1)

@@ -8,7 +8,10 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from redis.asyncio import Redis
 
 from tests.cluster.conftest import content, edit, room_name, seeded_rng, tokens
 from tests.helpers.clients import eventually, yclient
-from tests.helpers.server import ServerProcess
+from tests.helpers.server import ROOT, ServerProcess
 
 
 def child_pids(log: Path) -> list[int]:
@@ -112,3 +115,15 @@ def test_a_cluster_node_refuses_a_memory_database() -> None:
     from web.cli import main
 
     assert main(["serve", "--db", "memory://", "--redis", "redis://127.0.0.1:1"]) == 2
+
+
+def test_workers_that_cannot_start_make_the_supervisor_exit(tmp_path: Path) -> None:
+    with socket.socket() as taken:  # held without SO_REUSEPORT: the workers cannot bind
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cmd = [sys.executable, "-m", "web.cli", "serve", "--port", str(port)]
+        cmd += ["--db", str(tmp_path / "x.db"), "--workers", "2", "--redis", "redis://127.0.0.1:1"]
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=60)
+    assert done.returncode != 0
+    assert b"keeps failing" in done.stderr
