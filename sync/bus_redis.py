@@ -234,6 +234,8 @@ class RedisBus:
                     return
                 if self.connected:
                     log.warning("bus connection lost: %r; reconnecting", exc)
+                elif self._connected_since == 0.0 and backoff == 0.05:
+                    log.warning("cannot reach Redis at %s (%r); retrying", _redacted(self.url), exc)
                 self.connected = False
             await self._drop_pubsub()
             await asyncio.sleep(backoff)
@@ -358,3 +360,11 @@ class RedisBus:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password (for logs)."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
