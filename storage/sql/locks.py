@@ -25,17 +25,21 @@ MAINTENANCE_LOCK_CLASS = 731_602
 
 
 @asynccontextmanager
-async def room_maintenance_lock(store: Store, room: str) -> AsyncIterator[bool]:
+async def room_maintenance_lock(
+    store: Store, room: str, *, wait: bool = False
+) -> AsyncIterator[bool]:
     """Yield True when this process may rewrite `room`'s history now, False when
-    another node is doing it (do not wait: skip, it will be done by the holder)."""
+    another node is doing it (skip: the holder does it). With `wait=True` (compaction,
+    which must not run under a checkpoint build) wait for the holder instead."""
     if not isinstance(store, SqlStore) or store.engine.dialect.name != "postgresql":
         yield True
         return
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
     async with store.engine.connect() as conn, conn.begin():
         granted = (
             await conn.execute(
-                text("SELECT pg_try_advisory_xact_lock(:cls, hashtext(:room))"),
+                text(f"SELECT {function}(:cls, hashtext(:room))"),
                 {"cls": MAINTENANCE_LOCK_CLASS, "room": room},
             )
         ).scalar()
-        yield bool(granted)
+        yield True if wait else bool(granted)  # pg_advisory_xact_lock returns void

@@ -32,6 +32,24 @@ async def test_postgresql_lock_is_exclusive_per_room_and_released(pg_url: str) -
                 assert other_room
         async with room_maintenance_lock(two, "r") as after:
             assert after  # released with the first node's transaction
+        order: list[str] = []
+        held = asyncio.Event()
+
+        async def holder() -> None:
+            async with room_maintenance_lock(one, "r"):
+                order.append("held")
+                held.set()
+                await asyncio.sleep(0.2)
+                order.append("released")
+
+        async def waiter() -> None:
+            await held.wait()
+            async with room_maintenance_lock(two, "r", wait=True) as granted:
+                assert granted
+                order.append("waiter")
+
+        await asyncio.gather(holder(), waiter())
+        assert order == ["held", "released", "waiter"]
     finally:
         await one.aclose()
         await two.aclose()
