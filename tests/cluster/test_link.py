@@ -14,7 +14,7 @@ from pycrdt import Doc, Text
 from storage.memory import MemoryStore
 from sync import protocol
 from sync.awareness import AwarenessEntry, encode_awareness_entries
-from sync.bus import MemoryBus, MemoryHub
+from sync.bus import MemoryBus, MemoryHub, NodeGone
 from sync.cluster import ClusterLink
 from sync.handler import handle_frame
 from sync.manager import RoomManager
@@ -237,3 +237,21 @@ async def test_refresh_before_join_keeps_a_moved_clients_edit_from_being_stored_
     await handle_frame(moved, protocol.encode_sync_step2(writer.doc.get_update()))
     await b.manager.get("doc").flush()  # type: ignore[union-attr]
     assert len(await b.manager.store.updates_range("doc", 0, 100)) == 1
+
+
+async def test_a_node_wrongly_reported_gone_gets_its_presence_back(nodes: list[Node]) -> None:
+    a, b, _ = nodes
+    conn_a, _t = await connect(a.manager, "doc")
+    await connect(b.manager, "doc")
+    await handle_frame(conn_a, awareness(11, 1, "ann"))
+
+    def ids(node: Node) -> set[int]:
+        room = node.manager.get("doc")
+        assert room is not None
+        return set(room.presence.states())
+
+    await eventually(lambda: ids(b) == {11}, 3)
+    b.bus.deliver(NodeGone("a"))  # a missed its heartbeats (a long pause), not dead
+    await eventually(lambda: ids(b) == set(), 3)
+    await handle_frame(conn_a, protocol.encode_update(Writer("w").edit()))  # a speaks
+    await eventually(lambda: ids(b) == {11}, 3)  # b asked for snapshots again
