@@ -66,6 +66,13 @@ const handlers = {
     doc.transact(() => text.insert(pos, content))
     return text.length
   },
+  // `count` one-character inserts at the end, each its own transaction (= its own
+  // y-websocket message), in one synchronous burst: a fast programmatic writer
+  type ({ client, count, char = 'x' }) {
+    const { text } = get(client)
+    for (let i = 0; i < count; i++) text.insert(text.length, char)
+    return text.length
+  },
   delete ({ client, index, at, length }) {
     const { doc, text } = get(client)
     const pos = at !== undefined ? Math.floor(at * text.length) : clamp(index, 0, text.length)
@@ -111,7 +118,13 @@ const handlers = {
   },
   status ({ client }) {
     const { provider, closes } = get(client)
-    return { connected: provider.wsconnected, synced: provider.synced, closes }
+    // shouldConnect turns false when y-websocket gives up (a 4400-4499 close)
+    return {
+      connected: provider.wsconnected,
+      synced: provider.synced,
+      shouldConnect: provider.shouldConnect,
+      closes
+    }
   },
   disconnect ({ client }) {
     get(client).provider.disconnect()

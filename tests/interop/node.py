@@ -202,6 +202,12 @@ class NodeClient:
         result: dict[str, Any] = await self._call("json", types=types)
         return result
 
+    async def type(self, count: int, char: str = "x") -> int:
+        """`count` one-character inserts at the end in one synchronous burst (each its own
+        transaction, so its own y-websocket message); returns the new length."""
+        length: int = await self._call("type", count=count, char=char)
+        return length
+
     async def text(self) -> str:
         """The `content` Y.Text."""
         text: str = await self._call("text")
@@ -225,7 +231,7 @@ class NodeClient:
         return {int(k): v for k, v in states.items()}
 
     async def status(self) -> dict[str, Any]:
-        """{connected, synced, closes: [close codes seen]}."""
+        """{connected, synced, shouldConnect, closes: [close codes seen]}."""
         status: dict[str, Any] = await self._call("status")
         return status
 
