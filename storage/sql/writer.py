@@ -120,42 +120,54 @@ class GroupCommitWriter:
         by_room: dict[str, list[int]] = {}
         for index, item in enumerate(batch):
             by_room.setdefault(item.room, []).append(index)
+        last_seqs = await self._reserve_seqs(conn, batch, by_room, now_us)
         results: list[AppendResult | None] = [None] * len(batch)
         rows = []
         for room, indexes in by_room.items():
-            count = len(indexes)
-            size = sum(len(batch[i].update) for i in indexes)
-            last_seq = await self._bump_room(conn, room, count, size, now_us)
+            first = last_seqs[room] - len(indexes) + 1
             for offset, index in enumerate(indexes):
-                seq = last_seq - count + 1 + offset
                 item = batch[index]
                 rows.append(
                     {
                         "room": room,
-                        "seq": seq,
+                        "seq": first + offset,
                         "time_us": now_us,
                         "author": item.author[:200],
                         "data": item.update,
                     }
                 )
-                results[index] = AppendResult(room, seq, now_us)
+                results[index] = AppendResult(room, first + offset, now_us)
         await conn.execute(generic_insert(schema.updates), rows)
         return [r for r in results if r is not None]
 
-    async def _bump_room(
-        self, conn: AsyncConnection, room: str, count: int, size: int, now_us: int
-    ) -> int:
-        """Reserve `count` seqs for `room` atomically (works across nodes too)."""
+    async def _reserve_seqs(
+        self,
+        conn: AsyncConnection,
+        batch: list[_Pending],
+        by_room: dict[str, list[int]],
+        now_us: int,
+    ) -> dict[str, int]:
+        """Reserve seqs for every room of the batch atomically, in one statement (one
+        round trip however many rooms; works across nodes sharing the database).
+        Returns each room's last reserved seq."""
         rooms = schema.rooms
-        stmt = self._insert(rooms).values(
-            name=room, seq=count, bytes=size, created_us=now_us, updated_us=now_us
-        )
+        values = [
+            {
+                "name": room,
+                "seq": len(indexes),
+                "bytes": sum(len(batch[i].update) for i in indexes),
+                "created_us": now_us,
+                "updated_us": now_us,
+            }
+            for room, indexes in sorted(by_room.items())  # one lock order for every node
+        ]
+        stmt = self._insert(rooms).values(values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[rooms.c.name],
             set_={
-                "seq": rooms.c.seq + count,
-                "bytes": rooms.c.bytes + size,
-                "updated_us": now_us,
+                "seq": rooms.c.seq + stmt.excluded.seq,
+                "bytes": rooms.c.bytes + stmt.excluded.bytes,
+                "updated_us": stmt.excluded.updated_us,
             },
-        ).returning(rooms.c.seq)
-        return int((await conn.execute(stmt)).scalar_one())
+        ).returning(rooms.c.name, rooms.c.seq)
+        return {name: int(seq) for name, seq in (await conn.execute(stmt)).all()}

@@ -141,3 +141,18 @@ async def test_flush_waits_for_everything_queued(store: Store) -> None:
     await store.flush()
     assert all(f.done() for f in futures)
     await store.ping()
+
+
+async def test_interleaved_rooms_in_one_batch_get_their_own_seqs(store: Store) -> None:
+    updates, _ = edits(20)
+    futures = [
+        (room, store.append(room, update, "a"))
+        for update in updates
+        for room in ["zeta", "alpha", "mid"]
+    ]
+    results = await asyncio.gather(*(f for _, f in futures))
+    for room in ["zeta", "alpha", "mid"]:
+        seqs = [r.seq for (name, _), r in zip(futures, results, strict=True) if name == room]
+        assert seqs == list(range(1, 21))
+        info = await store.room_info(room)
+        assert info is not None and info.seq == 20
