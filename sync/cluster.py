@@ -88,7 +88,6 @@ class ClusterLink:
         self.gap_grace = gap_grace
         self.rooms: dict[str, _RoomSync] = {}
         self.markers: dict[str, RemoteNode] = {}
-        self.gone: set[str] = set()  # nodes reported gone (whose presence we dropped)
         self.caught_up = 0  # updates applied from the database rather than the bus
         self.catch_ups = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -210,11 +209,6 @@ class ClusterLink:
         sync = self.rooms.get(message.room)
         if sync is None:
             return
-        if message.origin in self.gone and not isinstance(message, PresenceSnapshot):
-            # A node we declared gone is alive after all (it was only slow to beat):
-            # we dropped its presence, so ask every holder for a snapshot again.
-            self.gone.discard(message.origin)
-            self.bus.publish(PresenceQuery(message.room, self.bus.node_id))
         if sync.room is None:  # still loading: keep for after the load
             if len(sync.buffer) < BUFFER_LIMIT:
                 sync.buffer.append(message)
@@ -286,7 +280,6 @@ class ClusterLink:
         marker = self.markers.pop(node_id, None)
         if marker is None:
             return
-        self.gone.add(node_id)
         for sync in self.rooms.values():
             room = sync.room
             if room is None or not room.presence.owned_by(marker):

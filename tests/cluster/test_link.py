@@ -13,7 +13,7 @@ from pycrdt import Doc, Text
 
 from storage.memory import MemoryStore
 from sync import protocol
-from sync.awareness import AwarenessEntry, encode_awareness_entries
+from sync.awareness import AwarenessEntry, decode_awareness, encode_awareness_entries
 from sync.bus import MemoryBus, MemoryHub, NodeGone
 from sync.cluster import ClusterLink
 from sync.handler import handle_frame
@@ -242,16 +242,21 @@ async def test_refresh_before_join_keeps_a_moved_clients_edit_from_being_stored_
 async def test_a_node_wrongly_reported_gone_gets_its_presence_back(nodes: list[Node]) -> None:
     a, b, _ = nodes
     conn_a, _t = await connect(a.manager, "doc")
-    await connect(b.manager, "doc")
+    _conn_b, seen_on_b = await connect(b.manager, "doc")
     await handle_frame(conn_a, awareness(11, 1, "ann"))
 
-    def ids(node: Node) -> set[int]:
-        room = node.manager.get("doc")
-        assert room is not None
-        return set(room.presence.states())
+    def states_on_b() -> list[str]:  # what b's client was told about client 11, in order
+        return [
+            e.state
+            for m in seen_on_b.of_type(protocol.AwarenessMessage)
+            for e in decode_awareness(m.payload)
+            if e.client_id == 11
+        ]
 
-    await eventually(lambda: ids(b) == {11}, 3)
-    b.bus.deliver(NodeGone("a"))  # a missed its heartbeats (a long pause), not dead
-    await eventually(lambda: ids(b) == set(), 3)
-    await handle_frame(conn_a, protocol.encode_update(Writer("w").edit()))  # a speaks
-    await eventually(lambda: ids(b) == {11}, 3)  # b asked for snapshots again
+    await eventually(lambda: len(states_on_b()) == 1, 3)
+    b.bus.deliver(NodeGone("a"))  # a only missed heartbeats (a long pause): not dead
+    # b drops a's presence, asks the holders again, and a (alive) answers.
+    await eventually(lambda: len(states_on_b()) == 3, 3)
+    assert states_on_b()[1] == "null" and states_on_b()[2] != "null"
+    room = b.manager.get("doc")
+    assert room is not None and set(room.presence.states()) == {11}
