@@ -242,24 +242,26 @@ async def test_play_runs_to_the_head_and_stops(browser: Browser, server: ServerP
     await expect(page.locator("#history")).to_be_visible()
     await expect(page.locator("#history")).to_have_attribute("data-seq", str(head))
     await page.select_option("#history-speed", "16")
-    seen: list[int] = await page.evaluate(
+    # Every value data-seq takes: the old value of each change, then the last one.
+    await page.evaluate(
         """() => {
-            const seen = []
             const banner = document.querySelector('#version-banner')
-            new MutationObserver(() => seen.push(Number(banner.dataset.seq)))
-              .observe(banner, { attributes: true, attributeFilter: ['data-seq'] })
-            window.__seen = seen
-            return seen
+            window.__olds = []
+            new MutationObserver((records) => {
+                for (const r of records) window.__olds.push(r.oldValue)
+            }).observe(banner, { attributeFilter: ['data-seq'], attributeOldValue: true })
         }"""
     )
-    assert seen == []
     await page.click("#history-play")
     play = page.locator("#history-play")
     slider = page.locator("#history-slider")
     await expect(slider).to_have_value(await slider.get_attribute("max") or "")
     await expect(play).not_to_have_attribute("data-playing", "true")
     await expect(play).to_have_attribute("aria-label", "Play")
-    seen = await page.evaluate("window.__seen")
+    seen: list[int] = await page.evaluate(
+        "[...window.__olds.slice(1), document.querySelector('#version-banner').dataset.seq]"
+        ".map(Number)"
+    )
     assert seen[0] == 1 and seen[-1] == head and len(seen) >= 2, seen
     assert seen == sorted(seen)
     assert await version_text(page) == await api.text_at(head)
