@@ -20,6 +20,12 @@ from bench.scenarios import SCENARIOS
 from bench.servers import BENCH, ROOT, SERVERS, RunningServer
 
 TOP = 30
+# A steady load the server can carry (not a ramp that stops at the first miss), so the
+# profile shows the hot path rather than the connect phase.
+PROFILE_LOAD = {
+    "s1": {"rates": [2000, 4000, 4000], "stepSeconds": 5, "stopOnFail": False},
+    "s2": {"rates": [2000, 4000, 4000], "stepSeconds": 5, "stopOnFail": False},
+}
 
 
 def _summarize(raw: Path, title: str) -> str:
@@ -81,7 +87,8 @@ def profile_samepage(quick: bool) -> int:
                     stderr=subprocess.DEVNULL,
                 )
                 print(f"{key}: profiling samepage pid {server.pid}", file=sys.stderr)
-                result = run_loadgen(server, SCENARIOS[key].config(quick), SCENARIOS[key].timeout_s)
+                config = {**SCENARIOS[key].config(quick), **PROFILE_LOAD[key]}
+                result = run_loadgen(server, config, SCENARIOS[key].timeout_s)
                 if "error" in result:
                     print(f"  error: {str(result['error'])[:300]}", file=sys.stderr)
             finally:

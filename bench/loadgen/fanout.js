@@ -186,7 +186,7 @@ export async function runFanout (cfg, emit) {
     result.loadgenBound = result.loadgenCpu >= 0.9 || result.sendLagP99Ms > 20
     emit({ event: 'step_end', ...result })
     steps.push(result)
-    if (!result.pass) break
+    if (!result.pass && cfg.stopOnFail !== false) break
     await sleep(300)
   }
   for (const c of clients) c.close()
