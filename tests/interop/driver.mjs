@@ -98,6 +98,12 @@ const handlers = {
     }
     return out
   },
+  // block this whole process (no socket is read) for `ms`: a frozen tab, a slow device
+  block ({ ms }) {
+    const until = Date.now() + ms
+    while (Date.now() < until) { /* busy */ }
+    return true
+  },
   text ({ client }) {
     return get(client).text.toString()
   },
