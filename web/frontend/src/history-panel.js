@@ -176,6 +176,7 @@ export class HistoryPanel {
     this.renderScrubber()
     this.timeline.render(sessions, versions, head)
     this.markTimeline()
+    this.renderMarks()
   }
 
   // ---------- viewing a version ----------
@@ -357,6 +358,20 @@ export class HistoryPanel {
     this.restoreButton.title = atHead ? 'Pick an earlier version to restore it' : `Make version ${seq} the current text`
     this.nameButton.textContent = this.viewing ? `Name version ${seq}` : 'Name this version'
     this.nameButton.disabled = steps.length === 0
+  }
+
+  /** Named versions as small flags along the slider. */
+  renderMarks () {
+    const marks = $('history-marks')
+    const last = this.replay.length - 1
+    if (!marks || last < 1) return marks?.replaceChildren()
+    marks.replaceChildren(...this.versions.map((version) => {
+      const mark = el('span', 'slider-mark')
+      const at = this.replay.indexOfSeq(version.seq) / last
+      mark.style.setProperty('--at', String(at))
+      mark.title = version.label
+      return mark
+    }))
   }
 
   markTimeline () {
