@@ -157,6 +157,7 @@ async def test_scrub_shows_that_version_read_only(
     await expect(page.locator(".cm-hist-removed")).to_have_text("ten")
     await expect(page.locator(".cm-hist-added").first).to_have_text("eleven")
 
+    await expect(page.locator("#typing")).to_have_text("", timeout=6000)  # a calm picture
     shot = artifacts / "history.png"
     await page.screenshot(path=str(shot))
     if os.environ.get("SAMEPAGE_UPDATE_SCREENSHOT"):
