@@ -170,6 +170,13 @@ async def test_scrub_shows_that_version_read_only(
     await page.screenshot(path=str(artifacts / "history-phone.png"))
     await page.set_viewport_size({"width": WIDE["width"], "height": WIDE["height"]})
 
+    # Edits made meanwhile extend the slider; the version on screen stays.
+    await bob.type_at_end("!")
+    await expect(page.locator("#history-position")).to_have_text(
+        f"Version {draft_seq} of {head + 1}"
+    )
+    assert await version_text(page) == "# Team minutes\n\nWe met at ten."
+
     await page.click("#version-live")
     await expect(banner).to_be_hidden()
     await expect(page.locator(".live-editor")).to_be_visible()
