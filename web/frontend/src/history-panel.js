@@ -239,6 +239,7 @@ export class HistoryPanel {
     this.playing = true
     this.playButton.dataset.playing = 'true'
     this.playButton.setAttribute('aria-label', 'Pause')
+    this.banner.setAttribute('aria-live', 'off') // not one announcement per step
     this.versionView.highlight(null)
     this.clock = performance.now()
     this.budget = 0
@@ -275,6 +276,7 @@ export class HistoryPanel {
     this.playing = false
     delete this.playButton.dataset.playing
     this.playButton.setAttribute('aria-label', 'Play')
+    this.banner.removeAttribute('aria-live')
     this.scheduleDiff()
   }
 
