@@ -104,8 +104,6 @@ class RedisBus:
     async def start(self, handler: BusHandler) -> None:
         """Connect (or keep trying in the background when Redis is down)."""
         self._handler = handler
-        with contextlib.suppress(*_ERRORS):
-            await self._beat()
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._read_loop(), name="bus-reader"),
