@@ -28,6 +28,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from pycrdt import merge_updates
+
 from storage.types import Store
 from sync import protocol
 from sync.awareness import AwarenessEntry, decode_awareness, encode_awareness_entries
@@ -308,11 +310,19 @@ class ClusterLink:
                 checkpoint = await self.store.checkpoint_before(sync.name, target)
                 if checkpoint is not None and checkpoint[0] > start:
                     room.apply_remote_update(checkpoint[1], checkpoint[0])
-            applied = 0
-            for row in rows:
-                if row.seq > sync.applied and row.seq not in sync.seen:
-                    room.apply_remote_update(row.update, row.seq)
-                    applied += 1
+            missing = [r for r in rows if r.seq > sync.applied and r.seq not in sync.seen]
+            applied = len(missing)
+            if missing:
+                # One merged update: local clients get one frame, not one per row (a
+                # long outage must not overflow their queues and close them).
+                updates = [r.update for r in missing]
+                try:
+                    merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
+                except Exception:  # a row pycrdt cannot merge: apply one by one
+                    for row in missing:
+                        room.apply_remote_update(row.update, row.seq)
+                else:
+                    room.apply_remote_update(merged, missing[-1].seq)
             sync.applied = max(sync.applied, target)
             sync.seen = {s for s in sync.seen if s > sync.applied}
             self._advance(sync)

@@ -19,6 +19,7 @@ from sync.cluster import ClusterLink
 from sync.handler import handle_frame
 from sync.manager import RoomManager
 from sync.protocol import SubscribeFlag
+from sync.types import SyncSettings
 from tests.helpers.clients import eventually
 from tests.helpers.fakes import FakeTransport
 from tests.sync.test_room import connect
@@ -260,3 +261,18 @@ async def test_a_node_wrongly_reported_gone_gets_its_presence_back(nodes: list[N
     assert states_on_b()[1] == "null" and states_on_b()[2] != "null"
     room = b.manager.get("doc")
     assert room is not None and set(room.presence.states()) == {11}
+
+
+async def test_a_long_catch_up_reaches_local_clients_as_one_frame(make: Factory) -> None:
+    a, b, _ = await make(resync_interval=3600)
+    conn_a, _t = await connect(a.manager, "doc", SyncSettings(messages_per_second=0))
+    watcher, watcher_t = await connect(b.manager, "doc")
+    writer = Writer("w")
+    b.bus.disconnect()
+    for _ in range(3000):  # more than a client's outbound queue holds in frames
+        await handle_frame(conn_a, protocol.encode_update(writer.edit()))
+    await a.manager.get("doc").flush()  # type: ignore[union-attr]
+    b.bus.reconnect()
+    await eventually(lambda: pieces(b.text("doc")) == expected(writer), 10)
+    assert not watcher.closed
+    assert len(watcher_t.of_type(protocol.SyncUpdate)) <= 2
