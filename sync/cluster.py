@@ -322,7 +322,7 @@ class ClusterLink:
                     for row in missing:
                         room.apply_remote_update(row.update, row.seq)
                 else:
-                    room.apply_remote_update(merged, missing[-1].seq)
+                    room.apply_remote_update(merged, target)
             sync.applied = max(sync.applied, target)
             sync.seen = {s for s in sync.seen if s > sync.applied}
             self._advance(sync)
