@@ -276,7 +276,7 @@ class Room:
         if not done:
             return
         results = [item.future.result() for item in done]
-        self.seq = results[-1].seq
+        self.seq = max(self.seq, results[-1].seq)  # a remote commit may be newer
         self.stored_state_vector = done[-1].state_vector
         updates = [item.update for item in done]
         merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
