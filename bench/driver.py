@@ -16,9 +16,13 @@ from bench.servers import (
     cpu_seconds,
     machine_busy_seconds,
     rss_bytes,
+    wait_quiet,
 )
 
 SETTLE_S = 2.0  # before sampling memory: let the allocator and the GC settle
+DISTURBED_CORES = 0.35  # other processes' CPU during a step that voids it
+STEP_REPEATS = 2  # how often one ramp step is measured again when disturbed
+REPEAT_BUDGET = [float("inf")]  # monotonic time after which nothing is repeated
 
 
 class _Follower:
@@ -30,6 +34,7 @@ class _Follower:
         self.server_cpu: list[float] = []
         self.other_cpu: list[float] = []
         self.memory: dict[str, int] = {}
+        self.repeats: dict[int, int] = {}
         self.began = (0.0, 0.0, 0.0, 0.0)
         self.result: dict[str, Any] = {"error": "load generator ended without a result"}
 
@@ -40,6 +45,22 @@ class _Follower:
             cpu_seconds(self.proc.pid),
             machine_busy_seconds(),
         )
+
+    def _verdict(self, step: dict[str, Any], other: float) -> None:
+        """Tell the load generator whether to keep a ramp step or measure it again."""
+        assert self.proc.stdin is not None
+        rate = step["rate"]
+        again = (
+            other > DISTURBED_CORES
+            and self.repeats.get(rate, 0) < STEP_REPEATS
+            and time.monotonic() < REPEAT_BUDGET[0]
+        )
+        if again:
+            self.repeats[rate] = self.repeats.get(rate, 0) + 1
+            print(f"    other processes used {other:.2f} cores: measuring again", file=sys.stderr)
+            wait_quiet(20)
+        self.proc.stdin.write("again\n" if again else "go\n")
+        self.proc.stdin.flush()
 
     def follow(self) -> None:
         """Handle events until the load generator's stdout closes."""
@@ -64,10 +85,11 @@ class _Follower:
                 # Everything else the machine did meanwhile (other engineers' tests...).
                 other = (now[3] - self.began[3] - ours - loadgen) / wall
                 self.other_cpu.append(round(max(0.0, other), 2))
-                if "rate" in event:
+                if "pass" in event:  # a ramp step: keep it or measure it again
                     print(
                         _step_line(event, self.server_cpu[-1], self.other_cpu[-1]), file=sys.stderr
                     )
+                    self._verdict(event, self.other_cpu[-1])
             elif kind in ("baseline", "connected"):
                 time.sleep(SETTLE_S)
                 self.memory[kind] = rss_bytes(self.server.pid)
@@ -103,10 +125,11 @@ def run_loadgen(server: RunningServer, config: dict[str, Any], timeout_s: float)
             proc.kill()
         proc.wait(30)
     result = follower.result
-    steps = result.get("steps", [])
-    for step, cpu, other in zip(steps, follower.server_cpu, follower.other_cpu, strict=False):
-        step["serverCpu"] = cpu
-        step["otherCpu"] = other
+    for step in [*result.get("steps", []), *result.get("discardedSteps", [])]:
+        seq = step.get("seq", -1)
+        if 0 <= seq < len(follower.server_cpu):
+            step["serverCpu"] = follower.server_cpu[seq]
+            step["otherCpu"] = follower.other_cpu[seq]
     if follower.server_cpu and "steps" not in result:
         result["serverCpu"] = follower.server_cpu[-1]
         result["otherCpu"] = follower.other_cpu[-1]

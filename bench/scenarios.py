@@ -58,7 +58,7 @@ SCENARIOS: dict[str, Scenario] = {
                 ],
                 "stepSeconds": 4,
                 "drainSeconds": 3,
-                "maxSeconds": 100,
+                "maxSeconds": 200,
             },
             {
                 **FANOUT,
@@ -67,7 +67,7 @@ SCENARIOS: dict[str, Scenario] = {
                 "rates": [500, 1000, 2000, 3000, 4000, 6000, 9000, 13000],
                 "stepSeconds": 1.5,
                 "drainSeconds": 2,
-                "maxSeconds": 30,
+                "maxSeconds": 60,
             },
         ),
         Scenario(
@@ -81,7 +81,7 @@ SCENARIOS: dict[str, Scenario] = {
                 "rates": [500, 1000, 2000, 3000, 5000, 7500, 10000, 15000, 20000],
                 "stepSeconds": 4,
                 "drainSeconds": 3,
-                "maxSeconds": 100,
+                "maxSeconds": 200,
             },
             {
                 **FANOUT,
@@ -90,7 +90,7 @@ SCENARIOS: dict[str, Scenario] = {
                 "rates": [1000, 3000, 6000, 10000, 20000],
                 "stepSeconds": 1.5,
                 "drainSeconds": 2,
-                "maxSeconds": 30,
+                "maxSeconds": 60,
             },
         ),
         Scenario(

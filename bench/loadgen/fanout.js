@@ -83,7 +83,7 @@ class Reader {
   }
 }
 
-export async function runFanout (cfg, emit) {
+export async function runFanout (cfg, emit, waitForGo) {
   const rooms = cfg.rooms
   const perRoom = cfg.clientsPerRoom
   const step = { current: null }
@@ -113,9 +113,13 @@ export async function runFanout (cfg, emit) {
   await sleep(1000) // let awareness and handshakes settle
 
   const steps = []
+  const discarded = []
+  let stepSeq = 0
   const cpu = new CpuMeter()
   const deadline = performance.now() + cfg.maxSeconds * 1000
-  for (const rate of cfg.rates) {
+  const repeats = new Map()
+  for (let ri = 0; ri < cfg.rates.length; ri++) {
+    const rate = cfg.rates[ri]
     if (performance.now() > deadline) { emit({ event: 'log', msg: 'time budget exhausted' }); break }
     // Every writer sends the same number of updates: an unsent one would leave a gap in
     // its clocks, and everything after it would wait for it on the server.
@@ -184,7 +188,19 @@ export async function runFanout (cfg, emit) {
       result.sendRate >= 0.95 * rate && closed === 0
     // The load generator is the bottleneck when it cannot keep its own schedule.
     result.loadgenBound = result.loadgenCpu >= 0.9 || result.sendLagP99Ms > 20
+    result.seq = stepSeq++
     emit({ event: 'step_end', ...result })
+    // The driver answers "again" when other processes disturbed the step (it measures
+    // the machine's CPU use): the same rate is measured once more, the first discarded.
+    if ((await waitForGo()) === 'again') {
+      repeats.set(rate, (repeats.get(rate) || 0) + 1)
+      result.repeated = true
+      discarded.push(result)
+      ri--
+      await sleep(300)
+      continue
+    }
+    result.repeats = repeats.get(rate) || 0
     steps.push(result)
     if (!result.pass && cfg.stopOnFail !== false) break
     await sleep(300)
@@ -197,6 +213,7 @@ export async function runFanout (cfg, emit) {
     connectMs: Math.round(connectMs),
     connectP99Ms: quantile(times, 0.99),
     steps,
+    discardedSteps: discarded,
     maxRate: best ? best.rate : 0,
     maxDeliveriesPerS: best ? best.deliveriesPerS : 0,
     rampExhausted: steps.length === cfg.rates.length && steps.every((s) => s.pass),

@@ -20,7 +20,7 @@ function emit (obj) {
 
 const lines = readline.createInterface({ input: process.stdin })
 const waiting = []
-lines.on('line', () => { const w = waiting.shift(); if (w) w() })
+lines.on('line', (line) => { const w = waiting.shift(); if (w) w(line.trim()) })
 const waitForGo = () => new Promise((resolve) => waiting.push(resolve))
 
 const scenarios = { fanout: runFanout, idle: runIdle, join: runJoin, history: runHistory }
