@@ -16,32 +16,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import Doc, TransactionEvent, get_state, merge_updates
+from pycrdt import Doc, TransactionEvent, merge_updates
 
 from storage.types import AppendResult, Store
 from sync import protocol
 from sync.awareness import AwarenessEntry, Presence, encode_awareness_entries
-from sync.errors import CloseCode, InvalidUpdate, LimitExceeded, ProtocolError, RoomUnavailable
+from sync.errors import CloseCode, InvalidUpdate, LimitExceeded, RoomUnavailable
 from sync.protocol import SubscribeFlag
+from sync.updates import PendingTracker, check_update_shape, reraise_if_fatal, would_change
 
 if TYPE_CHECKING:
     from sync.connection import Connection
 
 log = logging.getLogger("samepage.sync")
-
-
-def check_update_shape(update: bytes) -> None:
-    """Cheap sanity checks before Yrs sees an update. Yrs loops over the leading
-    client count before noticing the end of the buffer: a forged count of ~2^32 costs
-    a second of CPU, stalling every room, so it is refused up front."""
-    if len(update) < 2:
-        raise InvalidUpdate("update shorter than 2 bytes")
-    try:
-        clients = protocol.Reader(update).var_uint()
-    except ProtocolError as exc:
-        raise InvalidUpdate(f"invalid Yjs update: {exc.detail}") from None
-    if clients > len(update):
-        raise InvalidUpdate(f"update claims {clients} clients in {len(update)} bytes")
 
 
 _ids = itertools.count(1)
@@ -108,8 +95,7 @@ class Room:
         self._captured: list[bytes] = []
         self._subscription = doc.observe(self._capture)
         self.max_pending_bytes = 4 * 1024 * 1024
-        # Updates Yrs holds back because their dependencies are missing: (state, size)
-        self._pending: list[tuple[dict[int, int], int]] = []
+        self._pending = PendingTracker()
 
     # -- documents ---------------------------------------------------------------
 
@@ -135,8 +121,7 @@ class Room:
             self._captured.clear()
             raise InvalidUpdate(f"invalid Yjs update: {exc}") from exc
         except BaseException as exc:  # pyo3 PanicException derives from BaseException
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
-                raise
+            reraise_if_fatal(exc)
             self._captured.clear()
             log.error("CRDT panic in room %s: %r; reloading room", self.name, exc)
             self.fail("CRDT panic")
@@ -145,24 +130,7 @@ class Room:
         return self._persist_captured(author)
 
     def _track_pending(self, update: bytes) -> None:
-        """Account for updates that could not be integrated yet (missing dependencies).
-
-        Fast path: the effective update has the same state as the received one, so all
-        of it was integrated. Otherwise compare with the Doc's state vector.
-        """
-        captured = self._captured
-        if not self._pending and len(captured) == 1 and get_state(captured[0]) == get_state(update):
-            return
-        doc_state = protocol.decode_state_vector(self.doc.get_state())
-        self._pending = [
-            (state, size)
-            for state, size in self._pending
-            if any(clock > doc_state.get(client, 0) for client, clock in state.items())
-        ]
-        update_state = protocol.decode_state_vector(get_state(update))
-        if any(clock > doc_state.get(client, 0) for client, clock in update_state.items()):
-            self._pending.append((update_state, len(update)))
-        pending_bytes = sum(size for _, size in self._pending)
+        pending_bytes = self._pending.note(update, self._captured, self.doc)
         if pending_bytes > self.max_pending_bytes:
             # Yrs keeps pending structs in the Doc; the only way to drop them is to
             # reload the room from the store (which never saw them).
@@ -176,35 +144,11 @@ class Room:
     @property
     def pending_bytes(self) -> int:
         """Bytes of received updates still waiting for their dependencies."""
-        return sum(size for _, size in self._pending)
+        return self._pending.size
 
     def would_change(self, update: bytes) -> bool:
         """Would applying `update` change the document? (checked without applying)"""
-        if update == b"\x00\x00":
-            return False
-        check_update_shape(update)
-        try:
-            update_state = protocol.decode_state_vector(get_state(update))
-        except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
-                raise
-            raise InvalidUpdate(f"invalid Yjs update: {exc!r}") from None
-        doc_state = protocol.decode_state_vector(self.doc.get_state())
-        if any(clock > doc_state.get(client, 0) for client, clock in update_state.items()):
-            return True
-        # Nothing new but maybe deletions: try it on a scratch copy (rare: read-only
-        # clients normally send empty updates).
-        scratch: Doc[Any] = Doc()
-        scratch.apply_update(self.doc.get_update())
-        changed: list[bool] = []
-        scratch.observe(lambda _event: changed.append(True))
-        try:
-            scratch.apply_update(update)
-        except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
-                raise
-            raise InvalidUpdate(f"invalid Yjs update: {exc!r}") from None
-        return bool(changed)
+        return would_change(self.doc, update)
 
     def transact(
         self, change: Callable[[Doc[Any]], Any], author: str
@@ -238,8 +182,7 @@ class Room:
         try:
             self.doc.apply_update(update)
         except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
-                raise
+            reraise_if_fatal(exc)
             self._captured.clear()
             log.error("remote update for %s could not be applied: %r", self.name, exc)
             self.fail("remote update failed")

@@ -1,0 +1,98 @@
+"""Checks on Yjs updates before and after Yrs sees them: shape, pending bytes, and
+"would this change the document" (for read-only connections)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pycrdt import Doc, get_state
+
+from sync import protocol
+from sync.errors import InvalidUpdate, ProtocolError
+
+EMPTY_UPDATE = b"\x00\x00"
+
+
+def reraise_if_fatal(exc: BaseException) -> None:
+    """pycrdt's PanicException is a BaseException: catch it, but never swallow these."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
+        raise exc
+
+
+def check_update_shape(update: bytes) -> None:
+    """Cheap sanity checks before Yrs sees an update. Yrs loops over the leading
+    client count before noticing the end of the buffer: a forged count of ~2^32 costs
+    a second of CPU, stalling every room, so it is refused up front."""
+    if len(update) < 2:
+        raise InvalidUpdate("update shorter than 2 bytes")
+    try:
+        clients = protocol.Reader(update).var_uint()
+    except ProtocolError as exc:
+        raise InvalidUpdate(f"invalid Yjs update: {exc.detail}") from None
+    if clients > len(update):
+        raise InvalidUpdate(f"update claims {clients} clients in {len(update)} bytes")
+
+
+def update_state(update: bytes) -> dict[int, int]:
+    """{client: clock} covered by the structs of an update."""
+    try:
+        return protocol.decode_state_vector(get_state(update))
+    except BaseException as exc:
+        reraise_if_fatal(exc)
+        raise InvalidUpdate(f"invalid Yjs update: {exc!r}") from None
+
+
+def ahead_of(state: dict[int, int], doc_state: dict[int, int]) -> bool:
+    """Does `state` hold a clock the document does not have yet?"""
+    return any(clock > doc_state.get(client, 0) for client, clock in state.items())
+
+
+class PendingTracker:
+    """Bytes of received updates Yrs holds back because their dependencies are missing."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[dict[int, int], int]] = []  # (update state, size)
+
+    @property
+    def size(self) -> int:
+        """Bytes still waiting."""
+        return sum(size for _, size in self._pending)
+
+    def note(self, update: bytes, effective: list[bytes], doc: Doc[Any]) -> int:
+        """Account for `update` after it was applied (`effective`: what it changed);
+        return the pending bytes. Fast path: the effective update covers the same
+        state as the received one, so all of it was integrated."""
+        if (
+            not self._pending
+            and len(effective) == 1
+            and get_state(effective[0]) == get_state(update)
+        ):
+            return 0
+        doc_state = protocol.decode_state_vector(doc.get_state())
+        self._pending = [(s, n) for s, n in self._pending if ahead_of(s, doc_state)]
+        state = update_state(update)
+        if ahead_of(state, doc_state):
+            self._pending.append((state, len(update)))
+        return self.size
+
+
+def would_change(doc: Doc[Any], update: bytes) -> bool:
+    """Would applying `update` change `doc`? (checked without touching `doc`)"""
+    if update == EMPTY_UPDATE:
+        return False
+    check_update_shape(update)
+    if ahead_of(update_state(update), protocol.decode_state_vector(doc.get_state())):
+        return True
+    # Nothing new but maybe deletions: try it on a scratch copy (rare: read-only
+    # clients normally send empty updates).
+    scratch: Doc[Any] = Doc()
+    scratch.apply_update(doc.get_update())
+    changed: list[bool] = []
+    scratch.observe(lambda _event: changed.append(True))
+    try:
+        scratch.apply_update(update)
+    except BaseException as exc:
+        reraise_if_fatal(exc)
+        raise InvalidUpdate(f"invalid Yjs update: {exc!r}") from None
+    return bool(changed)
