@@ -130,5 +130,8 @@ class Presence:
                 return json.loads(slot.state)
         return None
 
+    def __contains__(self, client_id: object) -> bool:
+        return client_id in self._slots
+
     def __len__(self) -> int:
         return len(self._slots)

@@ -20,12 +20,13 @@ class CloseCode(IntEnum):
     BAD_ROOM_NAME = 4400
     UNAUTHORIZED = 4401
     FORBIDDEN = 4403
-    SLOW_CONSUMER = 4408
+    # 45xx: transient, y-websocket reconnects (it treats 4400-4499 as final)
+    SLOW_CONSUMER = 4508
     INVALID_UPDATE = 4422
-    RATE_LIMITED = 4429
-    TOO_MANY_CONNECTIONS = 4430
+    RATE_LIMITED = 4529
+    TOO_MANY_CONNECTIONS = 4530
     AWARENESS_TOO_BIG = 4431
-    PENDING_TOO_BIG = 4432
+    PENDING_TOO_BIG = 4532
 
 
 class SyncError(Exception):

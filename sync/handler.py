@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from sync import protocol
-from sync.awareness import AwarenessEntry, decode_awareness
+from sync.awareness import AwarenessEntry, decode_awareness, encode_awareness_entries
 from sync.connection import Connection
 from sync.errors import CloseCode, LimitExceeded, PermissionDenied, RoomUnavailable
 from sync.protocol import SubscribeFlag
@@ -37,6 +37,16 @@ def announced_name(entries: list[AwarenessEntry]) -> str | None:
     return None
 
 
+def bump_fresh_clocks(conn: Connection, fresh: list[AwarenessEntry]) -> None:
+    """A client re-announcing itself after a reconnect (or a server restart) reuses its
+    old clock, which peers that saw its removal (clock + 1) ignore until its 15 s renewal.
+    Telling it that it was removed at clock + 1 makes y-protocols bump its clock and
+    re-broadcast at once, so everyone sees it again immediately."""
+    if fresh:
+        removal = [AwarenessEntry(e.client_id, e.clock + 1, "null") for e in fresh]
+        conn.send(protocol.encode_awareness(encode_awareness_entries(removal)))
+
+
 async def handle_frame(conn: Connection, frame: bytes) -> None:
     """Process one binary frame from `conn` (which must have joined a room)."""
     room = conn.room
@@ -59,10 +69,13 @@ async def handle_frame(conn: Connection, frame: bytes) -> None:
             raise LimitExceeded(
                 f"awareness of {len(message.payload)} bytes", CloseCode.AWARENESS_TOO_BIG
             )
-        accepted = room.apply_awareness(conn, decode_awareness(message.payload))
+        entries = decode_awareness(message.payload)
+        fresh = {e.client_id for e in entries if not e.removed and e.client_id not in room.presence}
+        accepted = room.apply_awareness(conn, entries)
         name = announced_name(accepted) if accepted else None
         if name:
             conn.announced_name = name
+        bump_fresh_clocks(conn, [e for e in accepted if e.client_id in fresh])
     elif isinstance(message, protocol.QueryAwareness):
         awareness = room.awareness_frame()
         if awareness is not None:

@@ -13,7 +13,7 @@ THROTTLE_CLOSE_AFTER_S = 2.0
 class TokenBucket:
     """`rate` messages per second with bursts up to `burst`. When empty the reader
     waits (backpressure: the socket is not read); a client kept waiting for more than
-    `THROTTLE_CLOSE_AFTER_S` in one episode is closed with 4429."""
+    `THROTTLE_CLOSE_AFTER_S` in one episode is closed with 4529."""
 
     __slots__ = ("_last", "_throttled", "burst", "rate", "tokens")
 

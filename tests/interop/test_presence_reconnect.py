@@ -4,25 +4,18 @@ a few seconds of reconnecting — not only after y-protocols' 15 s renewal."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.helpers.clients import eventually
 from tests.helpers.server import ServerProcess
 from tests.interop.node import NodeClient, node_driver
 
 # reconnect + sync take well under a second here; 15 s is y-protocols' renewal period
 VISIBLE_WITHIN_S = 5.0
-BUG = (
-    "server bug (tests/FINDINGS.md #4): a re-announced awareness state keeps its old clock, "
-    "which y-protocols peers ignore until the client's 15 s renewal"
-)
 
 
 async def sees(observer: NodeClient, other: NodeClient, state: object) -> bool:
     return (await observer.awareness()).get(other.client_id) == state
 
 
-@pytest.mark.xfail(strict=True, reason=BUG)
 async def test_a_client_that_dropped_is_visible_again_soon(server: ServerProcess) -> None:
     room = "interop-presence-drop"
     ada_state = {"user": {"name": "Ada", "color": "#ff0000"}}
@@ -42,7 +35,6 @@ async def test_a_client_that_dropped_is_visible_again_soon(server: ServerProcess
         await eventually(lambda: sees(bob, ada, ada_state), VISIBLE_WITHIN_S, "Bob sees Ada again")
 
 
-@pytest.mark.xfail(strict=True, reason=BUG)
 async def test_everyone_is_visible_again_soon_after_a_server_restart(
     server: ServerProcess,
 ) -> None:

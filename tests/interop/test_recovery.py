@@ -20,11 +20,6 @@ from tests.interop.proxy import StallingProxy
 BURST = 2000  # over the default burst of 1000 messages, ~3.3 s of throttling at 300/s
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug (tests/FINDINGS.md #2): a throttled client is closed with 4429, a "
-    "code y-websocket treats as final, so it never reconnects and its edits never arrive",
-)
 async def test_a_burst_of_small_updates_from_y_websocket_arrives(server: ServerProcess) -> None:
     room = "interop-burst"
     async with node_driver() as driver:
@@ -58,11 +53,6 @@ def small_queue_server(tmp_path: Path) -> Iterator[ServerProcess]:
         proc.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug (tests/FINDINGS.md #3): a slow consumer is closed with 4408, a code "
-    "y-websocket treats as final, so it never reconnects and never resyncs",
-)
 async def test_a_stalled_y_websocket_client_resyncs_after_a_slow_consumer_close(
     small_queue_server: ServerProcess,
 ) -> None:

@@ -25,10 +25,9 @@ from tests.helpers.server import ServerProcess
 from tests.interop.node import NodeClient, NodeDriver, node_or_skip
 
 SLOTS = 5  # client slots; a slot holds at most one live client at a time
-# Drops and reconnects: off until tests/FINDINGS.md #4 is fixed (with them, presence only
-# converges after y-protocols' 15 s renewal, which the targeted xfail tests in
-# tests/interop/test_presence_reconnect.py pin down). Turn on with the fix.
-RECONNECTS = os.environ.get("SAMEPAGE_PRESENCE_RECONNECTS", "") == "1"
+# Drops and reconnects are part of the property since FINDINGS #4 was fixed
+# (SAMEPAGE_PRESENCE_RECONNECTS=0 turns them off).
+RECONNECTS = os.environ.get("SAMEPAGE_PRESENCE_RECONNECTS", "1") == "1"
 VISIBLE_WITHIN_S = 5.0
 slot = st.integers(0, SLOTS - 1)
 ops = ["join", "join", "leave", "state", "state"] + (["drop", "back"] if RECONNECTS else [])
