@@ -13,9 +13,5 @@ from tests.helpers.server import ServerProcess
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A fresh `samepage serve` on a free port with its own SQLite file."""
-    proc = ServerProcess(tmp_path / "samepage.db", log_path=tmp_path / "server.log")
-    proc.start()
-    try:
+    with ServerProcess(tmp_path / "samepage.db", log_path=tmp_path / "server.log") as proc:
         yield proc
-    finally:
-        proc.stop()

@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from playwright.async_api import Browser, expect
 
+from tests.browser.conftest import SECRET
 from tests.browser.tabs import TIMEOUT_MS, VIEWPORT, Tab
 from tests.helpers.server import ServerProcess
 from web.auth import issue_token
-
-SECRET = "browser-test-secret-0123456789abcdef"
-
-
-@pytest.fixture
-def secure_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server with token authentication on."""
-    proc = ServerProcess(
-        tmp_path / "secure.db", extra_args=["--secret", SECRET], log_path=tmp_path / "server.log"
-    )
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 async def test_tokens_write_read_only_and_refused(

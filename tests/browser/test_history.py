@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.browser.conftest import SECRET
 from tests.browser.tabs import TIMEOUT_MS, Tab
 from tests.helpers.server import ServerProcess
 from web.auth import issue_token
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDE = {"width": 1240, "height": 760}
-SECRET = "history-test-secret-0123456789abcdef"
 
 
 class Api:
@@ -276,19 +274,6 @@ async def test_play_runs_to_the_head_and_stops(browser: Browser, server: ServerP
     assert await version_text(page) == await api.text_at(head)
     await expect(page.locator("#version-banner")).to_contain_text(f"Viewing version {head}")
     assert viewer.errors == []
-
-
-@pytest.fixture
-def secure_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server with token authentication on."""
-    proc = ServerProcess(
-        tmp_path / "secure.db", extra_args=["--secret", SECRET], log_path=tmp_path / "server.log"
-    )
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 async def test_read_only_token_browses_but_cannot_restore(

@@ -26,14 +26,10 @@ def token(room: str, user: str, read_only: bool = False) -> str:
 @pytest.fixture
 def secured(tmp_path: Path) -> Iterator[ServerProcess]:
     """A server with token authentication on."""
-    proc = ServerProcess(
+    with ServerProcess(
         tmp_path / "samepage.db", extra_args=["--secret", SECRET], log_path=tmp_path / "log"
-    )
-    proc.start()
-    try:
+    ) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 async def test_read_only_viewer_and_bad_token_with_y_websocket(secured: ServerProcess) -> None:
