@@ -8,13 +8,19 @@ clients relay states they learned, so "every id seen on a connection" would be w
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 from sync.errors import ProtocolError
 from sync.protocol import Reader, write_var_string, write_var_uint
 
 NULL_STATE = "null"
+# How long a departed client id is remembered: y-protocols peers renew their state (and
+# clock) every 15 s, so after this a returning client can hold no stale clock.
+REMEMBER_LEFT_S = 30.0
+REMEMBER_LEFT_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +67,19 @@ def encode_awareness_entries(entries: list[AwarenessEntry]) -> bytes:
     return b"".join(parts)
 
 
+def removal_of(entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
+    """Removal entries one clock past `entries`: sent to the owner of an id, they make a
+    y-protocols client bump its clock and re-broadcast its state (which every peer then
+    accepts, whatever clock it last saw)."""
+    return [AwarenessEntry(e.client_id, e.clock + 1, NULL_STATE) for e in entries]
+
+
 @dataclass(slots=True)
 class _Slot:
     clock: int
     state: str
     owner: object
+    changed: float = field(default_factory=time.monotonic)
 
 
 class Presence:
@@ -73,6 +87,7 @@ class Presence:
 
     def __init__(self) -> None:
         self._slots: dict[int, _Slot] = {}
+        self._left: OrderedDict[int, float] = OrderedDict()  # client id -> when it left
 
     def apply(self, owner: object, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
         """Apply entries sent by `owner`; return those accepted (to relay to others).
@@ -97,8 +112,10 @@ class Presence:
             ):
                 if entry.removed:
                     del self._slots[entry.client_id]
+                    self._remember_left(entry.client_id)
                 else:
                     slot.clock, slot.state = entry.clock, entry.state
+                    slot.changed = time.monotonic()
                 accepted.append(entry)
         return accepted
 
@@ -108,8 +125,28 @@ class Presence:
         for client_id, slot in list(self._slots.items()):
             if slot.owner is owner:
                 del self._slots[client_id]
+                self._remember_left(client_id)
                 removed.append(AwarenessEntry(client_id, slot.clock + 1, NULL_STATE))
         return removed
+
+    def _remember_left(self, client_id: int) -> None:
+        self._left[client_id] = time.monotonic()
+        self._left.move_to_end(client_id)
+        while len(self._left) > REMEMBER_LEFT_MAX:
+            self._left.popitem(last=False)
+
+    def stale_for_returning(self, client_id: int) -> list[tuple[object, AwarenessEntry]]:
+        """(owner, entry) of the states a client coming back as `client_id` holds at a
+        stale clock: y-websocket drops every peer's state on disconnect but keeps its
+        clock, so a state unchanged since the client left would be ignored when resent."""
+        left = self._left.pop(client_id, None)
+        if left is None or time.monotonic() - left > REMEMBER_LEFT_S:
+            return []
+        return [
+            (slot.owner, AwarenessEntry(cid, slot.clock, slot.state))
+            for cid, slot in self._slots.items()
+            if cid != client_id and slot.changed <= left
+        ]
 
     def owned_by(self, owner: object) -> list[int]:
         """Client ids announced by `owner`."""

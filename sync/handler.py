@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from sync import protocol
-from sync.awareness import AwarenessEntry, decode_awareness, encode_awareness_entries
+from sync.awareness import AwarenessEntry, decode_awareness
 from sync.connection import Connection
 from sync.errors import CloseCode, LimitExceeded, PermissionDenied, RoomUnavailable
 from sync.protocol import SubscribeFlag
@@ -35,16 +35,6 @@ def announced_name(entries: list[AwarenessEntry]) -> str | None:
         if isinstance(name, str) and name.strip():
             return name.strip()[:200]
     return None
-
-
-def bump_fresh_clocks(conn: Connection, fresh: list[AwarenessEntry]) -> None:
-    """A client re-announcing itself after a reconnect (or a server restart) reuses its
-    old clock, which peers that saw its removal (clock + 1) ignore until its 15 s renewal.
-    Telling it that it was removed at clock + 1 makes y-protocols bump its clock and
-    re-broadcast at once, so everyone sees it again immediately."""
-    if fresh:
-        removal = [AwarenessEntry(e.client_id, e.clock + 1, "null") for e in fresh]
-        conn.send(protocol.encode_awareness(encode_awareness_entries(removal)))
 
 
 async def handle_frame(conn: Connection, frame: bytes) -> None:
@@ -75,7 +65,7 @@ async def handle_frame(conn: Connection, frame: bytes) -> None:
         name = announced_name(accepted) if accepted else None
         if name:
             conn.announced_name = name
-        bump_fresh_clocks(conn, [e for e in accepted if e.client_id in fresh])
+        room.announce_fresh(conn, [e for e in accepted if e.client_id in fresh])
     elif isinstance(message, protocol.QueryAwareness):
         awareness = room.awareness_frame()
         if awareness is not None:

@@ -20,7 +20,7 @@ from pycrdt import Doc, TransactionEvent, merge_updates
 
 from storage.types import AppendResult, Store
 from sync import protocol
-from sync.awareness import AwarenessEntry, Presence, encode_awareness_entries
+from sync.awareness import AwarenessEntry, Presence, encode_awareness_entries, removal_of
 from sync.errors import CloseCode, InvalidUpdate, LimitExceeded, RoomUnavailable
 from sync.protocol import SubscribeFlag
 from sync.updates import PendingTracker, check_update_shape, reraise_if_fatal, would_change
@@ -333,6 +333,25 @@ class Room:
             for observer in self.awareness_observers:
                 observer(self, owner, accepted)
         return accepted
+
+    def announce_fresh(self, conn: Connection, fresh: list[AwarenessEntry]) -> None:
+        """Make client ids `conn` just announced (new, or back after a reconnect or a
+        server restart) and their peers visible to each other at once, not at the next
+        15 s renewal. y-protocols ignores a state whose clock is not newer than the one
+        it last saw, and both sides of a reconnect resend unchanged clocks: so tell the
+        announcer, and each local peer whose state the announcer saw unchanged before it
+        left, that it was removed one clock later; y-protocols answers by bumping its
+        clock and re-broadcasting, which every peer accepts."""
+        if not fresh:
+            return
+        conn.send(protocol.encode_awareness(encode_awareness_entries(removal_of(fresh))))
+        stale: dict[Connection, list[AwarenessEntry]] = {}
+        for entry in fresh:
+            for owner, peer in self.presence.stale_for_returning(entry.client_id):
+                if owner is not conn and owner in self.subscribers:
+                    stale.setdefault(owner, []).append(peer)
+        for owner, entries in stale.items():
+            owner.send(protocol.encode_awareness(encode_awareness_entries(removal_of(entries))))
 
     def remove_presence_of(self, owner: object) -> None:
         """Remove every state owned by `owner` (a departed remote node) and broadcast."""

@@ -22,8 +22,11 @@ async def test_a_client_that_dropped_is_visible_again_soon(server: ServerProcess
     async with node_driver() as driver:
         ada = await driver.client(server.ws, room)
         bob = await driver.client(server.ws, room)
+        bob_state = {"user": {"name": "Bob", "color": "#0000ff"}}
         await ada.set_awareness(ada_state)
+        await bob.set_awareness(bob_state)
         await eventually(lambda: sees(bob, ada, ada_state), 10, "Bob sees Ada")
+        await eventually(lambda: sees(ada, bob, bob_state), 10, "Ada sees Bob")
         await ada.disconnect()  # her network drops; the server removes her presence
 
         async def bob_lost_ada() -> bool:
@@ -33,6 +36,9 @@ async def test_a_client_that_dropped_is_visible_again_soon(server: ServerProcess
         await ada.connect()
         await ada.wait_synced()
         await eventually(lambda: sees(bob, ada, ada_state), VISIBLE_WITHIN_S, "Bob sees Ada again")
+        # Ada dropped Bob's state on disconnect but kept his clock: Bob, unchanged since,
+        # must re-announce past it or she would see him only at his 15 s renewal
+        await eventually(lambda: sees(ada, bob, bob_state), VISIBLE_WITHIN_S, "Ada sees Bob again")
 
 
 async def test_everyone_is_visible_again_soon_after_a_server_restart(

@@ -150,6 +150,70 @@ async def test_relayed_states_do_not_transfer_ownership() -> None:
     await manager.aclose()
 
 
+def removals_of(transport: FakeTransport) -> list[AwarenessEntry]:
+    from sync.awareness import decode_awareness
+
+    return [
+        entry
+        for message in transport.of_type(protocol.AwarenessMessage)
+        for entry in decode_awareness(message.payload)
+        if entry.removed
+    ]
+
+
+async def test_a_returning_client_makes_peers_it_saw_unchanged_re_announce() -> None:
+    # y-websocket keeps a peer's clock when it drops the peer on disconnect, so after a
+    # reconnect it ignores the unchanged state the server resends: the server asks the
+    # peer (and only such peers) to re-announce past that clock, and the returner too.
+    manager = RoomManager(GatedStore())
+    alice, alice_t = await connect(manager, "r")
+    bob, _ = await connect(manager, "r")
+    dave, dave_t = await connect(manager, "r")
+    await handle_frame(alice, awareness_frame(11, 3, '{"user": {"name": "Alice"}}'))
+    await handle_frame(bob, awareness_frame(22, 1, '{"user": {"name": "Bob"}}'))
+    await handle_frame(dave, awareness_frame(44, 7, '{"user": {"name": "Dave"}}'))
+    await bob.aclose()
+    await asyncio.sleep(0.01)
+    carol, carol_t = await connect(manager, "r")
+    await handle_frame(carol, awareness_frame(33, 1, '{"user": {"name": "Carol"}}'))
+    await asyncio.sleep(0.01)
+    await handle_frame(alice, awareness_frame(11, 4, '{"user": {"name": "Alice", "x": 1}}'))
+    alice_before = len(removals_of(alice_t))
+    back, back_t = await connect(manager, "r")
+    await handle_frame(back, awareness_frame(22, 1, '{"user": {"name": "Bob"}}'))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    # Bob is told he was removed one clock later, so he bumps and re-broadcasts
+    assert AwarenessEntry(22, 2, "null") in removals_of(back_t)
+    # Dave's state is unchanged since Bob left: he is asked to re-announce past clock 7
+    assert [e for e in removals_of(dave_t) if e.client_id == 44] == [
+        AwarenessEntry(44, 8, "null"),  # his own welcome
+        AwarenessEntry(44, 8, "null"),  # Bob's return
+    ]
+    # Carol joined after Bob left: Bob never saw her state, so she is not asked
+    assert [e for e in removals_of(carol_t) if e.client_id == 33] == [AwarenessEntry(33, 2, "null")]
+    # Alice changed after Bob left (clock 4 > what Bob saw): no nudge either
+    assert len(removals_of(alice_t)) == alice_before
+    await manager.aclose()
+
+
+async def test_a_returning_client_is_remembered_only_as_long_as_clocks_can_be_stale() -> None:
+    from sync.awareness import REMEMBER_LEFT_S, Presence
+
+    presence = Presence()
+    alice, bob = object(), object()
+    presence.apply(alice, [AwarenessEntry(11, 1, "{}")])
+    presence.apply(bob, [AwarenessEntry(22, 1, "{}")])
+    presence.remove_owner(bob)
+    assert presence.stale_for_returning(22) == [(alice, AwarenessEntry(11, 1, "{}"))]
+    assert presence.stale_for_returning(22) == []  # once per departure
+    assert presence.stale_for_returning(99) == []  # never seen: nothing stale
+    presence.apply(bob, [AwarenessEntry(22, 2, "{}")])
+    presence.apply(bob, [AwarenessEntry(22, 2, "null")])
+    presence._left[22] -= REMEMBER_LEFT_S + 1
+    assert presence.stale_for_returning(22) == []  # every peer has renewed since
+
+
 async def test_server_has_no_phantom_awareness_state() -> None:
     manager = RoomManager(GatedStore())
     conn, transport = await connect(manager, "r")
