@@ -9,6 +9,7 @@ from typing import Any
 from pycrdt import Doc
 
 from storage.sql.locks import room_maintenance_lock
+from storage.text_track import TextTrack, TrackRecorder
 from storage.types import Store
 
 log = logging.getLogger("samepage.storage")
@@ -16,21 +17,45 @@ log = logging.getLogger("samepage.storage")
 
 async def doc_at(store: Store, room: str, seq: int) -> Doc[Any]:
     """The document exactly as it was after update `seq` (nearest checkpoint + tail)."""
+    doc, _ = await _replay(store, room, seq, record=False)
+    return doc
+
+
+async def text_at(store: Store, room: str, seq: int) -> str | None:
+    """The `content` text after update `seq` from a text track (a few ms where
+    `doc_at` decodes a whole checkpoint), or None where no track covers `seq`."""
+    data = await store.text_track_covering(room, seq)
+    return TextTrack.decode(data).text_at(seq) if data is not None else None
+
+
+async def build_checkpoint(store: Store, room: str, upto: int) -> None:
+    """Add a checkpoint at `upto`, built from stored rows, never from a live doc, and
+    the text track of the versions since the previous checkpoint."""
+    doc, track = await _replay(store, room, upto, record=True)
+    await store.add_checkpoint(room, upto, doc.get_update())
+    if track is not None and track.deltas:
+        await store.add_text_track(room, track.from_seq, track.upto_seq, track.encode())
+
+
+async def _replay(
+    store: Store, room: str, seq: int, *, record: bool
+) -> tuple[Doc[Any], TextTrack | None]:
     doc: Doc[Any] = Doc()
     start = 0
     checkpoint = await store.checkpoint_before(room, seq)
     if checkpoint is not None:
         start, state = checkpoint
         doc.apply_update(state)
-    for record in await store.updates_range(room, start, seq):
-        doc.apply_update(record.update)
-    return doc
-
-
-async def build_checkpoint(store: Store, room: str, upto: int) -> None:
-    """Add a checkpoint at `upto`, built from stored rows, never from a live doc."""
-    doc = await doc_at(store, room, upto)
-    await store.add_checkpoint(room, upto, doc.get_update())
+    recorder = TrackRecorder(doc, start) if record else None
+    for record_ in await store.updates_range(room, start, seq):
+        doc.apply_update(record_.update)
+        if recorder is not None:
+            recorder.applied(record_.seq)
+    if recorder is None:
+        return doc, None
+    if recorder.track.upto_seq < seq:
+        recorder.applied(seq)  # rows compacted away at the end: unchanged text
+    return doc, recorder.close()
 
 
 class AutoCheckpointer:

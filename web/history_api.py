@@ -9,10 +9,10 @@ from typing import Any
 
 from pycrdt import Doc
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from storage.history import doc_at
+from storage.history import doc_at, text_at
 from storage.timeline import diff, sessions
 from storage.types import StoreError
 from sync.errors import PermissionDenied
@@ -76,7 +76,11 @@ async def resolve_seq(request: Request, room: str) -> int | None:
 
 
 async def version_doc(request: Request, room: str, seq: int) -> Doc[Any]:
-    """The document as it was after update `seq`."""
+    """The document as it was after update `seq`: the live room's own when it holds
+    exactly that version (nothing in flight), else rebuilt from the store."""
+    live = state_of(request).manager.get(room)
+    if live is not None and live.seq == seq and live.inflight == 0 and not live.failed:
+        return live.doc
     return await doc_at(state_of(request).store, room, seq)
 
 
@@ -105,8 +109,12 @@ async def content_at(request: Request, room: str, fmt: str) -> Response:
     seq = await resolve_seq(request, room)
     if seq is None:
         raise HTTPError(400, "bad_parameter", "at or time is required")
-    doc = await version_doc(request, room, seq)
-    return render_content(doc, fmt, {"X-Samepage-Seq": str(seq)})
+    headers = {"X-Samepage-Seq": str(seq)}
+    if fmt == "text":  # the text alone: from a text track when one covers seq
+        text = await text_at(state_of(request).store, room, seq)
+        if text is not None:
+            return PlainTextResponse(text, headers=headers)
+    return render_content(await version_doc(request, room, seq), fmt, headers)
 
 
 async def diff_route(request: Request) -> Response:
@@ -176,8 +184,8 @@ async def restore(request: Request) -> Response:
     head = await head_seq(request, room)
     if not 0 <= seq <= head:
         raise HTTPError(404, "no_such_version", f"seq {seq} not in 0..{head}")
-    target = await version_doc(request, room, seq)
     state = state_of(request)
+    target = await doc_at(state.store, room, seq)  # a copy: restore edits the live doc
     live = await state.manager.acquire(room)
     try:
         author = identity.name or str(body.get("author") or "restore")[:200]

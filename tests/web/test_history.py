@@ -105,6 +105,11 @@ async def _check_versions(server: ServerProcess, ops: list[tuple[int, bool, int,
         for k, text in enumerate(expected, 1):
             at = await http.get(f"/api/rooms/{room}/content", params={"at": k})
             assert at.text == text, f"seq {k}"
+            # the text may come from a text track; json always replays the CRDT
+            as_json = await http.get(
+                f"/api/rooms/{room}/content", params={"at": k, "format": "json"}
+            )
+            assert as_json.json().get("content", "") == text, f"json at seq {k}"
             when = await http.get(f"/api/rooms/{room}/content", params={"time": times[k]})
             assert when.text == text, f"time of seq {k}"
         assert (await http.get(f"/api/rooms/{room}/content", params={"at": 0})).text == ""
