@@ -147,6 +147,7 @@ class RoomManager:
 
     def _forget(self, room: Room) -> None:
         self.unloads += 1
+        self._checkpointer.forget(room.name)
         for hook in self.on_unload:
             hook(room)
 

@@ -127,3 +127,29 @@ def test_encode_decode_and_bounds() -> None:
         again.text_at(3)
     with pytest.raises(ValueError):
         again.text_at(9)
+
+
+async def test_auto_checkpoints_reuse_their_doc_and_track_every_version() -> None:
+    from storage.history import AutoCheckpointer
+
+    log, texts = play([(i % 3, True, i * 7, "xé😀"[i % 3], i % 4 == 0) for i in range(30)])
+    store = MemoryStore()
+    await store.start()
+    checkpointer = AutoCheckpointer(store, every=5)
+    for update in log:
+        result = await store.append("r", update, "a")
+        checkpointer.committed("r", result.seq)
+        await asyncio.sleep(0)  # let a due build run before the next commit
+    await checkpointer.aclose()
+    kept_seq, kept = checkpointer._docs["r"]
+    assert kept_seq >= len(log) - 5 and text_of(kept) == texts[kept_seq - 1]
+    for k in range(1, kept_seq + 1):
+        assert await text_at(store, "r", k) == texts[k - 1], f"seq {k}"
+    checkpoint = await store.checkpoint_before("r", kept_seq)
+    assert checkpoint is not None and checkpoint[0] == kept_seq
+    rebuilt: Doc[Any] = Doc()
+    rebuilt.apply_update(checkpoint[1])
+    assert text_of(rebuilt) == texts[kept_seq - 1]
+    checkpointer.forget("r")
+    assert "r" not in checkpointer._docs
+    await store.aclose()
