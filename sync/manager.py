@@ -111,6 +111,11 @@ class RoomManager:
         )
         return room
 
+    async def text_at(self, name: str, seq: int) -> str | None:
+        """The `content` text of room `name` after update `seq`, from the checkpoint
+        builder's cursor (versions after the last checkpoint have no stored track)."""
+        return await self._checkpointer.text_at(name, seq)
+
     def _register(self, room: Room) -> None:
         self.rooms[room.name] = room
         for hook in self.on_load:

@@ -110,8 +110,11 @@ async def content_at(request: Request, room: str, fmt: str) -> Response:
     if seq is None:
         raise HTTPError(400, "bad_parameter", "at or time is required")
     headers = {"X-Samepage-Seq": str(seq)}
-    if fmt == "text":  # the text alone: from a text track when one covers seq
-        text = await text_at(state_of(request).store, room, seq)
+    if fmt == "text":  # the text alone: from a text track, without the CRDT
+        state = state_of(request)
+        text = await text_at(state.store, room, seq)
+        if text is None:
+            text = await state.manager.text_at(room, seq)
         if text is not None:
             return PlainTextResponse(text, headers=headers)
     return render_content(await version_doc(request, room, seq), fmt, headers)

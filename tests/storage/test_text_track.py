@@ -129,27 +129,46 @@ def test_encode_decode_and_bounds() -> None:
         again.text_at(9)
 
 
-async def test_auto_checkpoints_reuse_their_doc_and_track_every_version() -> None:
+async def test_auto_checkpoints_reuse_their_cursor_and_track_every_version() -> None:
     from storage.history import AutoCheckpointer
 
-    log, texts = play([(i % 3, True, i * 7, "xé😀"[i % 3], i % 4 == 0) for i in range(30)])
+    log, texts = play([(i % 3, True, i * 7, "xé😀"[i % 3], i % 4 == 0) for i in range(40)])
     store = MemoryStore()
     await store.start()
     checkpointer = AutoCheckpointer(store, every=5)
-    for update in log:
+    half = len(log) // 2
+    for update in log[:half]:
         result = await store.append("r", update, "a")
         checkpointer.committed("r", result.seq)
         await asyncio.sleep(0)  # let a due build run before the next commit
     await checkpointer.aclose()
-    kept_seq, kept = checkpointer._docs["r"]
-    assert kept_seq >= len(log) - 5 and text_of(kept) == texts[kept_seq - 1]
-    for k in range(1, kept_seq + 1):
+    cursor = checkpointer._cursors["r"]
+    built = cursor.seq
+    assert built >= half - 5 and text_of(cursor.doc) == texts[built - 1]
+    for k in range(1, built + 1):
         assert await text_at(store, "r", k) == texts[k - 1], f"seq {k}"
-    checkpoint = await store.checkpoint_before("r", kept_seq)
-    assert checkpoint is not None and checkpoint[0] == kept_seq
+    checkpoint = await store.checkpoint_before("r", built)
+    assert checkpoint is not None and checkpoint[0] == built
     rebuilt: Doc[Any] = Doc()
     rebuilt.apply_update(checkpoint[1])
-    assert text_of(rebuilt) == texts[kept_seq - 1]
+    assert text_of(rebuilt) == texts[built - 1]
+
+    # past the last checkpoint no track is stored: the cursor answers, in any order
+    for update in log[half:]:
+        await store.append("r", update, "a")
+    head = len(log)
+    for k in [head, built + 1, head - 1, *range(built, head + 1)]:
+        assert await store.text_track_covering("r", k) is None or k <= built
+        assert await checkpointer.text_at("r", k) == texts[k - 1], f"seq {k}"
+    assert checkpointer._cursors["r"].seq == head
+    # the next build stores the track the cursor recorded: every version is covered
+    checkpointer.seen_load("r", built)
+    checkpointer.committed("r", head)
+    await checkpointer.aclose()
+    for k in range(1, head + 1):
+        assert await text_at(store, "r", k) == texts[k - 1], f"seq {k}"
     checkpointer.forget("r")
-    assert "r" not in checkpointer._docs
+    assert "r" not in checkpointer._cursors
+    # a fresh checkpointer opens a cursor from the latest checkpoint
+    assert await AutoCheckpointer(store, every=5).text_at("r", head) == texts[-1]
     await store.aclose()
