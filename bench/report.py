@@ -466,7 +466,6 @@ def render_scale_chart(run: Result, path: Path) -> None:
     lat.set_ylabel("p99 fan-out latency, ms")
     cpu.set_ylabel("server CPU, cores (all its processes)")
     for ax in (lat, cpu):
-        ax.set_xscale("log")
         ax.set_xlabel("offered updates/s (aggregate, 100 rooms × 10 clients)")
         if ax.get_lines():
             ax.legend(fontsize=8)
