@@ -115,13 +115,17 @@ def _attempt(scenario_key: str, server_key: str, quick: bool, work: Path) -> dic
     server = RunningServer(spec, server_work, raw / f"{scenario_key}-{server_key}.log")
     print(f"  {scenario_key} {spec.label} (pid {server.pid}, port {server.port})", file=sys.stderr)
     started = time.monotonic()
+    leftovers: list[int] = []
     try:
         server.wait_ready()
         result = run_loadgen(server, scenario.config(quick), scenario.timeout_s)
     except Exception as exc:
         result = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
-        server.stop()
+        leftovers = server.stop()
+    if leftovers:  # workers still running after their supervisor stopped: killed by PID
+        print(f"    killed leftover workers {leftovers}", file=sys.stderr)
+        result["leftoverWorkers"] = leftovers
     result["seconds"] = round(time.monotonic() - started, 1)
     result["backgroundBefore"] = background
     if "error" in result:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.servers import (
@@ -14,8 +15,12 @@ from bench.servers import (
     ROOT,
     RunningServer,
     cpu_seconds,
+    established_per_process,
     machine_busy_seconds,
+    process_tree,
+    redis_pid,
     rss_bytes,
+    tree_cpu_seconds,
     wait_quiet,
 )
 
@@ -25,26 +30,75 @@ STEP_REPEATS = 2  # how often one ramp step is measured again when disturbed
 REPEAT_BUDGET = [float("inf")]  # monotonic time after which nothing is repeated
 
 
+@dataclass(frozen=True)
+class _Sample:
+    """CPU seconds so far: the server's, per process of its tree, and the others'."""
+
+    at: float = 0.0
+    server: dict[int, float] = field(default_factory=dict)
+    loadgen: float = 0.0
+    redis: float = 0.0
+    machine: float = 0.0
+
+
+@dataclass
+class _StepCpu:
+    """CPU use during one step, in cores (1.00 = one core)."""
+
+    server: float
+    loadgen: float
+    redis: float
+    other: float
+    per_process: list[float]  # the server's root process first, then its children
+
+
+def _cpu_between(a: _Sample, b: _Sample) -> _StepCpu:
+    wall = b.at - a.at
+    per = {pid: (t - a.server.get(pid, 0.0)) / wall for pid, t in b.server.items()}
+    server = sum(b.server.values()) - sum(a.server.values())
+    loadgen, redis = b.loadgen - a.loadgen, b.redis - a.redis
+    # Everything else the machine did meanwhile (other engineers' tests...).
+    other = (b.machine - a.machine - server - loadgen - redis) / wall
+    return _StepCpu(
+        server=round(server / wall, 2),
+        loadgen=round(loadgen / wall, 2),
+        redis=round(redis / wall, 2),
+        other=round(max(0.0, other), 2),
+        per_process=[round(c, 2) for c in per.values()],  # the root first
+    )
+
+
 class _Follower:
     """Reads the load generator's events; samples CPU per step and memory on request."""
 
     def __init__(self, proc: subprocess.Popen[str], server: RunningServer) -> None:
         self.proc = proc
         self.server = server
-        self.server_cpu: list[float] = []
-        self.other_cpu: list[float] = []
+        self.redis_pid = redis_pid() if server.spec.uses_redis else None
+        self.cpu: list[_StepCpu] = []
         self.memory: dict[str, int] = {}
+        self.connections: dict[int, int] = {}
         self.repeats: dict[int, int] = {}
-        self.began = (0.0, 0.0, 0.0, 0.0)
+        self.began = _Sample()
         self.result: dict[str, Any] = {"error": "load generator ended without a result"}
 
-    def _sample(self) -> tuple[float, float, float, float]:
-        return (
-            time.monotonic(),
-            cpu_seconds(self.server.pid),
-            cpu_seconds(self.proc.pid),
-            machine_busy_seconds(),
+    def _sample(self) -> _Sample:
+        """The server's CPU is summed over its process tree: with `--workers` the
+        supervisor only waits, its children serve."""
+        return _Sample(
+            at=time.monotonic(),
+            server=tree_cpu_seconds(self.server.pid),
+            loadgen=cpu_seconds(self.proc.pid),
+            redis=cpu_seconds(self.redis_pid) if self.redis_pid else 0.0,
+            machine=machine_busy_seconds(),
         )
+
+    def _count_connections(self) -> None:
+        """Once, with every client connected: the server's connections per process
+        (the kernel spreads them over `--workers` children with SO_REUSEPORT)."""
+        if not self.connections:
+            tree = process_tree(self.server.pid)
+            self.connections = established_per_process(tree, self.server.port)
 
     def _verdict(self, step: dict[str, Any], other: float) -> None:
         """Tell the load generator whether to keep a ramp step or measure it again."""
@@ -77,19 +131,11 @@ class _Follower:
             elif kind == "step_begin":
                 self.began = self._sample()
             elif kind == "step_end":
-                now = self._sample()
-                wall = now[0] - self.began[0]
-                ours = now[1] - self.began[1]
-                loadgen = now[2] - self.began[2]
-                self.server_cpu.append(round(ours / wall, 2))
-                # Everything else the machine did meanwhile (other engineers' tests...).
-                other = (now[3] - self.began[3] - ours - loadgen) / wall
-                self.other_cpu.append(round(max(0.0, other), 2))
+                self.cpu.append(_cpu_between(self.began, self._sample()))
                 if "pass" in event:  # a ramp step: keep it or measure it again
-                    print(
-                        _step_line(event, self.server_cpu[-1], self.other_cpu[-1]), file=sys.stderr
-                    )
-                    self._verdict(event, self.other_cpu[-1])
+                    self._count_connections()
+                    print(_step_line(event, self.cpu[-1]), file=sys.stderr)
+                    self._verdict(event, self.cpu[-1].other)
             elif kind in ("baseline", "connected"):
                 time.sleep(SETTLE_S)
                 self.memory[kind] = rss_bytes(self.server.pid)
@@ -127,12 +173,12 @@ def run_loadgen(server: RunningServer, config: dict[str, Any], timeout_s: float)
     result = follower.result
     for step in [*result.get("steps", []), *result.get("discardedSteps", [])]:
         seq = step.get("seq", -1)
-        if 0 <= seq < len(follower.server_cpu):
-            step["serverCpu"] = follower.server_cpu[seq]
-            step["otherCpu"] = follower.other_cpu[seq]
-    if follower.server_cpu and "steps" not in result:
-        result["serverCpu"] = follower.server_cpu[-1]
-        result["otherCpu"] = follower.other_cpu[-1]
+        if 0 <= seq < len(follower.cpu):
+            step.update(_cpu_fields(follower.cpu[seq]))
+    if follower.cpu and "steps" not in result:
+        result.update(_cpu_fields(follower.cpu[-1]))
+    if follower.connections:
+        result["connectionsPerProcess"] = list(follower.connections.values())  # the root first
     if follower.memory:
         result["rssBaseline"] = follower.memory.get("baseline")
         result["rssConnected"] = follower.memory.get("connected")
@@ -140,12 +186,26 @@ def run_loadgen(server: RunningServer, config: dict[str, Any], timeout_s: float)
     return result
 
 
-def _step_line(step: dict[str, Any], server_cpu: float, other_cpu: float) -> str:
+def _cpu_fields(cpu: _StepCpu) -> dict[str, Any]:
+    """A step's CPU use as JSON fields; per process and Redis only when there are any."""
+    fields: dict[str, Any] = {"serverCpu": cpu.server, "otherCpu": cpu.other}
+    if len(cpu.per_process) > 1:
+        fields["serverCpuPerProcess"] = cpu.per_process
+    if cpu.redis:
+        fields["redisCpu"] = cpu.redis
+    return fields
+
+
+def _step_line(step: dict[str, Any], cpu: _StepCpu) -> str:
     lat = step["latencyMs"]
     verdict = "ok" if step["pass"] else "FAIL"
+    per = (
+        f" ({' + '.join(f'{c:.2f}' for c in cpu.per_process)})" if len(cpu.per_process) > 1 else ""
+    )
+    redis = f" redis {cpu.redis:.2f}" if cpu.redis else ""
     return (
         f"    {step['rate']:>6}/s sent {step['sendRate']:>6}/s deliveries "
         f"{step['deliveriesPerS']:>7}/s lost {step['lost']:>6} p50 {lat['p50']} p99 {lat['p99']} ms"
-        f" cpu server {server_cpu:.2f} loadgen {step['loadgenCpu']:.2f} other {other_cpu:.2f}"
-        f" {verdict}"
+        f" cpu server {cpu.server:.2f}{per}{redis} loadgen {step['loadgenCpu']:.2f}"
+        f" other {cpu.other:.2f} {verdict}"
     )

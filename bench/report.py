@@ -8,6 +8,7 @@ from typing import Any
 from bench.servers import SERVERS
 
 Result = dict[str, Any]
+COMPARISON = ("s1", "s2", "s3", "s4", "s6")  # samepage against its peers; s7 is samepage only
 
 
 def _fmt(x: float | None, unit: str = "", digits: int = 0) -> str:
@@ -144,14 +145,34 @@ def targets(run: Result) -> list[tuple[str, str, str]]:
 
 
 def render_table(run: Result) -> str:
-    """The Markdown report: one table of all servers, the targets, notes, machine."""
-    res = run["results"]
-    keys = [k for k in SERVERS if any(k in res.get(s, {}) for s in res)]
+    """The Markdown report: one table of all servers, the targets, notes, the
+    scale-out comparison (s7), machine."""
     out = [
         f"### samepage benchmark ({run['mode']} run, {run['started']}, {run['seconds']} s)",
         "",
         f"Command: `{run['command']}`",
         "",
+    ]
+    if any(key in run["results"] for key in COMPARISON):
+        out += _comparison(run)
+    if "s7" in run["results"]:
+        out += scale_out(run["results"]["s7"])
+    m = run["machine"]
+    out += [
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in m.items()) + ".",
+        "Server pinned to core 0, load generator (one Node process) to core 1 (`taskset`);"
+        " s7's 2 workers run on both cores, so the load generator shares core 1 with one.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _comparison(run: Result) -> list[str]:
+    """samepage against its peers (s1–s6): the table, the targets, the notes."""
+    res = run["results"]
+    keys = [k for k in SERVERS if any(k in res.get(s, {}) for s in COMPARISON)]
+    out = [
         "| server | s1 updates/s | s1 deliveries/s | s2 updates/s | s2 deliveries/s "
         "| s3 handshakes/s | s3 KiB/conn | s4 join ms (recv / applied) | s4 10 joins ms |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
@@ -223,19 +244,128 @@ def render_table(run: Result) -> str:
         )
     elif hist:
         out.append(f"- s6 samepage: {str(hist['error'])[:200]}")
-    m = run["machine"]
-    out += [
-        "",
-        "Machine: " + ", ".join(f"{k} {v}" for k, v in m.items()) + ".",
-        "Server pinned to core 0, load generator (one Node process) to core 1 (`taskset`).",
-        "",
+    return out
+
+
+def _cpu_cell(step: Result | None) -> str:
+    """Server CPU of a step, with the split over a supervisor's processes."""
+    if not step or "serverCpu" not in step:
+        return "–"
+    per = step.get("serverCpuPerProcess")
+    if not per:
+        return f"{step['serverCpu']:.2f}"
+    workers = " + ".join(f"{c:.2f}" for c in per[1:])
+    return f"{step['serverCpu']:.2f} (workers {workers}; supervisor {per[0]:.2f})"
+
+
+def _best_step(r: Result | None) -> Result | None:
+    """The last passing step of a ramp."""
+    if not r or "error" in r:
+        return None
+    passed = [step for step in r["steps"] if step["pass"]]
+    return passed[-1] if passed else None
+
+
+def _connections_cell(r: Result | None) -> str:
+    counts = r.get("connectionsPerProcess") if r else None
+    if not counts:
+        return "–"
+    return " / ".join(f"{c:,}" for c in (counts[1:] if len(counts) > 1 else counts))
+
+
+def _number(r: Result | None, key: str) -> float | None:
+    """A number of a result or step, or None (no result, an error, no such field)."""
+    if not r or "error" in r or r.get(key) is None:
+        return None
+    return float(r[key])
+
+
+def _scale_rows(w1: Result | None, w2: Result | None) -> list[tuple[str, str, str, str]]:
+    """(what, 1 worker, 2 workers, ratio) rows of the scale-out table."""
+    b1, b2 = _best_step(w1), _best_step(w2)
+
+    def side(key: str) -> tuple[str, str, str]:
+        a, b = _number(w1, key), _number(w2, key)
+        return _fmt(a), _fmt(b), _fmt(_ratio(b, a), "×", 2)
+
+    def at_best(key: str) -> tuple[str, str, str]:
+        return _fmt(_number(b1, key), "", 2), _fmt(_number(b2, key), "", 2), ""
+
+    f1, f2 = _failed_step(w1), _failed_step(w2)
+    rate_ratio = side("maxRate")[2]
+    return [
+        ("max passing rate, updates/s", ramp_cell(w1), ramp_cell(w2), rate_ratio),
+        ("deliveries/s at that rate", *side("maxDeliveriesPerS")),
+        ("server CPU at that rate, cores", _cpu_cell(b1), _cpu_cell(b2), ""),
+        ("Redis CPU at that rate, cores", *at_best("redisCpu")),
+        ("load generator CPU at that rate", *at_best("loadgenCpu")),
+        ("first failing step", _why(f1) or _stopped(w1), _why(f2) or _stopped(w2), ""),
+        ("server CPU at the failing step", _cpu_cell(f1), _cpu_cell(f2), ""),
+        ("load generator CPU at the failing step", *_loadgen_cells(f1, f2)),
+        ("other processes' CPU, most in a step", *_disturbance_cells(w1, w2)),
+        ("connections per worker", _connections_cell(w1), _connections_cell(w2), ""),
     ]
-    return "\n".join(out)
+
+
+def _failed_step(r: Result | None) -> Result | None:
+    """The failing step that ended a ramp (with the driver's CPU fields), or None."""
+    if not r or "error" in r or not r["steps"] or r["steps"][-1]["pass"]:
+        return None
+    step: Result = r["steps"][-1]
+    return step
+
+
+def _stopped(r: Result | None) -> str:
+    if not r:
+        return "–"
+    if "error" in r:
+        return "error: " + str(r["error"])[:120]
+    return "none (the ramp ended)" if r["rampExhausted"] else "none (time budget ran out)"
+
+
+def _loadgen_cells(f1: Result | None, f2: Result | None) -> tuple[str, str, str]:
+    def cell(step: Result | None) -> str:
+        if not step:
+            return "–"
+        bound = " (loadgen-bound)" if step["loadgenBound"] else ""
+        return f"{step['loadgenCpu']:.2f}, send lag p99 {step['sendLagP99Ms']} ms{bound}"
+
+    return cell(f1), cell(f2), ""
+
+
+def _disturbance_cells(w1: Result | None, w2: Result | None) -> tuple[str, str, str]:
+    def cell(r: Result | None) -> str:
+        if not r or "error" in r or not r["steps"]:
+            return "–"
+        return f"{max(step.get('otherCpu', 0.0) for step in r['steps']):.2f}"
+
+    return cell(w1), cell(w2), ""
+
+
+def scale_out(results: dict[str, Result]) -> list[str]:
+    """s7: samepage --workers 1 and --workers 2 side by side, with the ratio."""
+    rows = _scale_rows(results.get("samepage-w1"), results.get("samepage-w2"))
+    out = [
+        "",
+        "#### s7 scale-out: samepage `--workers 1` vs `--workers 2` on this machine",
+        "",
+        "100 rooms × 10 clients, one writer per room, rising aggregate rate; both through"
+        " the Redis bus and one SQLite file. 1 worker: core 0; 2 workers: cores 0 and 1,"
+        " the load generator shares core 1 with one of them.",
+        "",
+        "| | 1 worker | 2 workers | 2 workers / 1 worker |",
+        "|---|--:|--:|--:|",
+    ]
+    out += [f"| {what} | {a} | {b} | {r} |" for what, a, b, r in rows]
+    return out
 
 
 def render_chart(run: Result, path: Path) -> None:
     """A 2×3 PNG: latency under the s1/s2 ramps, s3 handshakes and memory, s4 joins,
-    and the sustained rates."""
+    and the sustained rates; for a run of s7 alone, the scale-out chart."""
+    if "s7" in run["results"] and not any(k in run["results"] for k in COMPARISON):
+        render_scale_chart(run, path)
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -310,6 +440,36 @@ def render_chart(run: Result, path: Path) -> None:
         "server on core 0, load generator on core 1",
         fontsize=10,
     )
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def render_scale_chart(run: Result, path: Path) -> None:
+    """s7: p99 latency and server CPU against the offered rate, 1 vs 2 workers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (lat, cpu) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, (key, r) in enumerate(run["results"]["s7"].items()):
+        if "error" in r or not r["steps"]:
+            continue
+        xs = [step["rate"] for step in r["steps"]]
+        p99 = [max(step["latencyMs"]["p99"] or 0.05, 0.05) for step in r["steps"]]
+        cores = [step.get("serverCpu", 0.0) for step in r["steps"]]
+        lat.plot(xs, p99, marker="o", label=SERVERS[key].label, color=f"C{i}")
+        cpu.plot(xs, cores, marker="o", label=SERVERS[key].label, color=f"C{i}")
+    lat.axhline(100, color="grey", linestyle="--", linewidth=1)
+    lat.set_yscale("log")
+    lat.set_ylabel("p99 fan-out latency, ms")
+    cpu.set_ylabel("server CPU, cores (all its processes)")
+    for ax in (lat, cpu):
+        ax.set_xlabel("offered updates/s (aggregate, 100 rooms × 10 clients)")
+        if ax.get_lines():
+            ax.legend(fontsize=8)
+    fig.suptitle(f"s7 scale-out — {run['mode']} run {run['started']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

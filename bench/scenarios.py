@@ -1,4 +1,4 @@
-"""The six scenarios: what the load generator does and which servers take part."""
+"""The scenarios: what the load generator does and which servers take part."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PEERS = ["reference", "hocuspocus", "pycrdt-websocket", "relay", "samepage"]
+# samepage --workers 1 and --workers 2, both through the Redis bus and one SQLite file.
+SCALE_OUT = ["samepage-w1", "samepage-w2"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,45 @@ SCENARIOS: dict[str, Scenario] = {
                 "seedTimeoutS": 60,
             },
             timeout_s=240,
+        ),
+        Scenario(
+            "s7",
+            "scale-out: 1 vs 2 worker processes, 100 rooms x 10 clients, rising aggregate rate",
+            SCALE_OUT,
+            {
+                **FANOUT,
+                "rooms": 100,
+                "clientsPerRoom": 10,
+                "rates": [
+                    100,
+                    200,
+                    300,
+                    400,
+                    500,
+                    650,
+                    800,
+                    1000,
+                    1250,
+                    1500,
+                    2000,
+                    3000,
+                    5000,
+                    7500,
+                    10000,
+                ],
+                "stepSeconds": 4,
+                "drainSeconds": 3,
+                "maxSeconds": 200,
+            },
+            {
+                **FANOUT,
+                "rooms": 100,
+                "clientsPerRoom": 10,
+                "rates": [100, 200, 300, 500, 800, 1500, 3000],
+                "stepSeconds": 1.5,
+                "drainSeconds": 2,
+                "maxSeconds": 60,
+            },
         ),
     ]
 }

@@ -16,6 +16,8 @@ BENCH = ROOT / "bench"
 VENV_PY = ROOT / ".venv" / "bin" / "python"
 SERVER_CORE = "0"
 LOADGEN_CORE = "1"
+BOTH_CORES = "0,1"  # a server with 2 worker processes; the load generator shares core 1
+REDIS_URL = "redis://127.0.0.1:6379"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -46,6 +48,20 @@ def samepage_argv(db: str) -> Callable[[int, Path], list[str]]:
     return argv
 
 
+def samepage_workers_argv(workers: int) -> Callable[[int, Path], list[str]]:
+    """`samepage serve --workers N` in cluster mode (Redis bus + one SQLite file), with
+    the flags of `samepage_argv`. `--workers 1` runs one process that still goes through
+    the bus, so against `--workers 2` the only difference is the worker count. The node
+    id has the port in it: a run never meets the Redis keys of an earlier one."""
+    single = samepage_argv("sqlite")
+
+    def argv(port: int, work: Path) -> list[str]:
+        cluster = ["--redis", REDIS_URL, "--node-id", f"bench-w{workers}-{port}"]
+        return [*single(port, work), *cluster, "--workers", str(workers)]
+
+    return argv
+
+
 def _node(script: Path) -> Callable[[int, Path], list[str]]:
     return lambda port, _work: ["node", str(script), str(port)]
 
@@ -69,6 +85,9 @@ class ServerSpec:
     flavor: str = "y"  # "y" (y-websocket) or "hocuspocus" (document name in every message)
     has_document: bool = True  # the relay keeps no document
     env: tuple[tuple[str, str], ...] = ()
+    cores: str = SERVER_CORE  # taskset's CPU list for the server and all its processes
+    workers: int = 1  # processes listening on the port (SO_REUSEPORT)
+    uses_redis: bool = False  # redis-server's CPU is reported next to the server's
 
 
 SERVERS: dict[str, ServerSpec] = {
@@ -93,6 +112,22 @@ SERVERS: dict[str, ServerSpec] = {
         ),
         ServerSpec("samepage", "samepage (SQLite)", samepage_argv("sqlite"), "/ws"),
         ServerSpec("samepage-memory", "samepage (memory://)", samepage_argv("memory"), "/ws"),
+        ServerSpec(
+            "samepage-w1",
+            "samepage, 1 worker (Redis bus, core 0)",
+            samepage_workers_argv(1),
+            "/ws",
+            uses_redis=True,
+        ),
+        ServerSpec(
+            "samepage-w2",
+            "samepage, 2 workers (Redis bus, cores 0+1)",
+            samepage_workers_argv(2),
+            "/ws",
+            cores=BOTH_CORES,
+            workers=2,
+            uses_redis=True,
+        ),
     ]
 }
 
@@ -105,11 +140,96 @@ def free_port() -> int:
         return port
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (field 3 onwards)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its live descendants (a `--workers` supervisor and its children)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(_stat_fields(int(entry))[1])
+            except (OSError, IndexError, ValueError):
+                continue  # ended meanwhile
+            parents.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(parents.get(current, []))
+    return tree
+
+
+def tree_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU time so far of each process in `pid`'s tree. Each value includes the CPU of
+    the process's children it has reaped (cutime + cstime), so a worker that ends
+    between two samples is still counted, in its parent."""
+    times: dict[int, float] = {}
+    for member in process_tree(pid):
+        try:
+            fields = _stat_fields(member)
+        except OSError:
+            continue
+        times[member] = sum(int(x) for x in fields[11:15]) / CLK_TCK
+    return times
+
+
+def redis_pid(url: str = REDIS_URL) -> int | None:
+    """The PID of the Redis server at `url` (from INFO), or None when unreachable."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        with Redis.from_url(url, socket_timeout=2.0) as client:
+            info = client.info("server")
+    except (RedisError, OSError):
+        return None
+    return int(info["process_id"])
+
+
+def _tcp_inodes(port: int, state: str) -> set[str]:
+    """Socket inodes of IPv4 TCP sockets on local `port` in `state` (/proc/net/tcp:
+    01 = established, 0A = listening)."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == state:
+                inodes.add(cols[9])
+    return inodes
+
+
+def established_per_process(pids: list[int], port: int) -> dict[int, int]:
+    """How many established TCP connections to local `port` each process holds."""
+    inodes = _tcp_inodes(port, "01")
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    return {pid: sum(1 for link in _fd_links(pid) if link in wanted) for pid in pids}
+
+
+def _fd_links(pid: int) -> list[str]:
+    """Where each open file descriptor of `pid` points (`socket:[inode]` for sockets)."""
+    links = []
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []  # ended meanwhile
+    for fd in fds:
+        try:
+            links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue  # closed meanwhile
+    return links
 
 
 def machine_busy_seconds() -> float:
@@ -143,7 +263,8 @@ def rss_bytes(pid: int) -> int:
 
 
 class RunningServer:
-    """A started server process, pinned to SERVER_CORE; `stop` ends it by its PID."""
+    """A started server, pinned to its spec's cores; `stop` ends it by its PID (a
+    `--workers` supervisor forwards the signal to its children)."""
 
     def __init__(self, spec: ServerSpec, work: Path, log_path: Path) -> None:
         self.spec = spec
@@ -153,7 +274,7 @@ class RunningServer:
         env["PYTHONPATH"] = str(ROOT)
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, *spec.argv(self.port, work)],
+            ["taskset", "-c", spec.cores, *spec.argv(self.port, work)],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -177,20 +298,33 @@ class RunningServer:
         return f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        """Wait until the port accepts connections."""
+        """Wait until all the server's processes listen on the port."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.spec.key} exited with {self.proc.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
+            if self._accepts() and self._all_listen():
+                return
+            time.sleep(0.1)
         raise RuntimeError(f"{self.spec.key} did not listen within {timeout} s")
 
-    def stop(self) -> None:
-        """SIGINT, then SIGKILL after 15 s; only this process."""
+    def _accepts(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def _all_listen(self) -> bool:
+        """Every worker must listen before the first client connects: the kernel
+        spreads connections only over the sockets bound at that moment."""
+        return self.spec.workers == 1 or len(_tcp_inodes(self.port, "0A")) >= self.spec.workers
+
+    def stop(self) -> list[int]:
+        """SIGINT, then SIGKILL after 15 s. A process of its tree still alive after
+        that (a worker its supervisor did not stop) is killed by PID too, and
+        returned: there should be none."""
+        workers = {p: _started(p) for p in process_tree(self.pid) if p != self.pid}
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -199,3 +333,26 @@ class RunningServer:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
+        return _kill_leftovers(workers)
+
+
+def _started(pid: int) -> str | None:
+    """When `pid` started (clock ticks after boot), or None if it is gone or a zombie:
+    with the PID it identifies one process, even if the PID is used again later."""
+    try:
+        fields = _stat_fields(pid)
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _kill_leftovers(workers: dict[int, str | None]) -> list[int]:
+    """SIGKILL those of `workers` (PID: start time) still running after 5 s."""
+    deadline = time.monotonic() + 5.0
+    alive = list(workers)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in alive if workers[p] is not None and _started(p) == workers[p]]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    return alive
