@@ -14,7 +14,6 @@ class _Room:
     info: RoomInfo
     updates: dict[int, UpdateRecord] = field(default_factory=dict)
     checkpoints: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # seq -> (t, s)
-    tracks: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # upto -> (from, data)
     versions: list[Version] = field(default_factory=list)
 
 
@@ -107,20 +106,6 @@ class MemoryStore:
         if entry is not None:
             entry.checkpoints.setdefault(seq, (time.time_ns() // 1000, state))
 
-    async def add_text_track(self, room: str, from_seq: int, upto_seq: int, data: bytes) -> None:
-        """Store a text track."""
-        entry = self._rooms.get(room)
-        if entry is not None:
-            entry.tracks.setdefault(upto_seq, (from_seq, data))
-
-    async def text_track_covering(self, room: str, seq: int) -> bytes | None:
-        """A track with from <= seq <= upto."""
-        entry = self._rooms.get(room)
-        if entry is None:
-            return None
-        found = [(u, d) for u, (f, d) in entry.tracks.items() if f <= seq <= u]
-        return min(found)[1] if found else None
-
     async def seq_at_time(self, room: str, time_us: int) -> int:
         """Last seq at or before time_us."""
         entry = self._rooms.get(room)
@@ -154,8 +139,6 @@ class MemoryStore:
         doomed = [s for s in entry.updates if s <= covered and s not in keep]
         for s in doomed:
             del entry.updates[s]
-        if doomed:
-            entry.tracks = {u: (f, d) for u, (f, d) in entry.tracks.items() if f >= covered}
         return len(doomed)
 
     async def ping(self) -> None:

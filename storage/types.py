@@ -106,12 +106,6 @@ class Store(Protocol):
     async def add_checkpoint(self, room: str, seq: int, state: bytes) -> None:
         """Store a checkpoint covering exactly the updates <= seq."""
 
-    async def add_text_track(self, room: str, from_seq: int, upto_seq: int, data: bytes) -> None:
-        """Store the text track of versions (from_seq, upto_seq] (ignored if present)."""
-
-    async def text_track_covering(self, room: str, seq: int) -> bytes | None:
-        """A text track with from_seq <= seq <= upto_seq, or None."""
-
     async def seq_at_time(self, room: str, time_us: int) -> int:
         """The last seq committed at or before time_us (0 when none)."""
 
@@ -122,8 +116,7 @@ class Store(Protocol):
         """Named versions, newest first."""
 
     async def delete_updates_covered(self, room: str, upto: int, keep: set[int]) -> int:
-        """Delete update rows <= upto that a checkpoint covers, except those in keep, and
-        the text tracks of the versions that go (they would outlive their rows)."""
+        """Delete update rows <= upto that a checkpoint covers, except those in keep."""
 
     async def ping(self) -> None:
         """Raise StoreError when the database is not reachable."""

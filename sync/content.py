@@ -6,7 +6,7 @@ from typing import Any
 
 from pycrdt import Array, Doc, Map, Text
 
-from storage.text_track import TEXT_ROOT as TEXT_ROOT
+TEXT_ROOT = "content"
 
 
 def text_of(doc: Doc[Any]) -> str:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pycrdt import Doc
 
@@ -18,6 +18,7 @@ from sync.names import check_room_name
 from sync.room import CommitNotice, CommitObserver, Room
 from sync.types import SyncSettings, Traffic
 
+T = TypeVar("T")
 log = logging.getLogger("samepage.sync")
 
 
@@ -111,10 +112,10 @@ class RoomManager:
         )
         return room
 
-    async def text_at(self, name: str, seq: int) -> str | None:
-        """The `content` text of room `name` after update `seq`, from the checkpoint
-        builder's cursor (versions after the last checkpoint have no stored track)."""
-        return await self._checkpointer.text_at(name, seq)
+    async def read_version(self, name: str, seq: int, read: Callable[[Doc[Any]], T]) -> T | None:
+        """`read(doc after seq)` for a version after room `name`'s last checkpoint, from
+        the checkpoint builder's cursor (no checkpoint decoded); None when it cannot."""
+        return await self._checkpointer.read_at(name, seq, read)
 
     def _register(self, room: Room) -> None:
         self.rooms[room.name] = room

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from pycrdt import Doc
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from storage.history import doc_at, text_at
+from storage.history import doc_at
 from storage.timeline import diff, sessions
 from storage.types import StoreError
 from sync.errors import PermissionDenied
@@ -21,6 +22,7 @@ from web.api import iso, render_content, room_and_identity, state_of
 from web.errors import HTTPError
 
 MAX_LIMIT = 1000
+T = TypeVar("T")
 MAX_UPDATES = 5000
 
 
@@ -75,13 +77,19 @@ async def resolve_seq(request: Request, room: str) -> int | None:
     return at
 
 
-async def version_doc(request: Request, room: str, seq: int) -> Doc[Any]:
-    """The document as it was after update `seq`: the live room's own when it holds
-    exactly that version (nothing in flight), else rebuilt from the store."""
-    live = state_of(request).manager.get(room)
+async def read_version(request: Request, room: str, seq: int, read: Callable[[Doc[Any]], T]) -> T:
+    """`read(the document as it was after update seq)`, by the cheapest way there: the
+    live room when it holds exactly that version, the checkpoint builder's cursor for
+    versions after the last checkpoint, else a rebuild from the store (which decodes
+    the nearest checkpoint: ~1 µs per item)."""
+    state = state_of(request)
+    live = state.manager.get(room)
     if live is not None and live.seq == seq and live.inflight == 0 and not live.failed:
-        return live.doc
-    return await doc_at(state_of(request).store, room, seq)
+        return read(live.doc)
+    found = await state.manager.read_version(room, seq, read)
+    if found is not None:
+        return found
+    return read(await doc_at(state.store, room, seq))
 
 
 async def history(request: Request) -> Response:
@@ -110,14 +118,7 @@ async def content_at(request: Request, room: str, fmt: str) -> Response:
     if seq is None:
         raise HTTPError(400, "bad_parameter", "at or time is required")
     headers = {"X-Samepage-Seq": str(seq)}
-    if fmt == "text":  # the text alone: from a text track, without the CRDT
-        state = state_of(request)
-        text = await text_at(state.store, room, seq)
-        if text is None:
-            text = await state.manager.text_at(room, seq)
-        if text is not None:
-            return PlainTextResponse(text, headers=headers)
-    return render_content(await version_doc(request, room, seq), fmt, headers)
+    return await read_version(request, room, seq, lambda doc: render_content(doc, fmt, headers))
 
 
 async def diff_route(request: Request) -> Response:

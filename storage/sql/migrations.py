@@ -24,13 +24,8 @@ async def _v1_initial(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda sync: schema.metadata.create_all(sync, tables=tables))
 
 
-async def _v2_text_tracks(conn: AsyncConnection) -> None:
-    await conn.run_sync(lambda sync: schema.metadata.create_all(sync, tables=[schema.text_tracks]))
-
-
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_initial),
-    (2, _v2_text_tracks),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -53,18 +53,6 @@ checkpoints = Table(
     PrimaryKeyConstraint("room", "seq"),
 )
 
-# The `content` text of every version in (from_seq, upto_seq], recorded while the
-# checkpoint at upto_seq was built (storage/text_track.py).
-text_tracks = Table(
-    "text_tracks",
-    metadata,
-    Column("room", String(128), nullable=False),
-    Column("upto_seq", BigInteger, nullable=False),
-    Column("from_seq", BigInteger, nullable=False),
-    Column("data", LargeBinary, nullable=False),
-    PrimaryKeyConstraint("room", "upto_seq"),
-)
-
 versions = Table(
     "versions",
     metadata,

@@ -25,7 +25,6 @@ from storage.types import (
 )
 
 U, C, R, V = schema.updates, schema.checkpoints, schema.rooms, schema.versions
-T = schema.text_tracks
 
 
 def _room_info(row: Any) -> RoomInfo:
@@ -168,32 +167,6 @@ class SqlStore:
                     )
                 )
 
-    async def add_text_track(self, room: str, from_seq: int, upto_seq: int, data: bytes) -> None:
-        """Insert a text track (ignored if one already ends at upto_seq)."""
-        async with write_transaction(self.engine) as conn:
-            exists = (
-                await conn.execute(
-                    select(T.c.upto_seq).where(T.c.room == room, T.c.upto_seq == upto_seq)
-                )
-            ).first()
-            if exists is None:
-                await conn.execute(
-                    T.insert().values(room=room, upto_seq=upto_seq, from_seq=from_seq, data=data)
-                )
-
-    async def text_track_covering(self, room: str, seq: int) -> bytes | None:
-        """The first track ending at or after seq, if it starts at or before seq."""
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(T.c.from_seq, T.c.data)
-                    .where(T.c.room == room, T.c.upto_seq >= seq)
-                    .order_by(T.c.upto_seq)
-                    .limit(1)
-                )
-            ).first()
-        return bytes(row[1]) if row is not None and int(row[0]) <= seq else None
-
     async def seq_at_time(self, room: str, time_us: int) -> int:
         """Last seq committed at or before time_us."""
         async with self.engine.connect() as conn:
@@ -244,10 +217,7 @@ class SqlStore:
             if keep:
                 condition = and_(condition, not_(U.c.seq.in_(sorted(keep))))
             result = await conn.execute(delete(U).where(condition))
-            deleted = int(getattr(result, "rowcount", 0) or 0)
-            if deleted:
-                await conn.execute(delete(T).where(T.c.room == room, T.c.from_seq < covered))
-            return deleted
+            return int(getattr(result, "rowcount", 0) or 0)
 
     async def ping(self) -> None:
         """Raise StoreError when the database cannot answer."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pycrdt import Doc, Text
 
-from storage.history import build_checkpoint, doc_at, text_at
+from storage.history import build_checkpoint, doc_at
 from storage.memory import MemoryStore
 from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
@@ -156,18 +156,3 @@ async def test_interleaved_rooms_in_one_batch_get_their_own_seqs(store: Store) -
         assert seqs == list(range(1, 21))
         info = await store.room_info(room)
         assert info is not None and info.seq == 20
-
-
-async def test_text_tracks_cover_versions_and_go_with_compacted_rows(store: Store) -> None:
-    updates, texts = edits(12)
-    await asyncio.gather(*(store.append("r", u, "a") for u in updates))
-    await build_checkpoint(store, "r", 5)
-    await build_checkpoint(store, "r", 9)
-    assert await store.text_track_covering("r", 10) is None  # after the last checkpoint
-    for seq in range(0, 10):
-        assert await text_at(store, "r", seq) == (texts[seq - 1] if seq else ""), seq
-    await store.add_text_track("r", 0, 5, b"ignored: one already ends at 5")
-    assert await text_at(store, "r", 3) == texts[2]
-    await store.delete_updates_covered("r", 5, keep=set())
-    assert await store.text_track_covering("r", 3) is None  # its rows are gone
-    assert await text_at(store, "r", 7) == texts[6]  # (5, 9] keeps its rows and track
