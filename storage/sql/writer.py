@@ -50,7 +50,7 @@ class GroupCommitWriter:
         inserts: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
         if dialect not in inserts:
             raise StoreError(f"unsupported database dialect {dialect}")
-        self._insert = inserts[dialect]
+        self._reserve = _reserve_statement(inserts[dialect])
 
     def start(self) -> None:
         """Start the writer task."""
@@ -150,7 +150,6 @@ class GroupCommitWriter:
         """Reserve seqs for every room of the batch atomically, in one statement (one
         round trip however many rooms; works across nodes sharing the database).
         Returns each room's last reserved seq."""
-        rooms = schema.rooms
         values = [
             {
                 "name": room,
@@ -161,13 +160,23 @@ class GroupCommitWriter:
             }
             for room, indexes in sorted(by_room.items())  # one lock order for every node
         ]
-        stmt = self._insert(rooms).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[rooms.c.name],
-            set_={
-                "seq": rooms.c.seq + stmt.excluded.seq,
-                "bytes": rooms.c.bytes + stmt.excluded.bytes,
-                "updated_us": stmt.excluded.updated_us,
-            },
-        ).returning(rooms.c.name, rooms.c.seq)
-        return {name: int(seq) for name, seq in (await conn.execute(stmt)).all()}
+        # One statement compiled once, executed with a parameter list (SQLAlchemy's
+        # "insertmanyvalues" renders one multi-row INSERT per batch): a statement with
+        # the rows inlined is a new cache entry for every batch size and cost ~4x the
+        # CPU per commit (6.5 vs 1.8 ms for 30-100 rooms, /tmp benchmark in the commit).
+        return {name: int(seq) for name, seq in (await conn.execute(self._reserve, values)).all()}
+
+
+def _reserve_statement(insert: Any) -> Any:
+    """`INSERT INTO rooms ... ON CONFLICT (name) DO UPDATE seq = seq + excluded.seq ...
+    RETURNING name, seq`: adds each room's count to its seq and returns the new last."""
+    rooms = schema.rooms
+    stmt = insert(rooms)
+    return stmt.on_conflict_do_update(
+        index_elements=[rooms.c.name],
+        set_={
+            "seq": rooms.c.seq + stmt.excluded.seq,
+            "bytes": rooms.c.bytes + stmt.excluded.bytes,
+            "updated_us": stmt.excluded.updated_us,
+        },
+    ).returning(rooms.c.name, rooms.c.seq)
