@@ -342,21 +342,35 @@ def _disturbance_cells(w1: Result | None, w2: Result | None) -> tuple[str, str, 
     return cell(w1), cell(w2), ""
 
 
+SCALE_PAIRS = [
+    ("one SQLite file", "samepage-w1", "samepage-w2"),
+    ("PostgreSQL", "samepage-w1-pg", "samepage-w2-pg"),
+]
+
+
 def scale_out(results: dict[str, Result]) -> list[str]:
-    """s7: samepage --workers 1 and --workers 2 side by side, with the ratio."""
-    rows = _scale_rows(results.get("samepage-w1"), results.get("samepage-w2"))
+    """s7: samepage --workers 1 and --workers 2 side by side with the ratio, one table
+    per database that was run."""
     out = [
         "",
         "#### s7 scale-out: samepage `--workers 1` vs `--workers 2` on this machine",
         "",
-        "100 rooms × 10 clients, one writer per room, rising aggregate rate; both through"
-        " the Redis bus and one SQLite file. 1 worker: core 0; 2 workers: cores 0 and 1,"
-        " the load generator shares core 1 with one of them.",
-        "",
-        "| | 1 worker | 2 workers | 2 workers / 1 worker |",
-        "|---|--:|--:|--:|",
+        "100 rooms × 10 clients, one writer per room, rising aggregate rate; through the"
+        " Redis bus. 1 worker: core 0; 2 workers: cores 0 and 1, the load generator"
+        " shares core 1 with one of them.",
     ]
-    out += [f"| {what} | {a} | {b} | {r} |" for what, a, b, r in rows]
+    for database, one, two in SCALE_PAIRS:
+        if one not in results and two not in results:
+            continue
+        rows = _scale_rows(results.get(one), results.get(two))
+        out += [
+            "",
+            f"Database: {database}.",
+            "",
+            "| | 1 worker | 2 workers | 2 workers / 1 worker |",
+            "|---|--:|--:|--:|",
+        ]
+        out += [f"| {what} | {a} | {b} | {r} |" for what, a, b, r in rows]
     return out
 
 

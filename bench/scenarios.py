@@ -7,7 +7,7 @@ from typing import Any
 
 PEERS = ["reference", "hocuspocus", "pycrdt-websocket", "relay", "samepage"]
 # samepage --workers 1 and --workers 2, both through the Redis bus and one SQLite file.
-SCALE_OUT = ["samepage-w1", "samepage-w2"]
+SCALE_OUT = ["samepage-w1", "samepage-w2", "samepage-w1-pg", "samepage-w2-pg"]
 
 
 @dataclass(frozen=True)

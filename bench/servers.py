@@ -48,16 +48,53 @@ def samepage_argv(db: str) -> Callable[[int, Path], list[str]]:
     return argv
 
 
-def samepage_workers_argv(workers: int) -> Callable[[int, Path], list[str]]:
-    """`samepage serve --workers N` in cluster mode (Redis bus + one SQLite file), with
-    the flags of `samepage_argv`. `--workers 1` runs one process that still goes through
-    the bus, so against `--workers 2` the only difference is the worker count. The node
-    id has the port in it: a run never meets the Redis keys of an earlier one."""
+PG_BENCH = "postgresql+asyncpg://postgres@127.0.0.1:5432"  # trust auth on loopback
+
+
+def fresh_pg_database(name: str) -> str:
+    """Drop and create database `name` on the local PostgreSQL; returns its URL."""
+    for sql in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql],
+            check=True,
+            capture_output=True,
+        )
+    return f"{PG_BENCH}/{name}"
+
+
+def drop_pg_database(port: int) -> None:
+    """Drop the database `fresh_pg_database` made for the server on `port`."""
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            f"DROP DATABASE IF EXISTS samepage_bench_{port}",
+        ],
+        check=False,
+        capture_output=True,
+    )
+
+
+def samepage_workers_argv(workers: int, db: str = "sqlite") -> Callable[[int, Path], list[str]]:
+    """`samepage serve --workers N` in cluster mode (Redis bus + one SQLite file, or a
+    fresh PostgreSQL database with db="postgresql"), with the flags of `samepage_argv`.
+    `--workers 1` runs one process that still goes through the bus, so against
+    `--workers 2` the only difference is the worker count. The node id has the port in
+    it: a run never meets the Redis keys of an earlier one."""
     single = samepage_argv("sqlite")
 
     def argv(port: int, work: Path) -> list[str]:
+        args = single(port, work)
+        if db == "postgresql":
+            args[args.index("--db") + 1] = fresh_pg_database(f"samepage_bench_{port}")
         cluster = ["--redis", REDIS_URL, "--node-id", f"bench-w{workers}-{port}"]
-        return [*single(port, work), *cluster, "--workers", str(workers)]
+        return [*args, *cluster, "--workers", str(workers)]
 
     return argv
 
@@ -88,6 +125,7 @@ class ServerSpec:
     cores: str = SERVER_CORE  # taskset's CPU list for the server and all its processes
     workers: int = 1  # processes listening on the port (SO_REUSEPORT)
     uses_redis: bool = False  # redis-server's CPU is reported next to the server's
+    cleanup: Callable[[int], None] | None = None  # after stop, given the port
 
 
 SERVERS: dict[str, ServerSpec] = {
@@ -127,6 +165,24 @@ SERVERS: dict[str, ServerSpec] = {
             cores=BOTH_CORES,
             workers=2,
             uses_redis=True,
+        ),
+        ServerSpec(
+            "samepage-w1-pg",
+            "samepage, 1 worker (Redis bus, PostgreSQL, core 0)",
+            samepage_workers_argv(1, "postgresql"),
+            "/ws",
+            uses_redis=True,
+            cleanup=drop_pg_database,
+        ),
+        ServerSpec(
+            "samepage-w2-pg",
+            "samepage, 2 workers (Redis bus, PostgreSQL, cores 0+1)",
+            samepage_workers_argv(2, "postgresql"),
+            "/ws",
+            cores=BOTH_CORES,
+            workers=2,
+            uses_redis=True,
+            cleanup=drop_pg_database,
         ),
     ]
 }
@@ -333,7 +389,10 @@ class RunningServer:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
-        return _kill_leftovers(workers)
+        leftovers = _kill_leftovers(workers)
+        if self.spec.cleanup is not None:
+            self.spec.cleanup(self.port)
+        return leftovers
 
 
 def _started(pid: int) -> str | None:
