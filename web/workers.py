@@ -56,6 +56,16 @@ def check_workers(settings: Settings) -> str | None:
     return None
 
 
+def workers_advice(settings: Settings) -> str | None:
+    """A warning for settings that run but scale badly, or None."""
+    if not settings.db.startswith("postgresql"):
+        return (
+            "the workers share one SQLite file: their commits serialize on its write lock "
+            "(bench s7: 2 workers sustained a quarter of what 1 did); use PostgreSQL"
+        )
+    return None
+
+
 async def _migrate(settings: Settings) -> None:
     # Once, before any child starts: SQLite cannot run concurrent schema migrations.
     from web.app import make_store
@@ -71,6 +81,9 @@ def run_workers(settings: Settings, argv: list[str]) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    advice = workers_advice(settings)
+    if advice:
+        print(f"warning: {advice}", file=sys.stderr)
     asyncio.run(_migrate(settings))
     base = settings.node_id or socket.gethostname() or "node"
 

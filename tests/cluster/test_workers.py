@@ -127,3 +127,14 @@ def test_workers_that_cannot_start_make_the_supervisor_exit(tmp_path: Path) -> N
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=60)
     assert done.returncode != 0
     assert b"keeps failing" in done.stderr
+    assert b"warning: the workers share one SQLite file" in done.stderr
+
+
+def test_workers_on_sqlite_are_warned_about_and_on_postgresql_not() -> None:
+    from web.settings import Settings
+    from web.workers import workers_advice
+
+    sqlite = Settings(db="./x.db", workers=2, redis="redis://127.0.0.1:6379")
+    postgres = Settings(db="postgresql+asyncpg://h/db", workers=2, redis="redis://127.0.0.1:6379")
+    assert "SQLite" in (workers_advice(sqlite) or "")
+    assert workers_advice(postgres) is None
