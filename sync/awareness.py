@@ -148,6 +148,11 @@ class Presence:
             if cid != client_id and slot.changed <= left
         ]
 
+    def owner_of(self, client_id: int) -> object | None:
+        """The connection (or remote node marker) that announced `client_id`."""
+        slot = self._slots.get(client_id)
+        return slot.owner if slot is not None else None
+
     def owned_by(self, owner: object) -> list[int]:
         """Client ids announced by `owner`."""
         return [cid for cid, slot in self._slots.items() if slot.owner is owner]

@@ -64,6 +64,17 @@ class PresenceSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceNudge:
+    """Awareness entries of states held by other nodes' clients that a client back in
+    `room` ignores (unchanged since it left): each owning node sends its client the
+    removal one clock later, and the client re-announces itself (`Room.announce_fresh`)."""
+
+    room: str
+    payload: bytes
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
 class Resubscribed:
     """Local only, never sent: the bus (re)connected and may have missed messages of
     every room it holds — catch up from the database and exchange presence again."""
@@ -78,6 +89,7 @@ BusMessage = (
     | NodeGone
     | PresenceQuery
     | PresenceSnapshot
+    | PresenceNudge
     | Resubscribed
 )
 BusHandler = Callable[[BusMessage], None]

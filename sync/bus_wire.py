@@ -12,6 +12,7 @@ from sync.bus import (
     BusMessage,
     BusUpdate,
     NodeGone,
+    PresenceNudge,
     PresenceQuery,
     PresenceSnapshot,
 )
@@ -19,7 +20,7 @@ from sync.errors import ProtocolError
 from sync.protocol import Reader, write_var_bytes, write_var_string, write_var_uint
 
 WIRE_VERSION = 1
-_UPDATE, _AWARENESS, _QUERY, _SNAPSHOT, _GONE, _EPHEMERAL = 1, 2, 3, 4, 5, 6
+_UPDATE, _AWARENESS, _QUERY, _SNAPSHOT, _GONE, _EPHEMERAL, _NUDGE = 1, 2, 3, 4, 5, 6, 7
 
 
 def encode_bus_message(message: BusMessage) -> bytes:
@@ -36,6 +37,8 @@ def encode_bus_message(message: BusMessage) -> bytes:
         body = [_SNAPSHOT, message.origin, message.room, message.payload]
     elif isinstance(message, BusEphemeral):
         body = [_EPHEMERAL, message.origin, message.room, message.data]
+    elif isinstance(message, PresenceNudge):
+        body = [_NUDGE, message.origin, message.room, message.payload]
     elif isinstance(message, NodeGone):
         body = [_GONE, message.origin]
     else:
@@ -74,6 +77,8 @@ def decode_bus_message(data: bytes) -> BusMessage:
             message = PresenceSnapshot(room, reader.var_bytes(), origin)
         elif kind == _EPHEMERAL:
             message = BusEphemeral(room, reader.var_string(), origin)
+        elif kind == _NUDGE:
+            message = PresenceNudge(room, reader.var_bytes(), origin)
         else:
             raise ProtocolError(f"unknown bus message kind {kind}")
     reader.expect_end()

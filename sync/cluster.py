@@ -40,6 +40,7 @@ from sync.bus import (
     BusMessage,
     BusUpdate,
     NodeGone,
+    PresenceNudge,
     PresenceQuery,
     PresenceSnapshot,
     Resubscribed,
@@ -158,6 +159,7 @@ class ClusterLink:
         sync.applied = room.seq
         room.awareness_observers.append(self._on_awareness)
         room.ephemeral_observers.append(self._on_ephemeral)
+        room.nudge_observers.append(self._on_nudge)
         buffered, sync.buffer = sync.buffer, []
         for message in buffered:
             self._handle(sync, message)
@@ -194,6 +196,10 @@ class ClusterLink:
         if isinstance(owner, Connection):  # relay only our own clients' presence
             payload = encode_awareness_entries(entries)
             self.bus.publish(BusAwareness(room.name, payload, self.bus.node_id))
+
+    def _on_nudge(self, room: Room, entries: list[AwarenessEntry]) -> None:
+        payload = encode_awareness_entries(entries)
+        self.bus.publish(PresenceNudge(room.name, payload, self.bus.node_id))
 
     def _on_ephemeral(self, room: Room, data: str) -> None:
         if not self._relaying:  # what another node sent us is not ours to send on
@@ -241,6 +247,8 @@ class ClusterLink:
                 self.bus.publish(PresenceSnapshot(room.name, payload, self.bus.node_id))
             elif isinstance(message, PresenceSnapshot):
                 self._replace_presence(room, message.origin, decode_awareness(message.payload))
+            elif isinstance(message, PresenceNudge):
+                room.nudge(decode_awareness(message.payload))  # ours alone: not relayed
         except ProtocolError as exc:
             log.warning(
                 "ignoring malformed %s from %s: %s", type(message).__name__, message.origin, exc

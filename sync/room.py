@@ -61,6 +61,7 @@ CommitObserver = Callable[[CommitNotice], None]
 AwarenessObserver = Callable[["Room", object, list[AwarenessEntry]], None]
 # (room, JSON text): ephemeral messages relayed in the room, for the event feed
 EphemeralObserver = Callable[["Room", str], None]
+NudgeObserver = Callable[["Room", list[AwarenessEntry]], None]
 # (room, seq): an update committed by another node was applied, for the event feed
 RemoteObserver = Callable[["Room", int], None]
 
@@ -88,6 +89,8 @@ class Room:
         self.observers: list[CommitObserver] = []
         self.awareness_observers: list[AwarenessObserver] = []
         self.ephemeral_observers: list[EphemeralObserver] = []
+        # (room, stale entries owned by other nodes' clients): for the cluster link
+        self.nudge_observers: list[NudgeObserver] = []
         self.remote_observers: list[RemoteObserver] = []
         self._on_failure = on_failure
         self._inflight: deque[_Inflight] = deque()
@@ -339,19 +342,38 @@ class Room:
         server restart) and their peers visible to each other at once, not at the next
         15 s renewal. y-protocols ignores a state whose clock is not newer than the one
         it last saw, and both sides of a reconnect resend unchanged clocks: so tell the
-        announcer, and each local peer whose state the announcer saw unchanged before it
-        left, that it was removed one clock later; y-protocols answers by bumping its
-        clock and re-broadcasting, which every peer accepts."""
+        announcer, and each peer whose state the announcer saw unchanged before it left,
+        that it was removed one clock later; y-protocols answers by bumping its clock
+        and re-broadcasting, which every peer accepts. Peers on other nodes get it
+        through `nudge_observers` (the cluster link)."""
         if not fresh:
             return
         conn.send(protocol.encode_awareness(encode_awareness_entries(removal_of(fresh))))
-        stale: dict[Connection, list[AwarenessEntry]] = {}
-        for entry in fresh:
-            for owner, peer in self.presence.stale_for_returning(entry.client_id):
-                if owner is not conn and owner in self.subscribers:
-                    stale.setdefault(owner, []).append(peer)
-        for owner, entries in stale.items():
-            owner.send(protocol.encode_awareness(encode_awareness_entries(removal_of(entries))))
+        stale = [
+            peer
+            for entry in fresh
+            for owner, peer in self.presence.stale_for_returning(entry.client_id)
+            if owner is not conn
+        ]
+        remote = self.nudge(stale)
+        if remote:
+            for observer in self.nudge_observers:
+                observer(self, remote)
+
+    def nudge(self, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
+        """Send each local owner of `entries` its removal one clock later (it will
+        re-announce); returns the entries owned elsewhere (by another node's clients)."""
+        local: dict[Connection, list[AwarenessEntry]] = {}
+        remote = []
+        for entry in entries:
+            owner = self.presence.owner_of(entry.client_id)
+            if owner in self.subscribers:
+                local.setdefault(owner, []).append(entry)
+            elif owner is not None:
+                remote.append(entry)
+        for owner, owned in local.items():
+            owner.send(protocol.encode_awareness(encode_awareness_entries(removal_of(owned))))
+        return remote
 
     def remove_presence_of(self, owner: object) -> None:
         """Remove every state owned by `owner` (a departed remote node) and broadcast."""

@@ -207,6 +207,41 @@ async def test_presence_is_relayed_snapshotted_for_joiners_and_dropped_with_its_
     await eventually(lambda: names(b) == set() and names(c) == set(), 3)
 
 
+async def test_a_client_back_on_another_node_makes_peers_there_re_announce(
+    nodes: list[Node],
+) -> None:
+    # Dave (on a) is unchanged while Bob drops from b and comes back on c: Bob's client
+    # kept Dave's clock, so a must tell Dave to re-announce past it (via the bus).
+    a, b, c = nodes
+    dave, dave_t = await connect(a.manager, "doc")
+    bob, _ = await connect(b.manager, "doc")
+    await connect(c.manager, "doc")
+    await handle_frame(dave, awareness(44, 7, "dave"))
+    await handle_frame(bob, awareness(22, 1, "bob"))
+
+    def seen_on_c(client_id: int) -> bool:
+        room = c.manager.get("doc")
+        return room is not None and client_id in room.presence
+
+    await eventually(lambda: seen_on_c(44) and seen_on_c(22), 3)
+    await bob.aclose()
+    await eventually(lambda: not seen_on_c(22), 3)
+
+    def dave_nudges() -> list[AwarenessEntry]:
+        return [
+            e
+            for m in dave_t.of_type(protocol.AwarenessMessage)
+            for e in decode_awareness(m.payload)
+            if e.client_id == 44 and e.removed
+        ]
+
+    welcomed = len(dave_nudges())  # his own welcome when he announced himself
+    back, _ = await connect(c.manager, "doc")
+    await handle_frame(back, awareness(22, 1, "bob"))
+    await eventually(lambda: len(dave_nudges()) == welcomed + 1, 3)
+    assert dave_nudges()[-1] == AwarenessEntry(44, 8, "null")
+
+
 async def test_ephemeral_messages_reach_subscribers_on_other_nodes_once(nodes: list[Node]) -> None:
     a, b, c = nodes
     sender, sender_t = await connect(a.manager, "doc")

@@ -20,6 +20,7 @@ from sync.bus import (
     MemoryBus,
     MemoryHub,
     NodeGone,
+    PresenceNudge,
     PresenceQuery,
     PresenceSnapshot,
     Resubscribed,
@@ -137,6 +138,7 @@ async def test_every_message_kind_arrives_intact(cluster: Cluster) -> None:
         BusAwareness(name, b"\x01\x05\x03", a.bus.node_id),
         PresenceQuery(name, a.bus.node_id),
         PresenceSnapshot(name, b"\x00", a.bus.node_id),
+        PresenceNudge(name, b"\x01\x05\x03\x04null", a.bus.node_id),
         BusEphemeral(name, '{"cursor": "é"}', a.bus.node_id),
     ]
     for message in sent:
@@ -218,6 +220,7 @@ def test_wire_format_round_trips_and_rejects_garbage() -> None:
         BusAwareness("r", b"", "n.1"),
         PresenceQuery("r", "n.1"),
         PresenceSnapshot("r", b"\x00", "n.1"),
+        PresenceNudge("r", b"\x00", "n.1"),
         BusEphemeral("r", "{}", "n.1"),
         NodeGone("n.1"),
     ]:
