@@ -87,38 +87,33 @@ class Diff:
     net: list[dict[str, Any]] = field(default_factory=list)
 
 
-def delta_changes(delta: list[dict[str, Any]], record: UpdateRecord) -> list[Change]:
-    """Turn a Y.Text delta into positioned changes."""
-    changes, index = [], 0
+def delta_changes(
+    delta: list[dict[str, Any]], record: UpdateRecord, text: bytes
+) -> tuple[list[Change], bytes]:
+    """Turn a Y.Text delta into changes positioned in characters, given the text (UTF-8)
+    before it; returns them and the text after. pycrdt's delta offsets are UTF-8 bytes."""
+    changes, at = [], 0  # `at`: a byte offset into `text`
+
+    def change(kind: str, content: str, length: int) -> Change:
+        index = len(text[:at].decode())
+        return Change(record.seq, record.author, record.time_us, kind, index, content, length)
+
     for op in delta:
         if "retain" in op:
-            index += int(op["retain"])
+            at += int(op["retain"])
         elif "insert" in op:
-            inserted = op["insert"] if isinstance(op["insert"], str) else "\ufffc"
-            changes.append(
-                Change(
-                    record.seq,
-                    record.author,
-                    record.time_us,
-                    "insert",
-                    index,
-                    inserted,
-                    len(inserted),
-                )
-            )
-            index += len(inserted)
+            if isinstance(op["insert"], str):
+                inserted = op["insert"].encode()
+                changes.append(change("insert", op["insert"], len(op["insert"])))
+                text = text[:at] + inserted + text[at:]
+                at += len(inserted)
+            else:  # an embed: shown as one object character, not part of the text
+                changes.append(change("insert", "\ufffc", 1))
         elif "delete" in op:
-            changes.append(
-                Change(
-                    record.seq,
-                    record.author,
-                    record.time_us,
-                    "delete",
-                    index,
-                    length=int(op["delete"]),
-                )
-            )
-    return changes
+            gone = text[at : at + int(op["delete"])].decode(errors="replace")
+            changes.append(change("delete", "", len(gone)))
+            text = text[:at] + text[at + int(op["delete"]) :]
+    return changes, text
 
 
 def net_difference(old: str, new: str) -> list[dict[str, Any]]:
@@ -152,11 +147,13 @@ async def diff(store: Store, room: str, from_seq: int, to_seq: int) -> Diff:
         pending.append(list(getattr(event, "delta", [])))
 
     subscription = text.observe(on_change)
+    current = result.from_text.encode()
     for record in await store.updates_range(room, from_seq, to_seq):
         pending.clear()
         doc.apply_update(record.update)
         for delta in pending:
-            result.changes.extend(delta_changes(delta, record))
+            changes, current = delta_changes(delta, record, current)
+            result.changes.extend(changes)
     text.unobserve(subscription)
     result.to_text = str(text)
     result.net = net_difference(result.from_text, result.to_text)
