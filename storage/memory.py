@@ -71,6 +71,10 @@ class MemoryStore:
         entry = self._rooms.get(room)
         return entry.info if entry else None
 
+    async def room_seqs(self, rooms: list[str]) -> dict[str, int]:
+        """Last seqs of the stored ones of `rooms`."""
+        return {r: self._rooms[r].info.seq for r in rooms if r in self._rooms}
+
     async def list_rooms(self) -> list[RoomInfo]:
         """Rooms, most recently updated first."""
         return sorted((r.info for r in self._rooms.values()), key=lambda i: -i.updated_us)

@@ -89,6 +89,9 @@ class Store(Protocol):
     async def room_info(self, room: str) -> RoomInfo | None:
         """Summary of one room, or None when it has never been stored."""
 
+    async def room_seqs(self, rooms: list[str]) -> dict[str, int]:
+        """The last committed seq of each of `rooms` that is stored (one round trip)."""
+
     async def list_rooms(self) -> list[RoomInfo]:
         """Every stored room, most recently updated first."""
 

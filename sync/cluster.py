@@ -392,16 +392,19 @@ class ClusterLink:
 
     async def _check_all(self) -> None:
         now = time.monotonic()
-        lagging: list[tuple[_RoomSync, int]] = []
+        loaded: list[_RoomSync] = []
         for name, sync in list(self.rooms.items()):
-            if sync.room is None:
-                if now - sync.started > STALE_LOAD_S and self.manager.get(name) is None:
-                    del self.rooms[name]  # its load failed; a later load starts afresh
-                    self._spawn(self._leave(name))
-                continue
-            db_seq = await self._db_seq(name)
-            if db_seq > sync.applied:
-                lagging.append((sync, db_seq))
+            if sync.room is not None:
+                loaded.append(sync)
+            elif now - sync.started > STALE_LOAD_S and self.manager.get(name) is None:
+                del self.rooms[name]  # its load failed; a later load starts afresh
+                self._spawn(self._leave(name))
+        db_seqs = await self.store.room_seqs([sync.name for sync in loaded]) if loaded else {}
+        lagging = [
+            (sync, db_seqs[sync.name])
+            for sync in loaded
+            if db_seqs.get(sync.name, 0) > sync.applied
+        ]
         if not lagging:
             return
         # Updates in flight on the bus arrive within milliseconds; only what is still

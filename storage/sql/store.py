@@ -108,6 +108,16 @@ class SqlStore:
             ).first()
         return _room_info(row) if row else None
 
+    async def room_seqs(self, rooms: list[str]) -> dict[str, int]:
+        """Last seqs of the stored ones of `rooms`, in one query per 500 names."""
+        found: dict[str, int] = {}
+        async with self.engine.connect() as conn:
+            for start in range(0, len(rooms), 500):
+                names = rooms[start : start + 500]
+                query = select(R.c.name, R.c.seq).where(R.c.name.in_(names))
+                found.update({name: int(seq) for name, seq in (await conn.execute(query)).all()})
+        return found
+
     async def list_rooms(self) -> list[RoomInfo]:
         """Every room, most recently updated first."""
         async with self.engine.connect() as conn:

@@ -156,3 +156,13 @@ async def test_interleaved_rooms_in_one_batch_get_their_own_seqs(store: Store) -
         assert seqs == list(range(1, 21))
         info = await store.room_info(room)
         assert info is not None and info.seq == 20
+
+
+async def test_room_seqs_answers_many_rooms_at_once(store: Store) -> None:
+    updates, _ = edits(3)
+    for i, update in enumerate(updates):
+        for room in [f"r{j}" for j in range(i + 1)]:
+            await store.append(room, update, "a")
+    names = [f"r{j}" for j in range(3)] + ["never-stored"]
+    assert await store.room_seqs(names) == {"r0": 3, "r1": 2, "r2": 1}
+    assert await store.room_seqs([]) == {}
