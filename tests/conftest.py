@@ -7,11 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.server import ServerProcess
+from tests.helpers.server import TEST_SECRET, ServerProcess
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A fresh `samepage serve` on a free port with its own SQLite file."""
     with ServerProcess(tmp_path / "samepage.db", log_path=tmp_path / "server.log") as proc:
+        yield proc
+
+
+@pytest.fixture
+def secure_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """The same with token authentication on (tokens signed with TEST_SECRET)."""
+    with ServerProcess(
+        tmp_path / "secure.db",
+        extra_args=["--secret", TEST_SECRET],
+        log_path=tmp_path / "server.log",
+    ) as proc:
         yield proc

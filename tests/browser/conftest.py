@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
 from tests.browser.node import in_ci
-from tests.helpers.server import ServerProcess
 
 CHROMIUM = os.environ.get("SAMEPAGE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,18 +54,6 @@ async def browser() -> AsyncIterator[Browser]:
             yield instance
         finally:
             await instance.close()
-
-
-SECRET = "browser-test-secret-0123456789abcdef"
-
-
-@pytest.fixture
-def secure_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server with token authentication on (tokens signed with SECRET)."""
-    with ServerProcess(
-        tmp_path / "secure.db", extra_args=["--secret", SECRET], log_path=tmp_path / "server.log"
-    ) as proc:
-        yield proc
 
 
 @pytest.fixture

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import SECRET
 from tests.browser.tabs import TIMEOUT_MS, VIEWPORT, Tab
-from tests.helpers.server import ServerProcess
+from tests.helpers.server import TEST_SECRET, ServerProcess
 from web.auth import issue_token
 
 
@@ -16,13 +15,13 @@ async def test_tokens_write_read_only_and_refused(
     """A write token edits under its user's name; a read-only one watches; a bad one is
     told it has no access."""
     base = f"{secure_server.http}/r/board"
-    writer_token = issue_token(SECRET, "board", user="Heidi")
+    writer_token = issue_token(TEST_SECRET, "board", user="Heidi")
     writer = await Tab.open(browser, f"{base}?token={writer_token}", "ignored")
     await expect(writer.page.locator("#people .person-local")).to_contain_text("Heidi(you)")
     await writer.type_at_end("Agenda for Monday")
     await writer.wait_saved()
 
-    reader_token = issue_token(SECRET, "board", user="Ivan", read_only=True)
+    reader_token = issue_token(TEST_SECRET, "board", user="Ivan", read_only=True)
     context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     context.set_default_timeout(TIMEOUT_MS)
     reader = Tab(context, await context.new_page(), "Ivan")

@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import SECRET
 from tests.browser.tabs import TIMEOUT_MS, Tab
-from tests.helpers.server import ServerProcess
+from tests.helpers.server import TEST_SECRET, ServerProcess
 from web.auth import issue_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,7 +280,7 @@ async def test_read_only_token_browses_but_cannot_restore(
 ) -> None:
     """The API calls carry the token; a read-only token sees history, no Restore/Name;
     a write token names a version from the panel."""
-    writer_token = issue_token(SECRET, "vault", user="Heidi")
+    writer_token = issue_token(TEST_SECRET, "vault", user="Heidi")
     api = Api(secure_server, "vault", writer_token)
     writer = await Tab.open(browser, f"{secure_server.http}/r/vault?token={writer_token}", "x")
     await writer.type_at_end("Secret plans", delay_ms=5)
@@ -293,7 +292,7 @@ async def test_read_only_token_browses_but_cannot_restore(
     await expect(writer.page.locator(".entry-version")).to_contain_text("Plans v1")
     assert [v["label"] for v in (await api.get("/versions")).json()] == ["Plans v1"]
 
-    reader_token = issue_token(SECRET, "vault", user="Ivan", read_only=True)
+    reader_token = issue_token(TEST_SECRET, "vault", user="Ivan", read_only=True)
     context = await browser.new_context(viewport=WIDE)  # type: ignore[arg-type]
     context.set_default_timeout(TIMEOUT_MS)
     reader = Tab(context, await context.new_page(), "Ivan")

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# The token secret of `secure_server` (tests/conftest.py): tests sign tokens with it.
+TEST_SECRET = "test-server-secret-0123456789abcdef0123"
 
 
 def free_port() -> int:

@@ -4,42 +4,32 @@ with 4403 (y-websocket then stops reconnecting), and a bad token gets 4401."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
-import pytest
 
 from tests.helpers.clients import eventually
-from tests.helpers.server import ServerProcess
+from tests.helpers.server import TEST_SECRET, ServerProcess
 from tests.interop.node import node_driver
 from web.auth import issue_token
-
-SECRET = "interop-secret-0123456789abcdef0123456789"
 
 
 def token(room: str, user: str, read_only: bool = False) -> str:
     """A token as `samepage token` issues it (the CLI's own function, without a process)."""
-    return issue_token(SECRET, room, user=user, read_only=read_only)
+    return issue_token(TEST_SECRET, room, user=user, read_only=read_only)
 
 
-@pytest.fixture
-def secured(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server with token authentication on."""
-    with ServerProcess(
-        tmp_path / "samepage.db", extra_args=["--secret", SECRET], log_path=tmp_path / "log"
-    ) as proc:
-        yield proc
-
-
-async def test_read_only_viewer_and_bad_token_with_y_websocket(secured: ServerProcess) -> None:
+async def test_read_only_viewer_and_bad_token_with_y_websocket(
+    secure_server: ServerProcess,
+) -> None:
     room = "interop-tokens"
     async with node_driver() as driver:
         writer = await driver.client(
-            secured.ws, room, name="writer", params={"token": token(room, "ada")}
+            secure_server.ws, room, name="writer", params={"token": token(room, "ada")}
         )
         viewer = await driver.client(
-            secured.ws, room, name="viewer", params={"token": token(room, "bob", read_only=True)}
+            secure_server.ws,
+            room,
+            name="viewer",
+            params={"token": token(room, "bob", read_only=True)},
         )
         await writer.insert(0, "written by ada")
 
@@ -63,7 +53,7 @@ async def test_read_only_viewer_and_bad_token_with_y_websocket(secured: ServerPr
         # another round trip through the server; by then a reconnect would have happened
         await writer.insert(10**9, "!")
         reader = {"Authorization": f"Bearer {token(room, 'carol', read_only=True)}"}
-        async with httpx.AsyncClient(base_url=secured.http, headers=reader) as http:
+        async with httpx.AsyncClient(base_url=secure_server.http, headers=reader) as http:
 
             async def stored() -> bool:
                 response = await http.get(f"/api/rooms/{room}/content")
@@ -74,7 +64,7 @@ async def test_read_only_viewer_and_bad_token_with_y_websocket(secured: ServerPr
         assert status["closes"] == [4403] and not status["connected"], status
 
         stranger = await driver.client(
-            secured.ws, room, name="stranger", synced=False, params={"token": "not-a-token"}
+            secure_server.ws, room, name="stranger", synced=False, params={"token": "not-a-token"}
         )
 
         async def stranger_refused() -> bool:
