@@ -51,34 +51,29 @@ def samepage_argv(db: str) -> Callable[[int, Path], list[str]]:
 PG_BENCH = "postgresql+asyncpg://postgres@127.0.0.1:5432"  # trust auth on loopback
 
 
-def fresh_pg_database(name: str) -> str:
-    """Drop and create database `name` on the local PostgreSQL; returns its URL."""
-    for sql in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql],
-            check=True,
-            capture_output=True,
-        )
+def _psql(sql: str, *, check: bool) -> None:
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql],
+        check=check,
+        capture_output=True,
+    )
+
+
+def _pg_bench_database(port: int) -> str:
+    return f"samepage_bench_{port}"
+
+
+def fresh_pg_database(port: int) -> str:
+    """Drop and create the database of the server on `port`; returns its URL."""
+    name = _pg_bench_database(port)
+    _psql(f"DROP DATABASE IF EXISTS {name}", check=True)
+    _psql(f"CREATE DATABASE {name}", check=True)
     return f"{PG_BENCH}/{name}"
 
 
 def drop_pg_database(port: int) -> None:
     """Drop the database `fresh_pg_database` made for the server on `port`."""
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-qc",
-            f"DROP DATABASE IF EXISTS samepage_bench_{port}",
-        ],
-        check=False,
-        capture_output=True,
-    )
+    _psql(f"DROP DATABASE IF EXISTS {_pg_bench_database(port)}", check=False)
 
 
 def samepage_workers_argv(workers: int, db: str = "sqlite") -> Callable[[int, Path], list[str]]:
@@ -92,7 +87,7 @@ def samepage_workers_argv(workers: int, db: str = "sqlite") -> Callable[[int, Pa
     def argv(port: int, work: Path) -> list[str]:
         args = single(port, work)
         if db == "postgresql":
-            args[args.index("--db") + 1] = fresh_pg_database(f"samepage_bench_{port}")
+            args[args.index("--db") + 1] = fresh_pg_database(port)
         cluster = ["--redis", REDIS_URL, "--node-id", f"bench-w{workers}-{port}"]
         return [*args, *cluster, "--workers", str(workers)]
 

@@ -50,11 +50,17 @@ async def doc_at(store: Store, room: str, seq: int) -> Doc[Any]:
     return cursor.doc
 
 
-async def build_checkpoint(store: Store, room: str, upto: int) -> None:
-    """Add a checkpoint at `upto`, built from stored rows, never from a live doc."""
-    cursor = await open_cursor(store, room, upto)
+async def build_checkpoint(
+    store: Store, room: str, upto: int, cursor: Cursor | None = None
+) -> Cursor:
+    """Add a checkpoint at `upto`, built from stored rows, never from a live doc.
+    `cursor` (one a previous build returned) saves decoding the latest checkpoint when
+    it is at or before `upto`; the cursor used, now at `upto`, is returned."""
+    if cursor is None or cursor.seq > upto:
+        cursor = await open_cursor(store, room, upto)
     await advance(store, room, cursor, upto)
     await store.add_checkpoint(room, upto, cursor.doc.get_update())
+    return cursor
 
 
 class AutoCheckpointer:
@@ -84,12 +90,11 @@ class AutoCheckpointer:
         `seq` (it advances: a few ms for the versions after the last checkpoint, where
         rebuilding decodes a whole checkpoint); None when it is past `seq` or absent."""
         async with self._locks.setdefault(room, asyncio.Lock()):
-            cursor = self._cursors.pop(room, None)
+            cursor = self._cursors.get(room)
             if cursor is None or cursor.seq > seq:
-                if cursor is not None:
-                    self._keep_cursor(room, cursor)
                 return None
-            await advance(self._store, room, cursor, seq)  # raises: the cursor is dropped
+            del self._cursors[room]  # a failed advance leaves it half-advanced: dropped
+            await advance(self._store, room, cursor, seq)
             self._keep_cursor(room, cursor)
             return read(cursor.doc)
 
@@ -123,11 +128,8 @@ class AutoCheckpointer:
                 if latest is not None and seq - latest[0] < self._every:
                     return
                 async with self._locks.setdefault(room, asyncio.Lock()):
-                    cursor = self._cursors.pop(room, None)
-                    if cursor is None or cursor.seq > seq:
-                        cursor = await open_cursor(self._store, room, seq)
-                    await advance(self._store, room, cursor, seq)
-                    await self._store.add_checkpoint(room, seq, cursor.doc.get_update())
+                    cursor = self._cursors.pop(room, None)  # a failed build drops it
+                    cursor = await build_checkpoint(self._store, room, seq, cursor)
                     self._keep_cursor(room, cursor)
         except Exception as exc:  # a missed checkpoint only costs load time
             log.warning("checkpoint of %s at %d failed: %s", room, seq, exc)

@@ -348,14 +348,13 @@ class Room:
         through `nudge_observers` (the cluster link)."""
         if not fresh:
             return
-        conn.send(protocol.encode_awareness(encode_awareness_entries(removal_of(fresh))))
         stale = [
             peer
             for entry in fresh
             for owner, peer in self.presence.stale_for_returning(entry.client_id)
             if owner is not conn
         ]
-        remote = self.nudge(stale)
+        remote = self.nudge(fresh + stale)  # `fresh` is conn's own: it is nudged first
         if remote:
             for observer in self.nudge_observers:
                 observer(self, remote)
