@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pycrdt import Doc
 
 from storage.sql.locks import room_maintenance_lock
+from storage.timelines import TextTimelines
 from storage.types import Store
 
 log = logging.getLogger("samepage.storage")
@@ -79,6 +80,9 @@ class AutoCheckpointer:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        # Text of any version (storage/text_timeline.py), kept `every` rows behind at most.
+        self.timelines = TextTimelines(store)
+        self._catching_up: dict[str, asyncio.Task[None]] = {}
 
     def forget(self, room: str) -> None:
         """The room was unloaded: drop its cursor."""
@@ -104,13 +108,22 @@ class AutoCheckpointer:
         while len(self._cursors) > self._keep:
             self._cursors.popitem(last=False)
 
-    def seen_load(self, room: str, checkpoint_seq: int) -> None:
-        """Tell the policy where the room's latest checkpoint is (at load)."""
+    def seen_load(self, room: str, checkpoint_seq: int, seq: int = -1) -> None:
+        """Tell the policy where the room's latest checkpoint is (at load), and its seq:
+        a room with no update yet gets its text timeline from the start."""
         self._last[room] = checkpoint_seq
+        if seq == 0:
+            self.timelines.started(room)
 
     def committed(self, room: str, seq: int) -> None:
-        """Called after a commit; schedules a checkpoint build when due."""
-        if self._every <= 0 or room in self._tasks:
+        """Called after a commit; schedules a checkpoint build (and a text timeline
+        catch-up) when due."""
+        if self._every <= 0:
+            return
+        if room not in self._catching_up and self.timelines.behind(room, seq) >= self._every:
+            task = asyncio.get_running_loop().create_task(self._catch_up(room, seq))
+            self._catching_up[room] = task
+        if room in self._tasks:
             return
         if seq - self._last.get(room, 0) >= self._every:
             self._last[room] = seq
@@ -136,7 +149,16 @@ class AutoCheckpointer:
         finally:
             self._tasks.pop(room, None)
 
+    async def _catch_up(self, room: str, seq: int) -> None:
+        try:
+            await self.timelines.catch_up(room, seq)
+        except Exception as exc:  # the next history read catches up instead
+            log.warning("text timeline of %s at %d failed: %s", room, seq, exc)
+        finally:
+            self._catching_up.pop(room, None)
+
     async def aclose(self) -> None:
-        """Wait for checkpoint builds in flight (idempotent)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        """Wait for checkpoint builds and timeline catch-ups in flight (idempotent)."""
+        while self._tasks or self._catching_up:
+            tasks = [*self._tasks.values(), *self._catching_up.values()]
+            await asyncio.gather(*tasks, return_exceptions=True)

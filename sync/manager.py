@@ -101,7 +101,7 @@ class RoomManager:
         room.max_pending_bytes = self.settings.max_pending_bytes_per_room
         room.observers.append(self._after_commit)
         room.observers.extend(self.observers)
-        self._checkpointer.seen_load(name, loaded.checkpoint_seq)
+        self._checkpointer.seen_load(name, loaded.checkpoint_seq, loaded.seq)
         self.loads += 1
         log.info(
             "loaded room %s seq=%d (%d tail updates) in %.1f ms",
@@ -116,6 +116,11 @@ class RoomManager:
         """`read(doc after seq)` for a version after room `name`'s last checkpoint, from
         the checkpoint builder's cursor (no checkpoint decoded); None when it cannot."""
         return await self._checkpointer.read_at(name, seq, read)
+
+    async def read_text(self, name: str, seq: int) -> str | None:
+        """The `content` text after update `seq` from the room's text timeline (built
+        at the first read, then kept up to date); None when it cannot say."""
+        return await self._checkpointer.timelines.text_at(name, seq)
 
     def _register(self, room: Room) -> None:
         self.rooms[room.name] = room

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pycrdt import Doc
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from storage.history import doc_at
@@ -84,7 +84,7 @@ async def read_version(request: Request, room: str, seq: int, read: Callable[[Do
     the nearest checkpoint: ~1 µs per item)."""
     state = state_of(request)
     live = state.manager.get(room)
-    if live is not None and live.seq == seq and live.inflight == 0 and not live.failed:
+    if live is not None and _is_live_head(request, room, seq):
         return read(live.doc)
     found = await state.manager.read_version(room, seq, read)
     if found is not None:
@@ -118,7 +118,17 @@ async def content_at(request: Request, room: str, fmt: str) -> Response:
     if seq is None:
         raise HTTPError(400, "bad_parameter", "at or time is required")
     headers = {"X-Samepage-Seq": str(seq)}
+    if fmt == "text" and not _is_live_head(request, room, seq):
+        text = await state_of(request).manager.read_text(room, seq)
+        if text is not None:
+            return PlainTextResponse(text, headers=headers)
     return await read_version(request, room, seq, lambda doc: render_content(doc, fmt, headers))
+
+
+def _is_live_head(request: Request, room: str, seq: int) -> bool:
+    """Does the loaded room hold exactly version `seq` (read straight from its doc)?"""
+    live = state_of(request).manager.get(room)
+    return live is not None and live.seq == seq and live.inflight == 0 and not live.failed
 
 
 async def diff_route(request: Request) -> Response:

@@ -1,0 +1,157 @@
+"""The text timelines of recently read rooms: built once from the stored rows, then
+kept up to date every few hundred commits, so any version's text is a filter away."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+
+from storage.text_timeline import TextTimeline, TimelineUnsupported
+from storage.types import Store, UpdateRecord
+
+log = logging.getLogger("samepage.storage")
+TEXT_ROOT = "content"
+CHUNK = 5000  # rows fetched (and applied between event-loop yields) at a time
+
+
+def _contiguous_from(rows: list[UpdateRecord], upto: int) -> int:
+    """The first seq of the unbroken run of rows that ends at `upto` (upto + 1 when
+    row `upto` itself is gone): before it, compaction deleted rows."""
+    if not rows or rows[-1].seq != upto:
+        return upto + 1
+    for index in range(len(rows) - 1, 0, -1):
+        if rows[index].seq != rows[index - 1].seq + 1:
+            return rows[index].seq
+    return rows[0].seq
+
+
+class _Entry:
+    __slots__ = ("lock", "stopped", "timeline")
+
+    def __init__(self, timeline: TextTimeline | None) -> None:
+        self.timeline = timeline  # None until built
+        self.stopped = False  # hit an update it cannot follow: it answers up to its seq
+        self.lock = asyncio.Lock()
+
+
+class TextTimelines:
+    """Per room a `TextTimeline` (at most `keep` rooms, least recently used dropped).
+
+    A room new to the store starts with an empty one (`started`); any other room gets
+    its timeline at its first history read, built from its rows (~12 µs a row). Versions
+    below a compaction cutoff, or past an update the timeline cannot follow, are not
+    answered here (None): the caller rebuilds them in Yrs."""
+
+    def __init__(self, store: Store, keep: int = 8, root: str = TEXT_ROOT) -> None:
+        self._store = store
+        self._keep = keep
+        self._root = root
+        self._rooms: OrderedDict[str, _Entry] = OrderedDict()
+
+    def started(self, room: str) -> None:
+        """`room` has no stored update yet: its timeline starts empty, for free."""
+        if room not in self._rooms:
+            self._remember(room, _Entry(TextTimeline(self._root)))
+
+    def behind(self, room: str, seq: int) -> int:
+        """How many updates up to `seq` the room's timeline has not applied (0: none
+        kept, or stopped)."""
+        entry = self._rooms.get(room)
+        if entry is None or entry.timeline is None or entry.stopped:
+            return 0
+        return max(0, seq - entry.timeline.seq)
+
+    async def catch_up(self, room: str, seq: int) -> None:
+        """Apply the rows up to `seq` to the room's timeline, if one is kept."""
+        entry = self._rooms.get(room)
+        if entry is not None and entry.timeline is not None:
+            async with entry.lock:
+                await self._advance(room, entry, seq)
+
+    async def text_at(self, room: str, seq: int) -> str | None:
+        """The `content` text after update `seq`, or None when the timeline cannot say."""
+        entry = self._rooms.get(room)
+        if entry is None:
+            entry = self._remember(room, _Entry(None))
+        else:
+            self._rooms.move_to_end(room)
+        async with entry.lock:
+            if entry.timeline is None:
+                await self._build(room, entry, seq)
+            timeline = entry.timeline
+            if timeline is None:
+                return None
+            if seq > timeline.seq:
+                await self._advance(room, entry, seq)
+            if not timeline.base <= seq <= timeline.seq:
+                return None
+            return timeline.text_at(seq)
+
+    def _remember(self, room: str, entry: _Entry) -> _Entry:
+        self._rooms[room] = entry
+        self._rooms.move_to_end(room)
+        while len(self._rooms) > self._keep:
+            self._rooms.popitem(last=False)
+        return entry
+
+    async def _rows(self, room: str, after: int, upto: int) -> list[UpdateRecord]:
+        rows: list[UpdateRecord] = []
+        while after < upto:
+            chunk = await self._store.updates_range(room, after, min(upto, after + CHUNK))
+            rows.extend(chunk)
+            after = min(upto, after + CHUNK)
+        return rows
+
+    async def _build(self, room: str, entry: _Entry, upto: int) -> None:
+        """A timeline from the room's first row — or, where compaction deleted rows,
+        from the checkpoint that ends the last gap."""
+        started = time.perf_counter()
+        rows = await self._rows(room, 0, upto)
+        at = _contiguous_from(rows, upto)
+        base = 0
+        timeline = TextTimeline(self._root)
+        if at > 1:
+            checkpoint = await self._store.checkpoint_before(room, at)
+            if checkpoint is None or checkpoint[0] < at - 1:
+                return
+            base = checkpoint[0]
+            timeline = TextTimeline(self._root, base)
+            try:
+                timeline.apply(base, checkpoint[1])
+            except TimelineUnsupported as exc:
+                log.info("no text timeline for %s: %s", room, exc)
+                return
+        entry.timeline = timeline
+        await self._apply(room, entry, [r for r in rows if r.seq > base])
+        log.info(
+            "text timeline of %s: %d rows from seq %d in %.0f ms",
+            room,
+            len(rows),
+            base,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def _advance(self, room: str, entry: _Entry, upto: int) -> None:
+        timeline = entry.timeline
+        if timeline is None or entry.stopped or upto <= timeline.seq:
+            return
+        await self._apply(room, entry, await self._rows(room, timeline.seq, upto))
+
+    async def _apply(self, room: str, entry: _Entry, rows: list[UpdateRecord]) -> None:
+        timeline = entry.timeline
+        assert timeline is not None
+        for index, row in enumerate(rows):
+            if row.seq != timeline.seq + 1:  # a gap (rows compacted away meanwhile)
+                entry.stopped = True
+                return
+            try:
+                timeline.apply(row.seq, row.update)
+            except TimelineUnsupported as exc:
+                # Everything before it is still exact (its changes carry a later seq).
+                log.info("text timeline of %s stops at %d: %s", room, timeline.seq, exc)
+                entry.stopped = True
+                return
+            if index % CHUNK == CHUNK - 1:
+                await asyncio.sleep(0)  # a long build shares the event loop
