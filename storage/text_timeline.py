@@ -36,16 +36,23 @@ class _Run:
     """A run of consecutive clock units of one client in the text's sequence."""
 
     __slots__ = (
-        *("client", "clock", "ins", "key", "left", "length"),
-        *("offset", "origin", "right", "right_origin", "slot"),
+        "client",
+        "clock",
+        "key",
+        "left",
+        "length",
+        "origin",
+        "right",
+        "right_origin",
+        "slot",
     )
 
-    def __init__(self, client: int, clock: int, length: int, offset: int, ins: int) -> None:
+    def __init__(self, client: int, clock: int, length: int) -> None:
         self.client, self.clock, self.length = client, clock, length
-        self.offset = offset  # where its units start in the unit arrays; -1: no text
-        self.ins = ins
         self.key = 0  # document order: left.key < key < right.key
-        self.slot = -1  # its row in the timeline's run columns, when it has text
+        # Its row in the timeline's columns when it has text (where its units start,
+        # the seq that inserted it); -1 when it has none.
+        self.slot = -1
         self.origin: ID | None = None
         self.right_origin: ID | None = None
         self.left: _Run | None = None
@@ -108,6 +115,7 @@ class TextTimeline:
         self.base = base
         self.seq = base
         self._state: dict[int, int] = {}
+        self._clients_seen: dict[int, int] = {}  # one int object per client id
         self._clients: dict[int, _Client] = {}
         self._start: _Run | None = None
         self._units = np.zeros(1024, dtype=np.uint16)  # UTF-16 code units, arrival order
@@ -129,6 +137,7 @@ class TextTimeline:
         except ValueError as exc:
             raise TimelineUnsupported(f"seq {seq}: {exc}") from exc
         for struct in decoded.structs:
+            struct.client = self._clients_seen.setdefault(struct.client, struct.client)
             if struct.ref != SKIP:
                 self._queues.setdefault(struct.client, deque()).append(struct)
         self._integrate_queues(seq)
@@ -222,22 +231,21 @@ class TextTimeline:
             return
         # Only strings show in the text; deleted content, formats and embeds take
         # their place in the sequence without a character (as Yrs' get_string).
-        run = _Run(s.client, s.clock, s.length, -1, seq)
+        run = _Run(s.client, s.clock, s.length)
         if s.ref == STRING and s.text is not None:
-            run.offset = self._store_units(s.text)
-            self._add_slot(run)
+            self._add_slot(run, self._store_units(s.text), seq)
         run.origin, run.right_origin = s.origin, s.right_origin
         self._link(run, _as_run(left), _as_run(right))
         self._register(s.client, run)
 
-    def _add_slot(self, run: _Run) -> None:
+    def _add_slot(self, run: _Run, offset: int, ins: int) -> None:
         if self._slots == self._columns.shape[1]:
             grown = np.zeros((4, 2 * self._slots), dtype=np.int64)
             grown[:, : self._slots] = self._columns
             self._columns = grown
         run.slot = self._slots
         self._slots += 1
-        self._columns[1:, run.slot] = (run.length, run.offset, run.ins)
+        self._columns[1:, run.slot] = (run.length, offset, ins)
 
     def _store_units(self, text: bytes) -> int:
         units = np.frombuffer(text, dtype="<u2")
@@ -367,12 +375,12 @@ class TextTimeline:
         """Yjs' `splitItem`: the right part gets the left part's last unit as origin."""
         run = owner.blocks[index]
         assert isinstance(run, _Run)
-        tail = _Run(run.client, run.clock + offset, run.length - offset, -1, run.ins)
+        tail = _Run(run.client, run.clock + offset, run.length - offset)
         run.length = offset
-        if run.offset >= 0:
-            tail.offset = run.offset + offset  # the units stay where they are
+        if run.slot >= 0:
+            _, _, start, ins = self._columns[:, run.slot].tolist()
             self._columns[1, run.slot] = offset
-            self._add_slot(tail)
+            self._add_slot(tail, start + offset, ins)  # the units stay where they are
         tail.origin = (run.client, run.clock + offset - 1)
         tail.right_origin = run.right_origin
         tail.left, tail.right = run, run.right
@@ -400,10 +408,11 @@ class TextTimeline:
         while index < len(owner.blocks) and owner.starts[index] < end:
             block = owner.blocks[index]
             index += 1
-            if not isinstance(block, _Run) or block.offset < 0:
+            if not isinstance(block, _Run) or block.slot < 0:
                 continue
-            lo = block.offset + max(clock, block.clock) - block.clock
-            hi = block.offset + min(end, block.clock + block.length) - block.clock
+            start = int(self._columns[2, block.slot])
+            lo = start + max(clock, block.clock) - block.clock
+            hi = start + min(end, block.clock + block.length) - block.clock
             units = self._dels[lo:hi]
             units[units == 0] = seq
 

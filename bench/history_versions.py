@@ -1,0 +1,135 @@
+"""Version reconstruction of a room with 100,000 stored updates, cold and warm, through
+a real `samepage serve` on a SQLite file that holds them — the case s6 cannot show:
+the server starts with the rows already on disk, so the first history read builds the
+room's text timeline from them.
+
+Side by side on the same versions: the text timeline (`format=text`), the Yrs rebuild
+the server did before it (`format=yjs`: nearest checkpoint decoded, rows after it
+applied, then encoded), and that rebuild in-process without HTTP (`doc_at`).
+
+    .venv/bin/python -m bench.history_versions [--updates 100000] [--probes 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from pycrdt import Doc, Text
+
+from bench.servers import VENV_PY, free_port
+from storage.history import AutoCheckpointer, doc_at
+from storage.sql.engine import database_url
+from storage.sql.store import SqlStore
+
+ROOM = "hist"
+
+
+async def seed(path: Path, updates: int) -> None:
+    """`updates` single-character inserts at random places, stored as the server would
+    (group commit, a checkpoint every 500 rows)."""
+    store = SqlStore(database_url(str(path)))
+    await store.start()
+    checkpointer = AutoCheckpointer(store, every=500)
+    doc: Doc[Any] = Doc()
+    text = doc.get("content", type=Text)
+    pending: list[bytes] = []
+    doc.observe(lambda event: pending.append(event.update))
+    rand = random.Random(99)
+    done = 0
+    while done < updates:
+        batch = min(1000, updates - done)
+        for _ in range(batch):
+            text.insert(rand.randrange(len(text) + 1), "x")
+        futures = [store.append(ROOM, update, "seeder") for update in pending]
+        pending.clear()
+        for result in await asyncio.gather(*futures):
+            checkpointer.committed(ROOM, result.seq)
+        done += batch
+        await asyncio.sleep(0)
+    await checkpointer.aclose()
+    await store.aclose()
+
+
+def get(url: str) -> tuple[float, bytes]:
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=60) as response:
+        body: bytes = response.read()
+    return (time.perf_counter() - started) * 1000, body
+
+
+async def in_process(path: Path, seqs: list[int]) -> list[float]:
+    store = SqlStore(database_url(str(path)))
+    await store.start()
+    times = []
+    for seq in seqs:
+        started = time.perf_counter()
+        doc = await doc_at(store, ROOM, seq)
+        str(doc.get("content", type=Text))
+        times.append((time.perf_counter() - started) * 1000)
+    await store.aclose()
+    return times
+
+
+def summary(times: list[float]) -> str:
+    return f"p50 {statistics.median(times):7.1f} ms   max {max(times):7.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--updates", type=int, default=100_000)
+    parser.add_argument("--probes", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "samepage.db"
+        started = time.perf_counter()
+        asyncio.run(seed(path, args.updates))
+        print(f"seeded {args.updates:,} updates in {time.perf_counter() - started:.1f} s")
+        rand = random.Random(5)
+        seqs = [rand.randint(1, args.updates) for _ in range(args.probes)]
+        port = free_port()
+        argv = [str(VENV_PY), "-m", "web.cli", "serve", "--host", "127.0.0.1"]
+        argv += ["--port", str(port), "--db", str(path), "--log-level", "warning"]
+        server = subprocess.Popen(argv)
+        base = f"http://127.0.0.1:{port}/api/rooms/{ROOM}/content"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    get(f"http://127.0.0.1:{port}/healthz")
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            cold, body = get(f"{base}?at={seqs[0]}&format=text")
+            assert len(body) == seqs[0], (len(body), seqs[0])
+            warm = []
+            for seq in seqs:
+                ms, body = get(f"{base}?at={seq}&format=text")
+                assert len(body) == seq, (len(body), seq)
+                warm.append(ms)
+            yrs = [get(f"{base}?at={seq}&format=yjs")[0] for seq in seqs]
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        local = asyncio.run(in_process(path, seqs))
+    print(f"versions of a {args.updates:,}-update room, {args.probes} random seqs:")
+    print(f"  text timeline, first read (builds it)  {cold:7.1f} ms")
+    print(f"  text timeline (format=text)             {summary(warm)}")
+    print(f"  Yrs rebuild   (format=yjs)              {summary(yrs)}")
+    print(f"  Yrs rebuild in-process (doc_at + text)  {summary(local)}")
+    ratio = statistics.median(warm) / statistics.median(local)
+    print(f"  ratio p50 timeline / Yrs in-process     {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
