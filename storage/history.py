@@ -162,3 +162,4 @@ class AutoCheckpointer:
         while self._tasks or self._catching_up:
             tasks = [*self._tasks.values(), *self._catching_up.values()]
             await asyncio.gather(*tasks, return_exceptions=True)
+        await self.timelines.aclose()

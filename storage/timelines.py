@@ -13,7 +13,8 @@ from storage.types import Store, UpdateRecord
 
 log = logging.getLogger("samepage.storage")
 TEXT_ROOT = "content"
-CHUNK = 5000  # rows fetched (and applied between event-loop yields) at a time
+CHUNK = 5000  # rows fetched at a time
+SLICE = 500  # rows applied between event-loop yields (~6 ms)
 
 
 def _contiguous_from(rows: list[UpdateRecord], upto: int) -> int:
@@ -28,21 +29,22 @@ def _contiguous_from(rows: list[UpdateRecord], upto: int) -> int:
 
 
 class _Entry:
-    __slots__ = ("lock", "stopped", "timeline")
+    __slots__ = ("building", "lock", "stopped", "timeline")
 
     def __init__(self, timeline: TextTimeline | None) -> None:
         self.timeline = timeline  # None until built
         self.stopped = False  # hit an update it cannot follow: it answers up to its seq
         self.lock = asyncio.Lock()
+        self.building: asyncio.Task[None] | None = None
 
 
 class TextTimelines:
     """Per room a `TextTimeline` (at most `keep` rooms, least recently used dropped).
 
-    A room new to the store starts with an empty one (`started`); any other room gets
-    its timeline at its first history read, built from its rows (~12 µs a row). Versions
-    below a compaction cutoff, or past an update the timeline cannot follow, are not
-    answered here (None): the caller rebuilds them in Yrs."""
+    A room new to the store starts with an empty one (`started`); any other room's is
+    built from its rows (~15 µs a row) in the background from its first history read on,
+    which, like every version below a compaction cutoff or past an update the timeline
+    cannot follow, is not answered here (None): the caller rebuilds it in Yrs."""
 
     def __init__(self, store: Store, keep: int = 8, root: str = TEXT_ROOT) -> None:
         self._store = store
@@ -70,16 +72,21 @@ class TextTimelines:
             async with entry.lock:
                 await self._advance(room, entry, seq)
 
-    async def text_at(self, room: str, seq: int) -> str | None:
-        """The `content` text after update `seq`, or None when the timeline cannot say."""
+    async def text_at(self, room: str, seq: int, *, wait: bool = False) -> str | None:
+        """The `content` text after update `seq`, or None when the timeline cannot say
+        (yet: a room's first read starts its build, which `wait` waits for)."""
         entry = self._rooms.get(room)
         if entry is None:
             entry = self._remember(room, _Entry(None))
         else:
             self._rooms.move_to_end(room)
+        if entry.timeline is None:
+            if entry.building is None:
+                entry.building = asyncio.get_running_loop().create_task(self._build(room, entry))
+            if not wait:
+                return None
+            await asyncio.shield(entry.building)
         async with entry.lock:
-            if entry.timeline is None:
-                await self._build(room, entry, seq)
             timeline = entry.timeline
             if timeline is None:
                 return None
@@ -89,11 +96,20 @@ class TextTimelines:
                 return None
             return timeline.text_at(seq)
 
+    async def aclose(self) -> None:
+        """Stop the builds in flight (idempotent)."""
+        builds = [e.building for e in self._rooms.values() if e.building is not None]
+        for build in builds:
+            build.cancel()
+        await asyncio.gather(*builds, return_exceptions=True)
+
     def _remember(self, room: str, entry: _Entry) -> _Entry:
         self._rooms[room] = entry
         self._rooms.move_to_end(room)
         while len(self._rooms) > self._keep:
-            self._rooms.popitem(last=False)
+            _, dropped = self._rooms.popitem(last=False)
+            if dropped.building is not None:
+                dropped.building.cancel()
         return entry
 
     async def _rows(self, room: str, after: int, upto: int) -> list[UpdateRecord]:
@@ -104,10 +120,20 @@ class TextTimelines:
             after = min(upto, after + CHUNK)
         return rows
 
-    async def _build(self, room: str, entry: _Entry, upto: int) -> None:
-        """A timeline from the room's first row — or, where compaction deleted rows,
-        from the checkpoint that ends the last gap."""
+    async def _build(self, room: str, entry: _Entry) -> None:
+        try:
+            async with entry.lock:
+                await self._build_locked(room, entry)
+        except Exception as exc:  # reads go on through Yrs
+            log.warning("text timeline of %s failed: %s", room, exc)
+            entry.stopped = True
+
+    async def _build_locked(self, room: str, entry: _Entry) -> None:
+        """A timeline up to the room's head from its first row — or, where compaction
+        deleted rows, from the checkpoint that ends the last gap."""
         started = time.perf_counter()
+        info = await self._store.room_info(room)
+        upto = info.seq if info is not None else 0
         rows = await self._rows(room, 0, upto)
         at = _contiguous_from(rows, upto)
         base = 0
@@ -153,5 +179,5 @@ class TextTimelines:
                 log.info("text timeline of %s stops at %d: %s", room, timeline.seq, exc)
                 entry.stopped = True
                 return
-            if index % CHUNK == CHUNK - 1:
+            if index % SLICE == SLICE - 1:
                 await asyncio.sleep(0)  # a long build shares the event loop

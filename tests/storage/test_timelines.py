@@ -31,16 +31,18 @@ async def fill(store: SqlStore, room: str, updates: list[bytes]) -> None:
         await store.append(room, update, "a")
 
 
-async def test_first_read_builds_and_later_reads_advance(store: SqlStore) -> None:
+async def test_first_read_starts_a_build_and_later_reads_advance(store: SqlStore) -> None:
     updates, texts = random_edits(120, seed=3)
     await fill(store, "r", updates[:80])
     timelines = TextTimelines(store)
-    assert await timelines.text_at("r", 0) == ""
+    assert await timelines.text_at("r", 40) is None  # built in the background
+    assert await timelines.text_at("r", 40, wait=True) == texts[39]
+    assert await timelines.text_at("r", 0, wait=True) == ""
     for k in (80, 1, 40, 79):
-        assert await timelines.text_at("r", k) == texts[k - 1], k
+        assert await timelines.text_at("r", k, wait=True) == texts[k - 1], k
     await fill(store, "r", updates[80:])
     for k in (120, 81, 2):  # past its seq: it applies the new rows first
-        assert await timelines.text_at("r", k) == texts[k - 1], k
+        assert await timelines.text_at("r", k, wait=True) == texts[k - 1], k
 
 
 async def test_the_checkpoint_builder_keeps_a_new_room_caught_up(store: SqlStore) -> None:
@@ -54,7 +56,7 @@ async def test_the_checkpoint_builder_keeps_a_new_room_caught_up(store: SqlStore
     await checkpointer.aclose()
     assert checkpointer.timelines.behind("r", 95) < 10  # applied in the background
     for k in range(1, 96):
-        assert await checkpointer.timelines.text_at("r", k) == texts[k - 1], k
+        assert await checkpointer.timelines.text_at("r", k, wait=True) == texts[k - 1], k
 
 
 async def test_after_compaction_it_starts_at_the_cutoff(store: SqlStore) -> None:
@@ -66,25 +68,25 @@ async def test_after_compaction_it_starts_at_the_cutoff(store: SqlStore) -> None
     await fill(store, "r", updates[40:])
     timelines = TextTimelines(store)
     for k in (60, 41, 40, 55):  # the full history after the cutoff
-        assert await timelines.text_at("r", k) == texts[k - 1], k
+        assert await timelines.text_at("r", k, wait=True) == texts[k - 1], k
     # Before the cutoff only kept points remain: those come from Yrs, as before.
-    assert await timelines.text_at("r", 20) is None
+    assert await timelines.text_at("r", 20, wait=True) is None
     assert text_of(await doc_at(store, "r", 20)) == texts[19]
 
     all_compacted = TextTimelines(store)
     await compact_room(store, "r", keep_every=25, now_us=0)  # cutoff: 60
-    assert await all_compacted.text_at("r", 60) == texts[59]
-    assert await all_compacted.text_at("r", 59) is None
+    assert await all_compacted.text_at("r", 60, wait=True) == texts[59]
+    assert await all_compacted.text_at("r", 59, wait=True) is None
 
 
 async def test_an_update_it_cannot_follow_stops_it_where_it_was_exact(store: SqlStore) -> None:
     updates, texts = random_edits(30, seed=6)
     await fill(store, "r", updates[:10])
     timelines = TextTimelines(store)
-    assert await timelines.text_at("r", 10) == texts[9]
+    assert await timelines.text_at("r", 10, wait=True) == texts[9]
     # Yrs ignores an update of garbage structs it never integrates; ours cannot parse it.
     await store.append("r", b"\x01\x01\x01\x00\x1f", "mallory")
     await fill(store, "r", updates[10:])
-    assert await timelines.text_at("r", 25) is None
-    assert await timelines.text_at("r", 7) == texts[6]
+    assert await timelines.text_at("r", 25, wait=True) is None
+    assert await timelines.text_at("r", 7, wait=True) == texts[6]
     assert timelines.behind("r", 31) == 0  # stopped: nothing more is applied
