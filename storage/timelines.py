@@ -51,6 +51,14 @@ class TextTimelines:
         self._keep = keep
         self._root = root
         self._rooms: OrderedDict[str, _Entry] = OrderedDict()
+        self.builds = 0  # timelines built from stored rows
+        self.answered = 0  # reads it answered
+        self.declined = 0  # reads left to Yrs (not built yet, compacted, stopped)
+
+    @property
+    def kept(self) -> int:
+        """Rooms with a timeline in memory."""
+        return sum(1 for entry in self._rooms.values() if entry.timeline is not None)
 
     def started(self, room: str) -> None:
         """`room` has no stored update yet: its timeline starts empty, for free."""
@@ -84,16 +92,17 @@ class TextTimelines:
             if entry.building is None:
                 entry.building = asyncio.get_running_loop().create_task(self._build(room, entry))
             if not wait:
+                self.declined += 1
                 return None
             await asyncio.shield(entry.building)
         async with entry.lock:
             timeline = entry.timeline
-            if timeline is None:
-                return None
-            if seq > timeline.seq:
+            if timeline is not None and seq > timeline.seq:
                 await self._advance(room, entry, seq)
-            if not timeline.base <= seq <= timeline.seq:
+            if timeline is None or not timeline.base <= seq <= timeline.seq:
+                self.declined += 1
                 return None
+            self.answered += 1
             return timeline.text_at(seq)
 
     async def aclose(self) -> None:
@@ -149,8 +158,9 @@ class TextTimelines:
             except TimelineUnsupported as exc:
                 log.info("no text timeline for %s: %s", room, exc)
                 return
-        entry.timeline = timeline
-        await self._apply(room, entry, [r for r in rows if r.seq > base])
+        entry.stopped = not await self._apply(room, timeline, [r for r in rows if r.seq > base])
+        entry.timeline = timeline  # only now: reads meanwhile go to Yrs, not to the lock
+        self.builds += 1
         log.info(
             "text timeline of %s: %d rows from seq %d in %.0f ms",
             room,
@@ -163,21 +173,20 @@ class TextTimelines:
         timeline = entry.timeline
         if timeline is None or entry.stopped or upto <= timeline.seq:
             return
-        await self._apply(room, entry, await self._rows(room, timeline.seq, upto))
+        rows = await self._rows(room, timeline.seq, upto)
+        entry.stopped = not await self._apply(room, timeline, rows)
 
-    async def _apply(self, room: str, entry: _Entry, rows: list[UpdateRecord]) -> None:
-        timeline = entry.timeline
-        assert timeline is not None
+    async def _apply(self, room: str, timeline: TextTimeline, rows: list[UpdateRecord]) -> bool:
+        """Apply `rows` in order; False when the timeline had to stop."""
         for index, row in enumerate(rows):
             if row.seq != timeline.seq + 1:  # a gap (rows compacted away meanwhile)
-                entry.stopped = True
-                return
+                return False
             try:
                 timeline.apply(row.seq, row.update)
             except TimelineUnsupported as exc:
                 # Everything before it is still exact (its changes carry a later seq).
                 log.info("text timeline of %s stops at %d: %s", room, timeline.seq, exc)
-                entry.stopped = True
-                return
+                return False
             if index % SLICE == SLICE - 1:
                 await asyncio.sleep(0)  # a long build shares the event loop
+        return True

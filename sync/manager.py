@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pycrdt import Doc
 
 from storage.history import AutoCheckpointer
+from storage.timelines import TextTimelines
 from storage.types import Store
 from sync.connection import Connection
 from sync.errors import CloseCode, RoomUnavailable
@@ -116,6 +117,11 @@ class RoomManager:
         """`read(doc after seq)` for a version after room `name`'s last checkpoint, from
         the checkpoint builder's cursor (no checkpoint decoded); None when it cannot."""
         return await self._checkpointer.read_at(name, seq, read)
+
+    @property
+    def timelines(self) -> TextTimelines:
+        """The text timelines (history reads), for metrics."""
+        return self._checkpointer.timelines
 
     async def read_text(self, name: str, seq: int) -> str | None:
         """The `content` text after update `seq` from the room's text timeline (built

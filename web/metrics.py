@@ -74,6 +74,23 @@ class _LiveCollector(Collector):
             value=sum(room.inflight for room in manager.rooms.values()),
         )
         yield CounterMetricFamily("samepage_room_loads", "Room loads", value=manager.loads)
+        timelines = manager.timelines
+        yield GaugeMetricFamily(
+            "samepage_text_timelines", "Rooms with a text timeline in memory", value=timelines.kept
+        )
+        yield CounterMetricFamily(
+            "samepage_text_timeline_builds",
+            "Text timelines built from stored rows",
+            value=timelines.builds,
+        )
+        reads = CounterMetricFamily(
+            "samepage_version_text_reads",
+            "Reads of a version's text, by who answered (timeline, or Yrs rebuild)",
+            labels=["source"],
+        )
+        reads.add_metric(["timeline"], timelines.answered)
+        reads.add_metric(["yrs"], timelines.declined)
+        yield reads
         yield CounterMetricFamily("samepage_room_unloads", "Room unloads", value=manager.unloads)
         for name, help_text, values in [
             ("samepage_messages_received", "WebSocket frames received", traffic.frames_in),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import uuid
@@ -248,7 +249,7 @@ async def test_after_a_restart_versions_come_from_yrs_then_from_the_text_timelin
     tmp_path: Path,
 ) -> None:
     """A server started on stored rows has no text timeline yet: the first read is
-    rebuilt in Yrs and starts the timeline's build; once it is built (its log line),
+    rebuilt in Yrs and starts the timeline's build; once it is built (/metrics says),
     every version reads the same through it."""
     db = tmp_path / "t.db"
     log = tmp_path / "log"
@@ -270,9 +271,19 @@ async def test_after_a_restart_versions_come_from_yrs_then_from_the_text_timelin
         async with httpx.AsyncClient(base_url=proc.http) as http:
             for k in range(41):  # the first read starts the build; Yrs answers meanwhile
                 before.append((await http.get(f"/api/rooms/{room}/content?at={k}")).text)
-            await eventually(lambda: "text timeline of restarted" in log.read_text(), what="build")
+
+            async def built() -> bool:
+                text = (await http.get("/metrics")).text
+                return "samepage_text_timeline_builds_total 1.0" in text
+
+            await eventually(built, what="the timeline's build")
             for k in range(41):
                 assert (await http.get(f"/api/rooms/{room}/content?at={k}")).text == before[k], k
+            metrics = (await http.get("/metrics")).text
+            served = re.search(
+                r'samepage_version_text_reads_total\{source="timeline"\} (\S+)', metrics
+            )
+            assert served is not None and float(served.group(1)) >= 41, metrics[-2000:]
         assert len(set(before)) > 30  # the versions differ
     finally:
         proc.stop()
