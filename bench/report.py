@@ -231,10 +231,13 @@ def _comparison(run: Result) -> list[str]:
             )
         else:
             out.append(f"- s4 {SERVERS[k].label}: {str(r['error'])[:160]}")
-    hist = res.get("s6", {}).get("samepage")
-    if hist and "error" not in hist:
+    for k, hist in res.get("s6", {}).items():
+        label = "samepage" if k == "samepage" else SERVERS[k].label
+        if "error" in hist:
+            out.append(f"- s6 {label}: {str(hist['error'])[:200]}")
+            continue
         out.append(
-            f"- s6 samepage: {hist['stored']:,} updates stored in {hist['seedSeconds']} s "
+            f"- s6 {label}: {hist['stored']:,} updates stored in {hist['seedSeconds']} s "
             f"({hist['seedRate']:,}/s through one WebSocket); versions: "
             + (
                 f"{hist['versions']} read, p50 {hist['p50Ms']} ms, max {hist['maxMs']} ms"
@@ -242,8 +245,6 @@ def _comparison(run: Result) -> list[str]:
                 else f"not available ({hist['reason']})"
             )
         )
-    elif hist:
-        out.append(f"- s6 samepage: {str(hist['error'])[:200]}")
     return out
 
 

@@ -36,7 +36,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "s1",
             "1 room x 50 clients, one writer, rising rate",
-            [*PEERS, "samepage-memory"],
+            [*PEERS, "samepage-memory", "samepage-no-timelines"],
             {
                 **FANOUT,
                 "rooms": 1,
@@ -115,7 +115,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "s6",
             "history: random versions of a room with 100,000 stored updates",
-            ["samepage"],
+            ["samepage", "samepage-no-timelines"],  # text timeline vs Yrs rebuild
             {
                 "scenario": "history",
                 "updates": 100_000,

@@ -145,6 +145,13 @@ SERVERS: dict[str, ServerSpec] = {
         ),
         ServerSpec("samepage", "samepage (SQLite)", samepage_argv("sqlite"), "/ws"),
         ServerSpec("samepage-memory", "samepage (memory://)", samepage_argv("memory"), "/ws"),
+        ServerSpec(  # what keeping a new room's text timeline up to date costs (History)
+            "samepage-no-timelines",
+            "samepage (SQLite, --text-timelines 0)",
+            samepage_argv("sqlite"),
+            "/ws",
+            env=(("SAMEPAGE_TEXT_TIMELINES", "0"),),
+        ),
         ServerSpec(
             "samepage-w1",
             "samepage, 1 worker (Redis bus, core 0)",

@@ -72,7 +72,7 @@ class AutoCheckpointer:
     the event loop (encoding) instead of ~100 ms (decoding the previous one first) — and
     versions after the last checkpoint are read from it without any decoding."""
 
-    def __init__(self, store: Store, every: int, keep: int = 16) -> None:
+    def __init__(self, store: Store, every: int, keep: int = 16, timelines: int = 8) -> None:
         self._store = store
         self._every = every
         self._keep = keep
@@ -81,7 +81,7 @@ class AutoCheckpointer:
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
         # Text of any version (storage/text_timeline.py), kept `every` rows behind at most.
-        self.timelines = TextTimelines(store)
+        self.timelines = TextTimelines(store, keep=timelines)
         self._catching_up: dict[str, asyncio.Task[None]] = {}
 
     def forget(self, room: str) -> None:
@@ -115,11 +115,13 @@ class AutoCheckpointer:
         if seq == 0:
             self.timelines.started(room)
 
-    def committed(self, room: str, seq: int) -> None:
-        """Called after a commit; schedules a checkpoint build (and a text timeline
-        catch-up) when due."""
+    def committed(self, room: str, seq: int, rows: list[tuple[int, bytes]] | None = None) -> None:
+        """Called after a commit (`rows`: its (seq, update)s, when at hand); schedules
+        a checkpoint build (and a text timeline catch-up) when due."""
         if self._every <= 0:
             return
+        if rows:
+            self.timelines.committed(room, rows)
         if room not in self._catching_up and self.timelines.behind(room, seq) >= self._every:
             task = asyncio.get_running_loop().create_task(self._catch_up(room, seq))
             self._catching_up[room] = task

@@ -136,13 +136,27 @@ class TextTimeline:
             decoded = decode_update(update)
         except ValueError as exc:
             raise TimelineUnsupported(f"seq {seq}: {exc}") from exc
-        for struct in decoded.structs:
-            struct.client = self._clients_seen.setdefault(struct.client, struct.client)
-            if struct.ref != SKIP:
-                self._queues.setdefault(struct.client, deque()).append(struct)
-        self._integrate_queues(seq)
-        deletes = self._pending_deletes + decoded.deletes
-        self._pending_deletes = []
+        structs = decoded.structs
+        done = 0
+        if not self._queues:  # the usual case: each struct integrates in turn
+            for struct in structs:
+                struct.client = self._clients_seen.setdefault(struct.client, struct.client)
+                have = self._state.get(struct.client, 0)
+                if struct.ref == SKIP or struct.clock > have or self._missing(struct) is not None:
+                    break
+                if struct.clock + struct.length > have:
+                    self._integrate(struct, have - struct.clock, seq)
+                done += 1
+        if done < len(structs):
+            for struct in structs[done:]:
+                struct.client = self._clients_seen.setdefault(struct.client, struct.client)
+                if struct.ref != SKIP:
+                    self._queues.setdefault(struct.client, deque()).append(struct)
+            self._integrate_queues(seq)
+        deletes = decoded.deletes
+        if self._pending_deletes:
+            deletes = self._pending_deletes + deletes
+            self._pending_deletes = []
         for client, clock, length in deletes:
             self._delete(client, clock, length, seq)
         self.seq = seq
@@ -222,10 +236,10 @@ class TextTimeline:
                 return
             in_text = s.parent == self.root and s.parent_sub is None
         else:
-            sides = {isinstance(b, _Run) for b in (left, right) if b is not None}
-            if len(sides) > 1:
+            in_text = isinstance(left, _Run) or isinstance(right, _Run)
+            mixed = isinstance(left, _Run) != isinstance(right, _Run)
+            if mixed and left is not None and right is not None:
                 raise TimelineUnsupported(f"item {s.client}:{s.clock} spans two parents")
-            in_text = sides == {True}
         if not in_text:
             self._register(s.client, _Other(s.clock, s.length, False))
             return

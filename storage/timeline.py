@@ -9,9 +9,9 @@ from typing import Any
 from pycrdt import Text, TextEvent
 
 from storage.history import doc_at
+from storage.timelines import TEXT_ROOT
 from storage.types import Store, UpdateRecord
 
-TEXT_ROOT = "content"
 SESSION_GAP_US = 30_000_000  # an idle gap of 30 s starts a new session
 PAGE = 1000
 

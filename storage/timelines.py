@@ -15,6 +15,7 @@ log = logging.getLogger("samepage.storage")
 TEXT_ROOT = "content"
 CHUNK = 5000  # rows fetched at a time
 SLICE = 500  # rows applied between event-loop yields (~6 ms)
+MAX_BUFFER = 20_000  # committed rows kept for a catch-up
 
 
 def _contiguous_from(rows: list[UpdateRecord], upto: int) -> int:
@@ -28,14 +29,18 @@ def _contiguous_from(rows: list[UpdateRecord], upto: int) -> int:
     return rows[0].seq
 
 
+Row = tuple[int, bytes]  # (seq, update)
+
+
 class _Entry:
-    __slots__ = ("building", "lock", "stopped", "timeline")
+    __slots__ = ("buffer", "building", "lock", "stopped", "timeline")
 
     def __init__(self, timeline: TextTimeline | None) -> None:
         self.timeline = timeline  # None until built
         self.stopped = False  # hit an update it cannot follow: it answers up to its seq
         self.lock = asyncio.Lock()
         self.building: asyncio.Task[None] | None = None
+        self.buffer: list[Row] = []  # committed rows seen here, not applied yet
 
 
 class TextTimelines:
@@ -62,8 +67,18 @@ class TextTimelines:
 
     def started(self, room: str) -> None:
         """`room` has no stored update yet: its timeline starts empty, for free."""
-        if room not in self._rooms:
+        if self._keep > 0 and room not in self._rooms:
             self._remember(room, _Entry(TextTimeline(self._root)))
+
+    def committed(self, room: str, rows: list[Row]) -> None:
+        """Rows this node just committed: kept for the next catch-up, which then need
+        not read them back from the database (bounded: past MAX_BUFFER it reads them)."""
+        entry = self._rooms.get(room)
+        if entry is None or entry.timeline is None or entry.stopped:
+            return
+        if len(entry.buffer) > MAX_BUFFER:
+            entry.buffer.clear()
+        entry.buffer.extend(rows)
 
     def behind(self, room: str, seq: int) -> int:
         """How many updates up to `seq` the room's timeline has not applied (0: none
@@ -83,6 +98,9 @@ class TextTimelines:
     async def text_at(self, room: str, seq: int, *, wait: bool = False) -> str | None:
         """The `content` text after update `seq`, or None when the timeline cannot say
         (yet: a room's first read starts its build, which `wait` waits for)."""
+        if self._keep <= 0:
+            self.declined += 1
+            return None
         entry = self._rooms.get(room)
         if entry is None:
             entry = self._remember(room, _Entry(None))
@@ -129,6 +147,19 @@ class TextTimelines:
             after = min(upto, after + CHUNK)
         return rows
 
+    async def _rows_after(self, room: str, entry: _Entry, after: int, upto: int) -> list[Row]:
+        """Rows (after, upto]: from the buffer while it holds them in order, the rest
+        (rows other nodes committed, or a dropped buffer) from the database."""
+        rows: list[Row] = []
+        for seq, update in entry.buffer:
+            if seq == after + len(rows) + 1 and seq <= upto:
+                rows.append((seq, update))
+        entry.buffer = [row for row in entry.buffer if row[0] > upto]
+        start = after + len(rows)
+        if start < upto:
+            rows.extend((r.seq, r.update) for r in await self._rows(room, start, upto))
+        return rows
+
     async def _build(self, room: str, entry: _Entry) -> None:
         try:
             async with entry.lock:
@@ -158,7 +189,8 @@ class TextTimelines:
             except TimelineUnsupported as exc:
                 log.info("no text timeline for %s: %s", room, exc)
                 return
-        entry.stopped = not await self._apply(room, timeline, [r for r in rows if r.seq > base])
+        later = [(r.seq, r.update) for r in rows if r.seq > base]
+        entry.stopped = not await self._apply(room, timeline, later)
         entry.timeline = timeline  # only now: reads meanwhile go to Yrs, not to the lock
         self.builds += 1
         log.info(
@@ -173,16 +205,16 @@ class TextTimelines:
         timeline = entry.timeline
         if timeline is None or entry.stopped or upto <= timeline.seq:
             return
-        rows = await self._rows(room, timeline.seq, upto)
+        rows = await self._rows_after(room, entry, timeline.seq, upto)
         entry.stopped = not await self._apply(room, timeline, rows)
 
-    async def _apply(self, room: str, timeline: TextTimeline, rows: list[UpdateRecord]) -> bool:
+    async def _apply(self, room: str, timeline: TextTimeline, rows: list[Row]) -> bool:
         """Apply `rows` in order; False when the timeline had to stop."""
-        for index, row in enumerate(rows):
-            if row.seq != timeline.seq + 1:  # a gap (rows compacted away meanwhile)
+        for index, (seq, update) in enumerate(rows):
+            if seq != timeline.seq + 1:  # a gap (rows compacted away meanwhile)
                 return False
             try:
-                timeline.apply(row.seq, row.update)
+                timeline.apply(seq, update)
             except TimelineUnsupported as exc:
                 # Everything before it is still exact (its changes carry a later seq).
                 log.info("text timeline of %s stops at %d: %s", room, timeline.seq, exc)

@@ -51,17 +51,25 @@ class _Reader:
         self.pos = 0
 
     def uint(self) -> int:
-        data, pos, value, shift = self.data, self.pos, 0, 0
-        while True:
-            if pos >= len(data) or shift > 63:
-                raise UpdateFormatError("truncated or overlong varint")
+        data, pos = self.data, self.pos
+        try:
             byte = data[pos]
-            pos += 1
-            value |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                self.pos = pos
-                return value
-            shift += 7
+            if byte < 0x80:  # most lengths, clocks, counts
+                self.pos = pos + 1
+                return byte
+            value, shift = byte & 0x7F, 7
+            while True:
+                pos += 1
+                byte = data[pos]
+                value |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    self.pos = pos + 1
+                    return value
+                shift += 7
+                if shift > 63:
+                    raise UpdateFormatError("varint longer than 10 bytes")
+        except IndexError:
+            raise UpdateFormatError("truncated varint") from None
 
     def raw(self, length: int) -> bytes:
         end = self.pos + length

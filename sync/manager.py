@@ -41,7 +41,9 @@ class RoomManager:
         self.on_unload: list[Callable[[Room], None]] = []
         self._loading: dict[str, asyncio.Future[Room]] = {}
         self._unload_timers: dict[str, asyncio.TimerHandle] = {}
-        self._checkpointer = AutoCheckpointer(store, self.settings.checkpoint_every)
+        self._checkpointer = AutoCheckpointer(
+            store, self.settings.checkpoint_every, timelines=self.settings.text_timelines
+        )
         self._closing = False
 
     async def acquire(self, name: str) -> Room:
@@ -134,7 +136,8 @@ class RoomManager:
             hook(room)
 
     def _after_commit(self, notice: CommitNotice) -> None:
-        self._checkpointer.committed(notice.room, notice.seq)
+        rows = [(seq, update) for seq, update, _ in notice.updates]
+        self._checkpointer.committed(notice.room, notice.seq, rows)
 
     def _schedule_unload(self, room: Room) -> None:
         old = self._unload_timers.pop(room.name, None)

@@ -98,6 +98,12 @@ def _add_serve(sub: Any) -> None:
         default=env_default("checkpoint_every", sync_defaults.checkpoint_every),
     )
     serve.add_argument(
+        "--text-timelines",
+        type=int,
+        default=env_default("text_timelines", sync_defaults.text_timelines),
+        help="rooms whose text timeline (fast history reads) is kept in memory; 0: none",
+    )
+    serve.add_argument(
         "--outbound-queue-frames",
         type=int,
         default=env_default("outbound_queue_frames", sync_defaults.outbound_queue_frames),
