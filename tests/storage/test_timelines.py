@@ -93,3 +93,18 @@ async def test_an_update_it_cannot_follow_stops_it_where_it_was_exact(store: Sql
     assert await timelines.text_at("r", 25, wait=True) is None
     assert await timelines.text_at("r", 7, wait=True) == texts[6]
     assert timelines.behind("r", 31) == 0  # stopped: nothing more is applied
+
+
+async def test_a_version_compacted_by_another_process_is_left_to_yrs(store: SqlStore) -> None:
+    """A timeline built before `samepage compact` still holds every version exactly;
+    once the rows are folded, versions resolve to the kept point before them (as the
+    other formats and the CLI say), so the timeline declines them."""
+    updates, texts = random_edits(31, seed=8)
+    await fill(store, "r", updates[:30])
+    timelines = TextTimelines(store)
+    assert await timelines.text_at("r", 12, wait=True) == texts[11]
+    await compact_room(store, "r", keep_every=10, now_us=0)  # cutoff 30
+    assert await timelines.text_at("r", 12) is None
+    assert text_of(await doc_at(store, "r", 12)) == texts[9]  # the kept point at 10
+    await fill(store, "r", updates[30:])
+    assert await timelines.text_at("r", 31) == texts[30]  # a row after the cutoff
