@@ -47,7 +47,7 @@ class TextTimelines:
     """Per room a `TextTimeline` (at most `keep` rooms, least recently used dropped).
 
     A room new to the store starts with an empty one (`started`); any other room's is
-    built from its rows (~15 µs a row) in the background from its first history read on,
+    built from its rows (~10 µs a row) in the background from its first history read on,
     which, like every version below a compaction cutoff or past an update the timeline
     cannot follow, is not answered here (None): the caller rebuilds it in Yrs."""
 
