@@ -14,7 +14,8 @@ from storage.types import Store, UpdateRecord
 log = logging.getLogger("samepage.storage")
 TEXT_ROOT = "content"
 CHUNK = 5000  # rows fetched at a time
-SLICE = 500  # rows applied between event-loop yields (~6 ms)
+INLINE_ROWS = 500  # more rows than this (or bytes) are integrated in a worker thread
+INLINE_BYTES = 256 * 1024
 MAX_BUFFER = 20_000  # committed rows kept for a catch-up
 
 
@@ -33,7 +34,7 @@ Row = tuple[int, bytes]  # (seq, update)
 
 
 class _Entry:
-    __slots__ = ("buffer", "building", "lock", "stopped", "timeline")
+    __slots__ = ("buffer", "building", "cancelled", "lock", "stopped", "timeline")
 
     def __init__(self, timeline: TextTimeline | None) -> None:
         self.timeline = timeline  # None until built
@@ -41,6 +42,13 @@ class _Entry:
         self.lock = asyncio.Lock()
         self.building: asyncio.Task[None] | None = None
         self.buffer: list[Row] = []  # committed rows seen here, not applied yet
+        self.cancelled = False  # its build is to stop (it may run in a worker thread)
+
+    def cancel(self) -> None:
+        """Stop its build, if one is running."""
+        if self.building is not None and not self.building.done():
+            self.cancelled = True
+            self.building.cancel()
 
 
 class TextTimelines:
@@ -138,9 +146,10 @@ class TextTimelines:
 
     async def aclose(self) -> None:
         """Stop the builds in flight (idempotent)."""
-        builds = [e.building for e in self._rooms.values() if e.building is not None]
-        for build in builds:
-            build.cancel()
+        entries = [e for e in self._rooms.values() if e.building is not None]
+        for entry in entries:
+            entry.cancel()
+        builds = [e.building for e in entries if e.building is not None]
         await asyncio.gather(*builds, return_exceptions=True)
 
     def _remember(self, room: str, entry: _Entry) -> _Entry:
@@ -148,8 +157,7 @@ class TextTimelines:
         self._rooms.move_to_end(room)
         while len(self._rooms) > self._keep:
             _, dropped = self._rooms.popitem(last=False)
-            if dropped.building is not None:
-                dropped.building.cancel()
+            dropped.cancel()
         return entry
 
     async def _rows(self, room: str, after: int, upto: int) -> list[UpdateRecord]:
@@ -197,13 +205,13 @@ class TextTimelines:
                 return
             base = checkpoint[0]
             timeline = TextTimeline(self._root, base)
-            try:
-                timeline.apply(base, checkpoint[1])
+            try:  # a full state: thousands of structs, off the event loop
+                await asyncio.to_thread(timeline.apply, base, checkpoint[1])
             except TimelineUnsupported as exc:
                 log.info("no text timeline for %s: %s", room, exc)
                 return
         later = [(r.seq, r.update) for r in rows if r.seq > base]
-        entry.stopped = not await self._apply(room, timeline, later)
+        entry.stopped = not await self._apply(room, timeline, later, entry)
         entry.timeline = timeline  # only now: reads meanwhile go to Yrs, not to the lock
         self.builds += 1
         log.info(
@@ -219,19 +227,30 @@ class TextTimelines:
         if timeline is None or entry.stopped or upto <= timeline.seq:
             return
         rows = await self._rows_after(room, entry, timeline.seq, upto)
-        entry.stopped = not await self._apply(room, timeline, rows)
+        entry.stopped = not await self._apply(room, timeline, rows, entry)
 
-    async def _apply(self, room: str, timeline: TextTimeline, rows: list[Row]) -> bool:
-        """Apply `rows` in order; False when the timeline had to stop."""
-        for index, (seq, update) in enumerate(rows):
-            if seq != timeline.seq + 1:  # a gap (rows compacted away meanwhile)
-                return False
-            try:
-                timeline.apply(seq, update)
-            except TimelineUnsupported as exc:
-                # Everything before it is still exact (its changes carry a later seq).
-                log.info("text timeline of %s stops at %d: %s", room, timeline.seq, exc)
-                return False
-            if index % SLICE == SLICE - 1:
-                await asyncio.sleep(0)  # a long build shares the event loop
-        return True
+    async def _apply(
+        self, room: str, timeline: TextTimeline, rows: list[Row], entry: _Entry
+    ) -> bool:
+        """Apply `rows` in order (False when the timeline had to stop): a catch-up's
+        few hundred small rows inline (~5 ms), a build's thousands — or one huge
+        update — in a worker thread, so the event loop never stalls on them. The
+        timeline is not shared meanwhile: the caller holds its lock, or it is not
+        published yet."""
+        if len(rows) <= INLINE_ROWS and sum(len(u) for _, u in rows) <= INLINE_BYTES:
+            return _apply_now(room, timeline, rows, entry)
+        return await asyncio.to_thread(_apply_now, room, timeline, rows, entry)
+
+
+def _apply_now(room: str, timeline: TextTimeline, rows: list[Row], entry: _Entry) -> bool:
+    """Apply `rows` in order, here and now; False when the timeline had to stop."""
+    for seq, update in rows:
+        if entry.cancelled or seq != timeline.seq + 1:  # or a gap: rows compacted
+            return False
+        try:
+            timeline.apply(seq, update)
+        except TimelineUnsupported as exc:
+            # Everything before it is still exact (its changes carry a later seq).
+            log.info("text timeline of %s stops at %d: %s", room, timeline.seq, exc)
+            return False
+    return True
