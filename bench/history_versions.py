@@ -5,9 +5,10 @@ room's text timeline from them.
 
 The first read is answered by the Yrs rebuild and starts the timeline's build in the
 background; once /metrics counts the build, the same versions side by side: the text
-timeline (`format=text`), the Yrs rebuild the server did before it (`format=yjs`:
-nearest checkpoint decoded, rows after it applied, then encoded), and that rebuild
-in-process without HTTP (`doc_at`).
+timeline (`format=text`), the full state (`format=yjs`: the nearest checkpoint merged
+with the rows after it), and the Yrs rebuild every version took before the timeline
+(nearest checkpoint decoded, rows after it applied), in process without HTTP
+(`doc_at`).
 
     .venv/bin/python -m bench.history_versions [--updates 100000] [--probes 20]
 """
@@ -134,7 +135,7 @@ def main() -> None:
     print(f"  first read (Yrs; starts the build)      {cold:7.1f} ms")
     print(f"  text timeline built from the rows after {built:7.1f} ms")
     print(f"  text timeline (format=text)             {summary(warm)}")
-    print(f"  Yrs rebuild   (format=yjs)              {summary(yrs)}")
+    print(f"  full state    (format=yjs, merged)      {summary(yrs)}")
     print(f"  Yrs rebuild in-process (doc_at + text)  {summary(local)}")
     ratio = statistics.median(warm) / statistics.median(local)
     print(f"  ratio p50 timeline / Yrs in-process     {ratio:.3f}")

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from storage.history import doc_at
+from storage.history import doc_at, update_at
 from storage.timeline import diff, sessions
 from storage.types import StoreError
 from sync.errors import PermissionDenied
@@ -122,6 +122,9 @@ async def content_at(request: Request, room: str, fmt: str) -> Response:
         text = await state_of(request).manager.read_text(room, seq)
         if text is not None:
             return PlainTextResponse(text, headers=headers)
+    if fmt == "yjs" and not _is_live_head(request, room, seq):
+        state = await update_at(state_of(request).store, room, seq)
+        return Response(state, media_type="application/octet-stream", headers=headers)
     return await read_version(request, room, seq, lambda doc: render_content(doc, fmt, headers))
 
 

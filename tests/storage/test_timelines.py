@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pycrdt import Doc
 
 from storage.compaction import compact_room
-from storage.history import AutoCheckpointer, doc_at
+from storage.history import AutoCheckpointer, doc_at, update_at
 from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 from storage.timelines import TextTimelines
@@ -108,3 +110,22 @@ async def test_a_version_compacted_by_another_process_is_left_to_yrs(store: SqlS
     assert text_of(await doc_at(store, "r", 12)) == texts[9]  # the kept point at 10
     await fill(store, "r", updates[30:])
     assert await timelines.text_at("r", 31) == texts[30]  # a row after the cutoff
+
+
+async def test_update_at_is_the_document_doc_at_rebuilds(store: SqlStore) -> None:
+    """`content?at=&format=yjs` merges the nearest checkpoint with the rows after it
+    instead of rebuilding a doc: the same document (text and state vector)."""
+    updates, _ = random_edits(70, seed=9)
+    checkpointer = AutoCheckpointer(store, every=16)
+    for update in updates:
+        result = await store.append("r", update, "a")
+        checkpointer.committed("r", result.seq)
+        await asyncio.sleep(0)
+    await checkpointer.aclose()
+    assert (await store.checkpoint_before("r", 70)) is not None
+    for k in [0, 1, 15, 16, 17, 33, 48, 69, 70]:
+        merged: Doc[Any] = Doc()
+        merged.apply_update(await update_at(store, "r", k))
+        rebuilt = await doc_at(store, "r", k)
+        assert text_of(merged) == text_of(rebuilt), k
+        assert merged.get_state() == rebuilt.get_state(), k
