@@ -13,9 +13,10 @@ from storage.types import Store, UpdateRecord
 
 log = logging.getLogger("samepage.storage")
 TEXT_ROOT = "content"
-CHUNK = 5000  # rows fetched at a time
+CHUNK = 1000  # rows fetched at a time (a few ms of the event loop each)
 INLINE_ROWS = 500  # more rows than this (or bytes) are integrated in a worker thread
 INLINE_BYTES = 256 * 1024
+GIL_ROWS = 32  # rows (~0.3 ms) a worker thread applies before it lets the loop run
 MAX_BUFFER = 20_000  # committed rows kept for a catch-up
 
 
@@ -244,9 +245,13 @@ class TextTimelines:
 
 def _apply_now(room: str, timeline: TextTimeline, rows: list[Row], entry: _Entry) -> bool:
     """Apply `rows` in order, here and now; False when the timeline had to stop."""
-    for seq, update in rows:
+    for index, (seq, update) in enumerate(rows):
         if entry.cancelled or seq != timeline.seq + 1:  # or a gap: rows compacted
             return False
+        if index % GIL_ROWS == GIL_ROWS - 1:
+            # In a worker thread: hand the GIL to the event loop now, not after the
+            # 5 ms switch interval, or each step of a request waits that long.
+            time.sleep(0)
         try:
             timeline.apply(seq, update)
         except TimelineUnsupported as exc:
