@@ -4,12 +4,11 @@ each with the seq that inserted it and the seq that deleted it.
 
 A CRDT never reorders what it integrated, so the text at version k is the characters
 with inserted <= k < deleted, in the final order: one vectorized filter (~0.3 ms for
-100,000 characters) instead of decoding a checkpoint in Yrs (~70 ms). Characters live
-in flat arrays in arrival order; each run carries an order key (list labelling), so
-the document order is an argsort, not a walk over 100,000 linked objects. Blocks are
-columns of typed arrays, not objects: a timeline of 100,000 runs gives the garbage
-collector nothing to scan (a full collection over 100,000 run objects took ~40 ms,
-which showed up as latency spikes in every room on the server), in ~80 bytes a run. The integration
+100,000 characters, storage/text_units.py) instead of decoding a checkpoint in Yrs
+(~70 ms); each run's order key (storage/order_keys.py) makes the final order an
+argsort. Blocks are columns of typed arrays, not objects: a timeline of 100,000 runs
+gives the garbage collector nothing to scan (a full collection over 100,000 run objects
+took ~40 ms, which showed up as latency spikes in every room on the server). The integration
 is YATA as Yjs and Yrs do it (`Item.integrate`, `getMissing`, `integrateStructs`): the
 same origins, the same conflict rule, pending structs and deletes kept until their
 dependencies arrive. What it cannot follow (an update it cannot decode, an item whose
@@ -22,14 +21,10 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections import deque
-from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
-
+from storage.order_keys import NONE, key_between, relabel
+from storage.text_units import TextUnits
 from storage.yupdate import GC, ID, SKIP, STRING, Struct, decode_update
-
-ALIVE = np.iinfo(np.int64).max
 
 
 class TimelineUnsupported(Exception):
@@ -37,11 +32,7 @@ class TimelineUnsupported(Exception):
 
 
 TEXT, OTHER, GONE = 0, 1, 2  # a block in the text's sequence; of another type; collected
-NONE = -1  # no block
 NO_CLIENT = (1 << 64) - 1  # an origin column's "no origin"
-KEY_MAX = 1 << 62
-KEY_STEP = 1 << 32  # gap left after a run appended at either end
-RELABEL_GAP = 1 << 16  # the spacing a relabelled window gets at least
 
 
 class _Client:
@@ -58,14 +49,6 @@ class _Client:
         if index < 0 or clock >= self.starts[index] + lengths[self.blocks[index]]:
             raise TimelineUnsupported(f"no block at clock {clock}")
         return index
-
-
-@dataclass(frozen=True, slots=True)
-class _Flat:
-    seq: int
-    units: npt.NDArray[np.uint16]
-    ins: npt.NDArray[np.int64]
-    dels: npt.NDArray[np.int64]
 
 
 class TextTimeline:
@@ -93,17 +76,11 @@ class TextTimeline:
         self._left = array("q")  # neighbours in the sequence (TEXT blocks)
         self._right = array("q")
         self._key = array("q")  # document order: key[left] < key < key[right]
-        self._slot = array("q")  # its row in `_columns` when it holds text
+        self._slot = array("q")  # its run in `_text` when it holds text
         self._start = NONE
         self._queues: dict[int, deque[Struct]] = {}
         self._pending_deletes: list[tuple[int, int, int]] = []
-        self._units = np.zeros(1024, dtype=np.uint16)  # UTF-16 code units, arrival order
-        self._dels = np.zeros(1024, dtype=np.int64)  # per unit: seq that deleted it, or 0
-        self._used = 0
-        # Per block holding text: its key, length, first unit, and the seq inserting it.
-        self._columns = np.zeros((4, 1024), dtype=np.int64)
-        self._slots = 0
-        self._flat: _Flat | None = None
+        self._text = TextUnits()
 
     # -- applying rows -------------------------------------------------------------
 
@@ -247,30 +224,8 @@ class TextTimeline:
         # Only strings show in the text; deleted content, formats and embeds take
         # their place in the sequence without a character (as Yrs' get_string).
         if s.ref == STRING and s.text is not None:
-            self._add_slot(run, self._store_units(s.text), seq)
+            self._slot[run] = self._text.add_run(s.text, seq)
         self._link(run, left, right)
-
-    def _add_slot(self, run: int, offset: int, ins: int) -> None:
-        if self._slots == self._columns.shape[1]:
-            grown = np.zeros((4, 2 * self._slots), dtype=np.int64)
-            grown[:, : self._slots] = self._columns
-            self._columns = grown
-        slot = self._slot[run] = self._slots
-        self._slots += 1
-        self._columns[1:, slot] = (self._length[run], offset, ins)
-
-    def _store_units(self, text: bytes) -> int:
-        units = np.frombuffer(text, dtype="<u2")
-        start, end = self._used, self._used + len(units)
-        if end > len(self._units):
-            size = max(end, 2 * len(self._units))
-            self._units = np.resize(self._units, size)
-            grown = np.zeros(size, dtype=np.int64)
-            grown[: self._used] = self._dels[: self._used]
-            self._dels = grown
-        self._units[start:end] = units
-        self._used = end
-        return start
 
     def _link(self, run: int, left: int, right: int) -> None:
         """YATA: place `run` between its origins, ordering it among concurrent inserts."""
@@ -320,49 +275,16 @@ class TextTimeline:
     def _set_key(self, block: int, key: int) -> None:
         self._key[block] = key
         if self._slot[block] != NONE:
-            self._columns[0, self._slot[block]] = key
+            self._text.set_key(self._slot[block], key)
 
     def _place(self, run: int) -> None:
-        """Give `run` an order key between its neighbours', relabelling a window of
-        runs around it evenly when there is no room (amortized O(log n) runs)."""
-        left, right = self._left[run], self._right[run]
-        low = self._key[left] if left != NONE else 0
-        high = self._key[right] if right != NONE else KEY_MAX
-        if right == NONE and high - low > 2 * KEY_STEP:
-            self._set_key(run, low + KEY_STEP)
-        elif left == NONE and high - low > 2 * KEY_STEP:
-            self._set_key(run, high - KEY_STEP)
-        elif high - low > 1:
-            self._set_key(run, (low + high) // 2)
-        else:
-            self._relabel(run)
-
-    def _relabel(self, run: int) -> None:
-        lefts, rights = self._left, self._right
-        first = last = run
-        count = 1
-        while True:
-            for _ in range(count):  # widen the window on both sides
-                if lefts[first] != NONE:
-                    first = lefts[first]
-                    count += 1
-                if rights[last] != NONE:
-                    last = rights[last]
-                    count += 1
-            low = self._key[lefts[first]] if lefts[first] != NONE else 0
-            high = self._key[rights[last]] if rights[last] != NONE else KEY_MAX
-            if (high - low) // (count + 1) >= RELABEL_GAP or (
-                lefts[first] == NONE and rights[last] == NONE
-            ):
-                break
-        step = (high - low) // (count + 1)
-        node, key = first, low
-        while True:
-            key += step
-            self._set_key(node, key)
-            if node == last:
-                break
-            node = rights[node]
+        """Give `run` an order key between its neighbours' (storage/order_keys.py)."""
+        key = key_between(self._left[run], self._right[run], self._key)
+        if key is not None:
+            self._set_key(run, key)
+            return
+        for block, new in relabel(run, self._left, self._right, self._key):
+            self._set_key(block, new)
 
     # -- blocks by ID --------------------------------------------------------------
 
@@ -401,11 +323,8 @@ class TextTimeline:
         client, clock = self._client[run], self._clock[run]
         tail = self._new_block(TEXT, client, clock + offset, self._length[run] - offset)
         self._length[run] = offset
-        slot = self._slot[run]
-        if slot != NONE:
-            _, _, start, ins = self._columns[:, slot].tolist()
-            self._columns[1, slot] = offset
-            self._add_slot(tail, start + offset, ins)  # the units stay where they are
+        if self._slot[run] != NONE:
+            self._slot[tail] = self._text.split(self._slot[run], offset)
         self._origin_client[tail], self._origin_clock[tail] = client, clock + offset - 1
         self._right_client[tail] = self._right_client[run]
         self._right_clock[tail] = self._right_clock[run]
@@ -439,33 +358,13 @@ class TextTimeline:
             if slot == NONE:
                 continue
             first = self._clock[block]
-            start = int(self._columns[2, slot])
-            lo = start + max(clock, first) - first
-            hi = start + min(end, first + self._length[block]) - first
-            units = self._dels[lo:hi]
-            units[units == 0] = seq
+            lo = max(clock, first) - first
+            self._text.delete(slot, lo, min(end, first + self._length[block]) - first, seq)
 
     # -- reading versions ----------------------------------------------------------
-
-    def _flatten(self) -> _Flat:
-        """Every unit of text in document order with its insert and delete seqs
-        (redone only after the timeline advanced)."""
-        if self._flat is not None and self._flat.seq == self.seq:
-            return self._flat
-        keys, lengths, starts, ins = self._columns[:, : self._slots]
-        order = np.argsort(keys)
-        lengths, starts, ins = lengths[order], starts[order], ins[order]
-        placed = np.cumsum(lengths) - lengths  # where each run starts in the output
-        index = np.repeat(starts - placed, lengths) + np.arange(int(lengths.sum()))
-        deleted = self._dels[index]
-        deleted[deleted == 0] = ALIVE
-        self._flat = _Flat(self.seq, self._units[index], np.repeat(ins, lengths), deleted)
-        return self._flat
 
     def text_at(self, seq: int) -> str:
         """The text after update `seq` (base <= seq <= self.seq)."""
         if not self.base <= seq <= self.seq:
             raise ValueError(f"seq {seq} outside {self.base}..{self.seq}")
-        flat = self._flatten()
-        shown = flat.units[(flat.ins <= seq) & (flat.dels > seq)]
-        return shown.tobytes().decode("utf-16-le", errors="replace")
+        return self._text.text_at(seq, self.seq)
