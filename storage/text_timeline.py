@@ -85,11 +85,17 @@ class TextTimeline:
     # -- applying rows -------------------------------------------------------------
 
     def apply(self, seq: int, update: bytes) -> None:
-        """Integrate the update stored at `seq` (raises TimelineUnsupported)."""
+        """Integrate the update stored at `seq` (raises TimelineUnsupported, and
+        nothing else, for anything it cannot follow)."""
         try:
-            decoded = decode_update(update)
-        except ValueError as exc:
-            raise TimelineUnsupported(f"seq {seq}: {exc}") from exc
+            self._apply(seq, update)
+        except TimelineUnsupported:
+            raise
+        except (ValueError, LookupError, OverflowError) as exc:  # malformed, or inconsistent
+            raise TimelineUnsupported(f"seq {seq}: {exc!r}") from exc
+
+    def _apply(self, seq: int, update: bytes) -> None:
+        decoded = decode_update(update)
         structs = decoded.structs
         done = 0
         if not self._queues:  # the usual case: each struct integrates in turn

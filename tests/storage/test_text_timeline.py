@@ -191,3 +191,39 @@ def test_versions_outside_the_timeline_are_refused() -> None:
         timeline.text_at(4)
     with pytest.raises(ValueError):
         timeline.text_at(6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_hostile_updates_only_ever_stop_it(data: st.DataObject) -> None:
+    """Random bytes, and valid updates cut short or with bytes flipped: the timeline
+    either follows them or raises TimelineUnsupported — never anything else — and the
+    versions before stay exact."""
+    session = Session(2)
+    for op in data.draw(st.lists(OP, min_size=1, max_size=12)):
+        session.run(op)
+    session.finish()
+    timeline = TextTimeline("content")
+    texts = yrs_texts(session.rows)
+    for seq, row in enumerate(session.rows, 1):
+        timeline.apply(seq, row)
+    hostile = data.draw(
+        st.one_of(
+            st.binary(max_size=64),
+            st.sampled_from(session.rows).flatmap(
+                lambda row: st.tuples(st.integers(0, len(row)), st.integers(0, 255)).map(
+                    lambda cut: row[: cut[0]] + bytes([cut[1]]) + row[cut[0] + 1 :]
+                )
+            ),
+            st.sampled_from(session.rows).flatmap(
+                lambda row: st.integers(0, len(row)).map(lambda n: row[:n])
+            ),
+        )
+    )
+    head = len(session.rows)
+    try:
+        timeline.apply(head + 1, hostile)
+    except TimelineUnsupported:
+        pass
+    for seq in range(1, head + 1):
+        assert timeline.text_at(seq) == texts[seq - 1], seq
