@@ -98,9 +98,10 @@ class AutoCheckpointer:
         self._catching_up: dict[str, asyncio.Task[None]] = {}
 
     def forget(self, room: str) -> None:
-        """The room was unloaded: drop its cursor."""
+        """The room was unloaded: drop its cursor, save its text timeline."""
         self._cursors.pop(room, None)
         self._locks.pop(room, None)
+        self.timelines.unloaded(room)
 
     async def read_at(self, room: str, seq: int, read: Callable[[Doc[Any]], T]) -> T | None:
         """`read(doc as it was after seq)` from the room's cursor when it is at or before

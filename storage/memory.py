@@ -22,6 +22,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._rooms: dict[str, _Room] = {}
+        self._timelines: dict[str, tuple[int, int, bytes]] = {}
         self._closed = False
         self._last: asyncio.Future[AppendResult] | None = None
 
@@ -144,6 +145,14 @@ class MemoryStore:
         for s in doomed:
             del entry.updates[s]
         return len(doomed)
+
+    async def save_text_timeline(self, room: str, base: int, seq: int, data: bytes) -> None:
+        """Replace the room's saved text timeline snapshot."""
+        self._timelines[room] = (base, seq, data)
+
+    async def load_text_timeline(self, room: str) -> tuple[int, int, bytes] | None:
+        """The room's saved text timeline snapshot: (base, seq, data)."""
+        return self._timelines.get(room)
 
     async def ping(self) -> None:
         """Always reachable while open."""

@@ -374,3 +374,7 @@ class TextTimeline:
         if not self.base <= seq <= self.seq:
             raise ValueError(f"seq {seq} outside {self.base}..{self.seq}")
         return self._text.text_at(seq, self.seq)
+
+    def snapshot(self) -> bytes:
+        """Its versions base..seq, for `storage.text_units.FrozenText` (after a restart)."""
+        return self._text.snapshot(self.seq)

@@ -5,6 +5,7 @@ argsort) and keeps the units inserted at or before it and not deleted by then.""
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +91,43 @@ class TextUnits:
 
     def text_at(self, seq: int, head: int) -> str:
         """The text after update `seq`, the units holding everything up to `head`."""
+        return _text(self._flatten(head), seq)
+
+    def snapshot(self, head: int) -> bytes:
+        """Every version up to `head` in a few compressed bytes (`FrozenText` reads it)."""
         flat = self._flatten(head)
-        shown = flat.units[(flat.ins <= seq) & (flat.dels > seq)]
-        return shown.tobytes().decode("utf-16-le", errors="replace")
+        count = np.array([len(flat.units)], dtype="<i8")
+        arrays = (flat.units.astype("<u2"), flat.ins.astype("<i8"), flat.dels.astype("<i8"))
+        raw = b"".join(a.tobytes() for a in arrays)
+        return SNAPSHOT_MAGIC + zlib.compress(count.tobytes() + raw, 1)
+
+
+SNAPSHOT_MAGIC = b"SPT1"
+
+
+def _text(flat: _Flat, seq: int) -> str:
+    shown = flat.units[(flat.ins <= seq) & (flat.dels > seq)]
+    return shown.tobytes().decode("utf-16-le", errors="replace")
+
+
+class FrozenText:
+    """A saved snapshot of a text timeline: the text of every version up to its seq."""
+
+    def __init__(self, base: int, seq: int, data: bytes) -> None:
+        if not data.startswith(SNAPSHOT_MAGIC):
+            raise ValueError("not a text timeline snapshot")
+        raw = zlib.decompress(data[len(SNAPSHOT_MAGIC) :])
+        count = int(np.frombuffer(raw[:8], dtype="<i8")[0])
+        if len(raw) != 8 + 18 * count:
+            raise ValueError("text timeline snapshot has the wrong size")
+        units = np.frombuffer(raw, dtype="<u2", count=count, offset=8)
+        ins = np.frombuffer(raw, dtype="<i8", count=count, offset=8 + 2 * count)
+        dels = np.frombuffer(raw, dtype="<i8", count=count, offset=8 + 10 * count)
+        self.base, self.seq = base, seq
+        self._flat = _Flat(seq, units, ins, dels)
+
+    def text_at(self, seq: int) -> str:
+        """The text after update `seq` (base <= seq <= self.seq)."""
+        if not self.base <= seq <= self.seq:
+            raise ValueError(f"seq {seq} outside {self.base}..{self.seq}")
+        return _text(self._flat, seq)

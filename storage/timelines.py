@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from collections import OrderedDict
 
 from storage.text_timeline import TextTimeline, TimelineUnsupported
+from storage.text_units import FrozenText
 from storage.types import Store, UpdateRecord
 
 log = logging.getLogger("samepage.storage")
@@ -17,6 +19,7 @@ CHUNK = 1000  # rows fetched at a time (a few ms of the event loop each)
 INLINE_ROWS = 500  # more rows than this (or bytes) are integrated in a worker thread
 INLINE_BYTES = 256 * 1024
 GIL_ROWS = 32  # rows (~0.3 ms) a worker thread applies before it lets the loop run
+SAVE_EVERY = 50_000  # rows between two saved snapshots of a live timeline
 MAX_BUFFER = 20_000  # committed rows kept for a catch-up
 
 
@@ -35,7 +38,10 @@ Row = tuple[int, bytes]  # (seq, update)
 
 
 class _Entry:
-    __slots__ = ("buffer", "building", "cancelled", "lock", "stopped", "timeline")
+    __slots__ = (
+        *("buffer", "building", "cancelled", "frozen", "loaded"),
+        *("lock", "saved", "stopped", "timeline"),
+    )
 
     def __init__(self, timeline: TextTimeline | None) -> None:
         self.timeline = timeline  # None until built
@@ -44,6 +50,9 @@ class _Entry:
         self.building: asyncio.Task[None] | None = None
         self.buffer: list[Row] = []  # committed rows seen here, not applied yet
         self.cancelled = False  # its build is to stop (it may run in a worker thread)
+        self.frozen: FrozenText | None = None  # the saved snapshot, until it is built
+        self.loaded = False  # looked for a saved snapshot
+        self.saved = -1  # seq of the last snapshot saved
 
     def cancel(self) -> None:
         """Stop its build, if one is running."""
@@ -65,6 +74,7 @@ class TextTimelines:
         self._keep = keep
         self._root = root
         self._rooms: OrderedDict[str, _Entry] = OrderedDict()
+        self._saving: set[asyncio.Task[None]] = set()
         self.builds = 0  # timelines built from stored rows
         self.answered = 0  # reads it answered
         self.declined = 0  # reads left to Yrs (not built yet, compacted, stopped)
@@ -103,6 +113,8 @@ class TextTimelines:
         if entry is not None and entry.timeline is not None:
             async with entry.lock:
                 await self._advance(room, entry, seq)
+            if entry.timeline.seq - entry.saved >= SAVE_EVERY:
+                self._save_soon(room, entry)
 
     async def text_at(self, room: str, seq: int, *, wait: bool = False) -> str | None:
         """The `content` text after update `seq`, or None when the timeline cannot say
@@ -116,12 +128,22 @@ class TextTimelines:
         else:
             self._rooms.move_to_end(room)
         if entry.timeline is None:
-            if entry.building is None:
+            frozen = await self._saved(room, entry)
+            if entry.building is None and entry.timeline is None:
                 entry.building = asyncio.get_running_loop().create_task(self._build(room, entry))
+            if (
+                not wait
+                and frozen is not None
+                and frozen.base <= seq <= frozen.seq
+                and await self._row_kept(room, seq, frozen.base)
+            ):
+                self.answered += 1
+                return frozen.text_at(seq)
             if not wait:
                 self.declined += 1
                 return None
-            await asyncio.shield(entry.building)
+            if entry.building is not None:
+                await asyncio.shield(entry.building)
         async with entry.lock:
             timeline = entry.timeline
             if timeline is not None and seq > timeline.seq:
@@ -135,6 +157,48 @@ class TextTimelines:
                 return None
             self.answered += 1
             return timeline.text_at(seq)
+
+    async def _saved(self, room: str, entry: _Entry) -> FrozenText | None:
+        """The room's saved snapshot (looked for once): it answers the versions up to
+        its seq while the timeline is built."""
+        if not entry.loaded:
+            entry.loaded = True
+            found = await self._store.load_text_timeline(room)
+            if found is not None:
+                base, seq, data = found
+                try:
+                    entry.frozen = await asyncio.to_thread(FrozenText, base, seq, data)
+                    entry.saved = seq
+                except (ValueError, zlib.error) as exc:
+                    log.warning("saved text timeline of %s unreadable: %s", room, exc)
+        return entry.frozen
+
+    def unloaded(self, room: str) -> None:
+        """The room was unloaded: save its timeline if it moved since the last save."""
+        entry = self._rooms.get(room)
+        if entry is not None:
+            self._save_soon(room, entry)
+
+    def _save_soon(self, room: str, entry: _Entry) -> None:
+        timeline = entry.timeline
+        if timeline is None or timeline.seq <= max(entry.saved, timeline.base):
+            return
+        task = asyncio.get_running_loop().create_task(self._save(room, entry))
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
+
+    async def _save(self, room: str, entry: _Entry) -> None:
+        """Store a snapshot of the room's timeline (compressed in a worker thread)."""
+        try:
+            async with entry.lock:
+                timeline = entry.timeline
+                if timeline is None or timeline.seq <= entry.saved:
+                    return
+                data = await asyncio.to_thread(timeline.snapshot)
+                await self._store.save_text_timeline(room, timeline.base, timeline.seq, data)
+                entry.saved = timeline.seq
+        except Exception as exc:  # a missed snapshot only costs a rebuild after a restart
+            log.warning("saving the text timeline of %s failed: %s", room, exc)
 
     async def _row_kept(self, room: str, seq: int, base: int) -> bool:
         """Is update `seq` still stored? After a `samepage compact` (run by another
@@ -151,6 +215,9 @@ class TextTimelines:
         for entry in entries:
             entry.cancel()
         builds = [e.building for e in entries if e.building is not None]
+        for room, entry in self._rooms.items():  # a restart reads these at once
+            self._save_soon(room, entry)
+        builds += list(self._saving)
         await asyncio.gather(*builds, return_exceptions=True)
 
     def _remember(self, room: str, entry: _Entry) -> _Entry:
@@ -214,7 +281,10 @@ class TextTimelines:
         later = [(r.seq, r.update) for r in rows if r.seq > base]
         entry.stopped = not await self._apply(room, timeline, later, entry)
         entry.timeline = timeline  # only now: reads meanwhile go to Yrs, not to the lock
+        entry.frozen = None
         self.builds += 1
+        if timeline.seq - max(entry.saved, base) >= SAVE_EVERY // 10:
+            self._save_soon(room, entry)
         log.info(
             "text timeline of %s: %d rows from seq %d in %.0f ms",
             room,

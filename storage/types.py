@@ -121,5 +121,11 @@ class Store(Protocol):
     async def delete_updates_covered(self, room: str, upto: int, keep: set[int]) -> int:
         """Delete update rows <= upto that a checkpoint covers, except those in keep."""
 
+    async def save_text_timeline(self, room: str, base: int, seq: int, data: bytes) -> None:
+        """Keep a snapshot of the room's text timeline (replacing the one before)."""
+
+    async def load_text_timeline(self, room: str) -> tuple[int, int, bytes] | None:
+        """The room's saved text timeline snapshot: (base, seq, data)."""
+
     async def ping(self) -> None:
         """Raise StoreError when the database is not reachable."""

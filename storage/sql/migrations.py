@@ -24,8 +24,16 @@ async def _v1_initial(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda sync: schema.metadata.create_all(sync, tables=tables))
 
 
+async def _v3_text_timelines(conn: AsyncConnection) -> None:
+    tables = [schema.text_timelines]
+    await conn.run_sync(lambda sync: schema.metadata.create_all(sync, tables=tables))
+
+
+# Version 2 (text tracks) was dropped before it shipped; databases that ran it keep an
+# unused table, and the numbering goes on from 3 so they still get what follows.
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_initial),
+    (3, _v3_text_timelines),
 ]
 LATEST = MIGRATIONS[-1][0]
 

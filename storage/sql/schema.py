@@ -63,3 +63,15 @@ versions = Table(
     Column("time_us", BigInteger, nullable=False),
     PrimaryKeyConstraint("room", "seq", "label"),
 )
+
+# The latest saved text timeline of a room (storage/timelines.py): every character's
+# insert and delete seq up to `seq`, so a restarted server reads those versions at once.
+text_timelines = Table(
+    "text_timelines",
+    metadata,
+    Column("room", String(128), primary_key=True),
+    Column("base", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("time_us", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)

@@ -25,6 +25,7 @@ from storage.types import (
 )
 
 U, C, R, V = schema.updates, schema.checkpoints, schema.rooms, schema.versions
+T = schema.text_timelines
 
 
 def _room_info(row: Any) -> RoomInfo:
@@ -228,6 +229,24 @@ class SqlStore:
                 condition = and_(condition, not_(U.c.seq.in_(sorted(keep))))
             result = await conn.execute(delete(U).where(condition))
             return int(getattr(result, "rowcount", 0) or 0)
+
+    async def save_text_timeline(self, room: str, base: int, seq: int, data: bytes) -> None:
+        """Replace the room's saved text timeline snapshot."""
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(delete(T).where(T.c.room == room))
+            await conn.execute(
+                T.insert().values(
+                    room=room, base=base, seq=seq, time_us=time.time_ns() // 1000, data=data
+                )
+            )
+
+    async def load_text_timeline(self, room: str) -> tuple[int, int, bytes] | None:
+        """The room's saved text timeline snapshot: (base, seq, data)."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(T.c.base, T.c.seq, T.c.data).where(T.c.room == room))
+            ).first()
+        return (int(row[0]), int(row[1]), bytes(row[2])) if row else None
 
     async def ping(self) -> None:
         """Raise StoreError when the database cannot answer."""

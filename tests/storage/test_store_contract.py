@@ -166,3 +166,11 @@ async def test_room_seqs_answers_many_rooms_at_once(store: Store) -> None:
     names = [f"r{j}" for j in range(3)] + ["never-stored"]
     assert await store.room_seqs(names) == {"r0": 3, "r1": 2, "r2": 1}
     assert await store.room_seqs([]) == {}
+
+
+async def test_text_timeline_snapshots_are_replaced(store: Store) -> None:
+    assert await store.load_text_timeline("r") is None
+    await store.save_text_timeline("r", 0, 10, b"first")
+    await store.save_text_timeline("r", 5, 20, b"second")
+    assert await store.load_text_timeline("r") == (5, 20, b"second")
+    assert await store.load_text_timeline("other") is None

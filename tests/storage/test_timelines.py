@@ -129,3 +129,35 @@ async def test_update_at_is_the_document_doc_at_rebuilds(store: SqlStore) -> Non
         rebuilt = await doc_at(store, "r", k)
         assert text_of(merged) == text_of(rebuilt), k
         assert merged.get_state() == rebuilt.get_state(), k
+
+
+async def test_a_saved_timeline_answers_after_a_restart(store: SqlStore) -> None:
+    """What a build (or shutdown) saves answers every version up to its seq in a new
+    process at once, while that one builds its own; later versions wait for it."""
+    updates, texts = random_edits(50, seed=10)
+    await fill(store, "r", updates[:40])
+    first = TextTimelines(store)
+    assert await first.text_at("r", 40, wait=True) == texts[39]
+    await first.aclose()  # saves it
+    saved = await store.load_text_timeline("r")
+    assert saved is not None and saved[:2] == (0, 40)
+    await fill(store, "r", updates[40:])
+
+    restarted = TextTimelines(store)
+    assert await restarted.text_at("r", 17) == texts[16]  # no wait: from the saved one
+    assert restarted.answered == 1 and restarted.builds == 0
+    assert await restarted.text_at("r", 45) is None  # after it: Yrs, until built
+    assert await restarted.text_at("r", 45, wait=True) == texts[44]
+    for k in range(0, 51):
+        assert await restarted.text_at("r", k) == (texts[k - 1] if k else ""), k
+    await restarted.aclose()
+    assert (await store.load_text_timeline("r"))[:2] == (0, 50)  # type: ignore[index]
+
+
+async def test_an_unreadable_saved_timeline_is_rebuilt(store: SqlStore) -> None:
+    updates, texts = random_edits(20, seed=11)
+    await fill(store, "r", updates)
+    await store.save_text_timeline("r", 0, 20, b"SPT1 not zlib")
+    timelines = TextTimelines(store)
+    assert await timelines.text_at("r", 7) is None  # not from the bad one: Yrs answers
+    assert await timelines.text_at("r", 7, wait=True) == texts[6]
