@@ -1,5 +1,6 @@
-"""The text timelines of recently read rooms: built once from the stored rows, then
-kept up to date every few hundred commits, so any version's text is a filter away."""
+"""The text timelines of recently read rooms: built once from the stored rows (or read
+back from the snapshot saved last), then kept up to date every few hundred commits, so
+any version's text is a filter away."""
 
 from __future__ import annotations
 
@@ -66,8 +67,10 @@ class TextTimelines:
 
     A room new to the store starts with an empty one (`started`); any other room's is
     built from its rows (~10 µs a row) in the background from its first history read on,
-    which, like every version below a compaction cutoff or past an update the timeline
-    cannot follow, is not answered here (None): the caller rebuilds it in Yrs."""
+    while the snapshot saved last (after a build, every SAVE_EVERY rows, at unload and at
+    shutdown) answers the versions up to its seq. What neither can answer — a version
+    after the snapshot before the build is done, below a compaction cutoff, or past an
+    update the timeline cannot follow — is None: the caller rebuilds it in Yrs."""
 
     def __init__(self, store: Store, keep: int = 8, root: str = TEXT_ROOT) -> None:
         self._store = store
