@@ -128,7 +128,7 @@ class RoomManager:
     async def read_text(self, name: str, seq: int) -> str | None:
         """The `content` text after update `seq` from the room's text timeline (built
         at the first read, then kept up to date); None when it cannot say."""
-        return await self._checkpointer.timelines.text_at(name, seq)
+        return await self.timelines.text_at(name, seq)
 
     def _register(self, room: Room) -> None:
         self.rooms[room.name] = room

@@ -18,6 +18,7 @@ from storage.timeline import diff, sessions
 from storage.types import StoreError
 from sync.errors import PermissionDenied
 from sync.restore import restore_into
+from sync.room import Room
 from web.api import iso, render_content, room_and_identity, state_of
 from web.errors import HTTPError
 
@@ -78,14 +79,11 @@ async def resolve_seq(request: Request, room: str) -> int | None:
 
 
 async def read_version(request: Request, room: str, seq: int, read: Callable[[Doc[Any]], T]) -> T:
-    """`read(the document as it was after update seq)`, by the cheapest way there: the
-    live room when it holds exactly that version, the checkpoint builder's cursor for
-    versions after the last checkpoint, else a rebuild from the store (which decodes
-    the nearest checkpoint: ~1 µs per item)."""
+    """`read(the document as it was after update seq)` for a version the live room
+    does not hold: from the checkpoint builder's cursor for versions after the last
+    checkpoint, else rebuilt from the store (which decodes the nearest checkpoint:
+    ~1 µs per item)."""
     state = state_of(request)
-    live = state.manager.get(room)
-    if live is not None and _is_live_head(request, room, seq):
-        return read(live.doc)
     found = await state.manager.read_version(room, seq, read)
     if found is not None:
         return found
@@ -118,20 +116,25 @@ async def content_at(request: Request, room: str, fmt: str) -> Response:
     if seq is None:
         raise HTTPError(400, "bad_parameter", "at or time is required")
     headers = {"X-Samepage-Seq": str(seq)}
-    if fmt == "text" and not _is_live_head(request, room, seq):
+    live = _live_head(request, room, seq)
+    if live is not None:  # the head, read straight from the room's doc
+        return render_content(live.doc, fmt, headers)
+    if fmt == "text":
         text = await state_of(request).manager.read_text(room, seq)
         if text is not None:
             return PlainTextResponse(text, headers=headers)
-    if fmt == "yjs" and not _is_live_head(request, room, seq):
+    if fmt == "yjs":
         state = await update_at(state_of(request).store, room, seq)
         return Response(state, media_type="application/octet-stream", headers=headers)
     return await read_version(request, room, seq, lambda doc: render_content(doc, fmt, headers))
 
 
-def _is_live_head(request: Request, room: str, seq: int) -> bool:
-    """Does the loaded room hold exactly version `seq` (read straight from its doc)?"""
+def _live_head(request: Request, room: str, seq: int) -> Room | None:
+    """The loaded room when it holds exactly version `seq`, all of it committed."""
     live = state_of(request).manager.get(room)
-    return live is not None and live.seq == seq and live.inflight == 0 and not live.failed
+    if live is not None and live.seq == seq and live.inflight == 0 and not live.failed:
+        return live
+    return None
 
 
 async def diff_route(request: Request) -> Response:
