@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from pycrdt import Doc
-
+from storage.history import Cursor, cursor_at
 from storage.sql.locks import room_maintenance_lock
 from storage.types import Store
 
@@ -52,11 +50,11 @@ async def compact_room(
     now_us: int,
     progress: Progress | None = None,
 ) -> CompactResult:
-    """Compact one room (see the module doc for the policy); on PostgreSQL, skipped when
-    another node holds the room's maintenance lock."""
-    async with room_maintenance_lock(store, room) as mine:
-        if not mine:
-            return CompactResult(room, 0, 0, 0)
+    """Compact one room (see the module doc for the policy). Safe beside a running
+    server: every reader checks that the rows it reads continue its checkpoint
+    (storage/history.py), and on PostgreSQL it waits for a checkpoint build of the
+    room on any node to end (the room's maintenance lock)."""
+    async with room_maintenance_lock(store, room, wait=True):
         return await _compact(store, room, keep_every, older_than_us, now_us, progress)
 
 
@@ -77,22 +75,21 @@ async def _compact(
     named = {v.seq for v in await store.list_versions(room)}
     points = kept_points(cutoff, keep_every, named)
     added = 0
-    doc: Doc[Any] = Doc()
-    at = 0
+    cursor: Cursor | None = None
     for done, point in enumerate(points, 1):
-        checkpoint = await store.checkpoint_before(room, point)
-        if checkpoint is not None and checkpoint[0] > at:
-            # Jump ahead over ranges an earlier compaction already folded.
-            doc = Doc()
-            doc.apply_update(checkpoint[1])
-            at = checkpoint[0]
-        for record in await store.updates_range(room, at, point):
-            doc.apply_update(record.update)
-        at = point
-        if checkpoint is None or checkpoint[0] != point:
-            await store.add_checkpoint(room, point, doc.get_update())
+        # Advances over the rows since the last point, or (where an earlier compaction
+        # folded them) starts again from the checkpoint that covers them.
+        cursor = await cursor_at(store, room, point, cursor)
+        if cursor.seq == point and not await _has_checkpoint(store, room, point):
+            # With what is still pending: deleting the rows must not lose it.
+            await store.add_checkpoint(room, point, cursor.state())
             added += 1
         if progress is not None:
             progress(done, len(points))
     deleted = await store.delete_updates_covered(room, cutoff, keep=named) if cutoff else 0
     return CompactResult(room, cutoff, added, deleted)
+
+
+async def _has_checkpoint(store: Store, room: str, seq: int) -> bool:
+    found = await store.checkpoint_before(room, seq)
+    return found is not None and found[0] == seq

@@ -1,4 +1,16 @@
-"""Rebuilding documents from the store's own rows: any version, and checkpoints."""
+"""Rebuilding documents from the store's own rows: any version, and checkpoints.
+
+Another process may compact the room at any moment (`samepage compact`: it adds
+checkpoints, then deletes the rows they cover, in one transaction). So nothing here
+trusts a read it has not checked: a version is read as a checkpoint plus the rows
+after it, and those rows must run without a gap from the checkpoint to the version —
+a gap means rows were folded, and the read starts again from the checkpoint that now
+covers them (`read_base`). Cursors kept between reads check the same before every
+step. A version whose rows were folded reads as the kept point before it.
+
+A checkpoint also keeps what its document could not integrate yet (structs waiting
+for a dependency: storage/pending.py), so folding the rows they came in loses nothing.
+"""
 
 from __future__ import annotations
 
@@ -11,54 +23,137 @@ from typing import Any, TypeVar
 
 from pycrdt import Doc, merge_updates
 
+from storage.pending import unintegrated
 from storage.sql.locks import room_maintenance_lock
 from storage.timelines import TextTimelines
-from storage.types import Store
+from storage.types import Store, StoreError, UpdateRecord
 
 log = logging.getLogger("samepage.storage")
 T = TypeVar("T")
+READ_ATTEMPTS = 8  # consistent reads retried while compactions keep moving the base
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """A consistent read of a version: the latest checkpoint at or before it and every
+    row after that up to `seq`, without a gap. `seq` is the version asked for, or —
+    when its rows were folded by a compaction — the kept point before it."""
+
+    seq: int
+    checkpoint: tuple[int, bytes] | None
+    rows: list[UpdateRecord]
+
+
+def _runs_from(rows: list[UpdateRecord], after: int) -> int:
+    """How many of `rows` continue `after` without a gap (after+1, after+2, ...)."""
+    for index, row in enumerate(rows):
+        if row.seq != after + 1 + index:
+            return index
+    return len(rows)
+
+
+async def read_base(store: Store, room: str, seq: int) -> Base:
+    """The checkpoint and rows that give version `seq` — or the kept point before it
+    when `seq` was folded — read so that a concurrent compaction cannot make them
+    disagree: the rows must continue the checkpoint without a gap, and the checkpoint
+    must still be the latest one after the rows were read; else read again."""
+    for _ in range(READ_ATTEMPTS):
+        checkpoint = await store.checkpoint_before(room, seq)
+        after = checkpoint[0] if checkpoint is not None else 0
+        rows = await store.updates_range(room, after, seq) if after < seq else []
+        run = _runs_from(rows, after)
+        if after == seq or (run == len(rows) and rows and rows[-1].seq == seq):
+            return Base(seq, checkpoint, rows)
+        again = await store.checkpoint_before(room, seq)
+        if (again[0] if again is not None else 0) != after:
+            continue  # a compaction added a checkpoint meanwhile: read from it
+        if run == len(rows):  # folded (or past the head): the last row that is there
+            return Base(rows[-1].seq if rows else after, checkpoint, rows)
+        # A gap in one consistent read of the rows under an unchanged checkpoint: the
+        # rows were deleted between our two reads of the checkpoint; read again.
+    raise StoreError(f"room {room}: no consistent read of version {seq} (rows missing?)")
 
 
 @dataclass(slots=True)
 class Cursor:
-    """A doc rebuilt from stored rows (never a live doc) as it was after `seq`."""
+    """A doc rebuilt from stored rows (never a live doc) as it was after `seq`, and
+    what of those rows it has not integrated yet (`pending`, kept by checkpoints)."""
 
     seq: int
     doc: Doc[Any]
+    pending: bytes | None = None
+    track: bool = True  # follow `pending` (builders); a one-off read need not
+
+    def apply(self, updates: list[bytes], seq: int) -> None:
+        """Apply `updates` (the rows up to `seq`), tracking what stays pending."""
+        for update in updates:
+            self.doc.apply_update(update)
+        self.seq = seq
+        if not updates or not self.track:
+            return
+        state = self.doc.get_state()
+        waiting = [self.pending] if self.pending is not None else []
+        waiting += [part for u in updates if (part := unintegrated(u, state)) is not None]
+        if not waiting:
+            self.pending = None
+        else:
+            merged = waiting[0] if len(waiting) == 1 else merge_updates(*waiting)
+            self.pending = unintegrated(merged, state)
+
+    def state(self) -> bytes:
+        """The document as one update for keeps: its state plus what is pending."""
+        full = self.doc.get_update()
+        return full if self.pending is None else merge_updates(full, self.pending)
 
 
-async def open_cursor(store: Store, room: str, seq: int) -> Cursor:
-    """A cursor at the latest checkpoint at or before `seq` (decodes it)."""
-    doc: Doc[Any] = Doc()
-    checkpoint = await store.checkpoint_before(room, seq)
-    if checkpoint is None:
-        return Cursor(0, doc)
-    doc.apply_update(checkpoint[1])
-    return Cursor(checkpoint[0], doc)
+def cursor_from(base: Base, *, track: bool = True) -> Cursor:
+    """A new cursor at `base.seq` (decodes the checkpoint); `track`: see Cursor."""
+    cursor = Cursor(0, Doc(), track=track)
+    if base.checkpoint is not None:
+        cursor.apply([base.checkpoint[1]], base.checkpoint[0])
+    cursor.apply([row.update for row in base.rows], base.seq)
+    return cursor
 
 
-async def advance(store: Store, room: str, cursor: Cursor, upto: int) -> None:
-    """Apply the stored rows (cursor.seq, upto] to the cursor (~3 µs a row)."""
-    for row in await store.updates_range(room, cursor.seq, upto):
-        cursor.doc.apply_update(row.update)
-    cursor.seq = max(cursor.seq, upto)
+async def open_cursor(store: Store, room: str, seq: int, *, track: bool = True) -> Cursor:
+    """A cursor at version `seq` (or the kept point before it, when folded)."""
+    return cursor_from(await read_base(store, room, seq), track=track)
+
+
+async def advance(store: Store, room: str, cursor: Cursor, upto: int) -> bool:
+    """Apply the stored rows (cursor.seq, upto] to the cursor (~3 µs a row). False, and
+    the cursor untouched, when they are not all there: a compaction folded some (or
+    `upto` is past the head); reopen the cursor then."""
+    if upto <= cursor.seq:
+        return upto == cursor.seq
+    rows = await store.updates_range(room, cursor.seq, upto)
+    if _runs_from(rows, cursor.seq) != len(rows) or not rows or rows[-1].seq != upto:
+        return False
+    cursor.apply([row.update for row in rows], upto)
+    return True
+
+
+async def cursor_at(store: Store, room: str, seq: int, cursor: Cursor | None = None) -> Cursor:
+    """A cursor at version `seq` (or the kept point before it): `cursor` advanced when
+    it is at or before `seq` and the rows since are all stored, else a new one."""
+    if cursor is not None and await advance(store, room, cursor, seq):
+        return cursor
+    return await open_cursor(store, room, seq)
 
 
 async def doc_at(store: Store, room: str, seq: int) -> Doc[Any]:
-    """The document exactly as it was after update `seq` (nearest checkpoint + tail)."""
-    cursor = await open_cursor(store, room, seq)
-    await advance(store, room, cursor, seq)
-    return cursor.doc
+    """The document as it was after update `seq` (nearest checkpoint + tail); a folded
+    seq gives the kept point before it."""
+    return (await open_cursor(store, room, seq, track=False)).doc
 
 
 async def update_at(store: Store, room: str, seq: int) -> bytes:
     """The document after update `seq` as one Yjs update: the nearest checkpoint merged
     with the rows after it. Merging skips integrating them into a doc and encoding it
     again: 12-23 ms instead of ~60 ms for a 100,000-item document."""
-    checkpoint = await store.checkpoint_before(room, seq)
-    after = checkpoint[0] if checkpoint is not None else 0
-    parts = [checkpoint[1]] if checkpoint is not None else []
-    parts += [row.update for row in await store.updates_range(room, after, seq)]
+    base = await read_base(store, room, seq)
+    parts = [base.checkpoint[1]] if base.checkpoint is not None else []
+    parts += [row.update for row in base.rows]
     if not parts:
         return Doc().get_update()
     return parts[0] if len(parts) == 1 else merge_updates(*parts)
@@ -69,11 +164,11 @@ async def build_checkpoint(
 ) -> Cursor:
     """Add a checkpoint at `upto`, built from stored rows, never from a live doc.
     `cursor` (one a previous build returned) saves decoding the latest checkpoint when
-    it is at or before `upto`; the cursor used, now at `upto`, is returned."""
-    if cursor is None or cursor.seq > upto:
-        cursor = await open_cursor(store, room, upto)
-    await advance(store, room, cursor, upto)
-    await store.add_checkpoint(room, upto, cursor.doc.get_update())
+    it is at or before `upto`; the cursor used is returned. Nothing is added when
+    `upto` was folded meanwhile (the compaction's checkpoints cover it)."""
+    cursor = await cursor_at(store, room, upto, cursor)
+    if cursor.seq == upto:
+        await store.add_checkpoint(room, upto, cursor.state())
     return cursor
 
 
@@ -112,7 +207,8 @@ class AutoCheckpointer:
             if cursor is None or cursor.seq > seq:
                 return None
             del self._cursors[room]  # a failed advance leaves it half-advanced: dropped
-            await advance(self._store, room, cursor, seq)
+            if not await advance(self._store, room, cursor, seq):
+                return None  # rows folded by a compaction: the caller reads from the store
             self._keep_cursor(room, cursor)
             return read(cursor.doc)
 

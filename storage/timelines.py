@@ -116,7 +116,7 @@ class TextTimelines:
         if entry is not None and entry.timeline is not None:
             async with entry.lock:
                 await self._advance(room, entry, seq)
-            if entry.timeline.seq - entry.saved >= SAVE_EVERY:
+            if entry.timeline is not None and entry.timeline.seq - entry.saved >= SAVE_EVERY:
                 self._save_soon(room, entry)
 
     async def text_at(self, room: str, seq: int, *, wait: bool = False) -> str | None:
@@ -301,6 +301,14 @@ class TextTimelines:
         if timeline is None or entry.stopped or upto <= timeline.seq:
             return
         rows = await self._rows_after(room, entry, timeline.seq, upto)
+        if [seq for seq, _ in rows] != list(range(timeline.seq + 1, upto + 1)):
+            # Another process compacted the room: rows it needs were folded. Start
+            # again (the next read builds it from the checkpoint that covers them).
+            log.info(
+                "text timeline of %s: rows after %d were compacted; rebuilding", room, timeline.seq
+            )
+            entry.timeline, entry.buffer, entry.building = None, [], None
+            return
         entry.stopped = not await self._apply(room, timeline, rows, entry)
 
     async def _apply(

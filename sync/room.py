@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, TransactionEvent, merge_updates
 
+from storage.pending import unintegrated
 from storage.types import AppendResult, Store
 from sync import protocol
 from sync.awareness import AwarenessEntry, Presence, encode_awareness_entries, removal_of
@@ -130,6 +131,16 @@ class Room:
             self.fail("CRDT panic")
             raise InvalidUpdate(f"update made the CRDT panic: {exc!r}") from None
         self._track_pending(update)
+        if not (len(self._captured) == 1 and self._captured[0] == update):
+            try:
+                left = unintegrated(update, self.doc.get_state())
+            except BaseException as exc:  # cannot tell: storing it all is harmless
+                reraise_if_fatal(exc)
+                left = update
+            if left is not None:
+                # Yrs holds it back until its dependency arrives: store it now (the
+                # checkpoints keep it), or a restart before then would lose it.
+                self._captured.append(left)
         return self._persist_captured(author)
 
     def _track_pending(self, update: bytes) -> None:

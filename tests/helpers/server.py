@@ -25,6 +25,17 @@ def free_port() -> int:
         return port
 
 
+def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run `samepage ARGS...` (another process, as an operator would) to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class ServerProcess:
     """`python -m web.cli serve` with its own database; start/stop/kill/restart."""
 
