@@ -7,10 +7,10 @@
 // Every client has its own Y.Doc and WebsocketProvider (BroadcastChannel disabled, so
 // clients in one process talk only through the server). Binary results (state vectors,
 // updates) are base64. Errors come back as {"id": N, "ok": false, "error": "..."}.
-import readline from 'node:readline'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
+import { serve } from './jsonlines.mjs'
 
 const clients = new Map()
 
@@ -154,21 +154,4 @@ const handlers = {
   }
 }
 
-const send = (message) => process.stdout.write(JSON.stringify(message) + '\n')
-
-const lines = readline.createInterface({ input: process.stdin })
-lines.on('line', async (line) => {
-  let id = null
-  try {
-    const command = JSON.parse(line)
-    id = command.id
-    const handler = handlers[command.op]
-    if (handler === undefined) throw new Error(`unknown op ${command.op}`)
-    send({ id, ok: true, result: await handler(command) })
-  } catch (error) {
-    send({ id, ok: false, error: String(error && error.stack ? error.stack : error) })
-  }
-})
-// stdin closed (the test process went away): leave, never linger as an orphan
-lines.on('close', () => process.exit(0))
-send({ ready: true, versions: { node: process.version } })
+serve(handlers)

@@ -24,6 +24,7 @@ from sync.protocol import decode_state_vector
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "driver.mjs"
+DOCGEN = HERE / "docgen.mjs"
 
 
 def node_or_skip() -> str:
@@ -46,10 +47,12 @@ class NodeError(RuntimeError):
 
 
 class NodeDriver:
-    """One `node driver.mjs` process; `client()` opens Yjs clients inside it."""
+    """One `node driver.mjs` process; `client()` opens Yjs clients inside it. Another
+    script speaking the same JSON lines (`script=DOCGEN`) is driven with `call()`."""
 
-    def __init__(self, node: str) -> None:
+    def __init__(self, node: str, script: Path = DRIVER) -> None:
         self.node = node
+        self.script = script
         self.proc: asyncio.subprocess.Process | None = None
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Any]] = {}
@@ -62,7 +65,7 @@ class NodeDriver:
         """Spawn the process and wait for its ready line."""
         self.proc = await asyncio.create_subprocess_exec(
             self.node,
-            str(DRIVER),
+            str(self.script),
             cwd=HERE,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -249,9 +252,9 @@ class NodeClient:
 
 
 @contextlib.asynccontextmanager
-async def node_driver() -> AsyncIterator[NodeDriver]:
+async def node_driver(script: Path = DRIVER) -> AsyncIterator[NodeDriver]:
     """A started `NodeDriver` (skips or fails when Node or node_modules is missing)."""
-    driver = NodeDriver(node_or_skip())
+    driver = NodeDriver(node_or_skip(), script)
     await driver.start()
     try:
         yield driver

@@ -1,0 +1,260 @@
+"""Every read and write path over real text: documents written by real Yjs (Node) and by
+pycrdt — accents precomposed and decomposed, combining marks, emoji with skin tones and
+ZWJ sequences, CJK, Hebrew and Arabic, newlines — in every root kind (texts with
+formatting and embeds, maps, arrays, XML fragments, nested types). For each document
+and a sample of its versions: text and yjs at the head and at the version against what
+Yjs computes from the same updates, history, diff, and the SSE feed's patches. Every
+call is bounded in time and /healthz must answer after it.
+
+Documents are seeded: `SAMEPAGE_UNICODE_SEEDS="node:7,pycrdt:3"` replays exactly those;
+otherwise a fixed list plus one fresh seed of each generator (printed, and named in
+every failure as `[node:SEED]`)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tests.helpers.clients import eventually
+from tests.helpers.server import ServerProcess
+from tests.interop.node import DOCGEN, NodeDriver, node_driver
+from tests.properties.unicode_api import Api, apply_patch, json_mismatch
+from tests.properties.ydocs import (
+    Version,
+    YDocument,
+    node_document,
+    pycrdt_document,
+    scripted_document,
+    yjs_versions,
+)
+from tests.web.test_events import Event, follow
+
+STEPS = 50
+FIXED = ["node:1", "node:2", "node:3", "pycrdt:1", "pycrdt:2", "pycrdt:3"]
+SCRIPTS = ["script:grapheme", "script:typed"]
+
+
+def seeds() -> list[str]:
+    """The documents of this run: the env's list, or the fixed ones plus fresh seeds."""
+    chosen = os.environ.get("SAMEPAGE_UNICODE_SEEDS")
+    if chosen:
+        return [s.strip() for s in chosen.split(",") if s.strip()]
+    fresh = random.SystemRandom()
+    extra = [f"node:{fresh.randrange(10**6)}", f"pycrdt:{fresh.randrange(10**6)}"]
+    print(f"unicode docs: fresh seeds {extra} (replay: SAMEPAGE_UNICODE_SEEDS={','.join(extra)})")
+    return FIXED + SCRIPTS + extra
+
+
+@dataclass
+class Case:
+    """A document stored in its own room of the shared server."""
+
+    doc: YDocument
+    room: str
+
+    @property
+    def label(self) -> str:
+        """How to replay it."""
+        return self.doc.label
+
+    def sample(self, count: int = 3) -> list[int]:
+        """0, the head, and `count` versions in between (the same for a seed)."""
+        inner = list(range(1, self.doc.head))
+        rng = random.Random(self.label)
+        return sorted({0, self.doc.head, *rng.sample(inner, min(count, len(inner)))})
+
+
+async def make_document(driver: NodeDriver, label: str) -> YDocument:
+    """The document a label names."""
+    kind, _, value = label.partition(":")
+    if kind == "node":
+        return await node_document(driver, int(value), STEPS)
+    if kind == "pycrdt":
+        return await pycrdt_document(driver, int(value), STEPS)
+    return await scripted_document(driver, value)
+
+
+def room_for(label: str) -> str:
+    """A fresh room name for a document."""
+    return f"u-{label.replace(':', '-')}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="module")
+def userver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the module; checkpoints every 7 updates so versions mix a
+    checkpoint and the rows after it."""
+    path = tmp_path_factory.mktemp("unicode")
+    proc = ServerProcess(
+        path / "db.sqlite", extra_args=["--checkpoint-every", "7"], log_path=path / "log"
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(autouse=True)
+def responsive(userver: ServerProcess) -> None:
+    """A test that froze the server fails alone: the next one gets it back (kill -9)."""
+    try:
+        httpx.get(userver.http + "/healthz", timeout=2).raise_for_status()
+    except httpx.HTTPError:
+        userver.kill()
+        userver.start()
+
+
+@pytest.fixture(scope="module")
+def cases(userver: ServerProcess) -> list[Case]:
+    """Every document of this run, generated, rendered by Yjs and stored."""
+
+    async def build() -> list[Case]:
+        async with node_driver(DOCGEN) as driver:
+            docs = [await make_document(driver, label) for label in seeds()]
+        found = []
+        async with httpx.AsyncClient(base_url=userver.http) as http:
+            for doc in docs:
+                case = Case(doc, room_for(doc.label))
+                await Api(http, doc.label).post_updates(case.room, doc.updates)
+                found.append(case)
+        return found
+
+    return asyncio.run(build())
+
+
+async def test_text_at_versions_and_history(userver: ServerProcess, cases: list[Case]) -> None:
+    async with httpx.AsyncClient(base_url=userver.http) as http:
+        for case in cases:
+            api = Api(http, case.label)
+            head = await api.request("GET", f"/api/rooms/{case.room}/content")
+            assert head.text == case.doc.versions[-1].text, f"[{case.label}] text at head"
+            for k in case.sample():
+                got = (await api.content(case.room, "text", at=k)).text
+                want = case.doc.versions[k].text
+                assert got == want, f"[{case.label}] text at={k}:\n  want {want!r}\n  got  {got!r}"
+            rows = (
+                await api.request("GET", f"/api/rooms/{case.room}/history", params={"limit": 1000})
+            ).json()
+            assert [r["seq"] for r in rows] == list(range(case.doc.head, 0, -1)), case.label
+            # the server stores what an update changed (a repeated delete is dropped)
+            assert all(0 < r["bytes"] for r in rows), f"[{case.label}] history bytes"
+            assert {r["author"] for r in rows} == {"gen"}
+
+
+async def test_yjs_at_versions_is_what_yjs_holds(userver: ServerProcess, cases: list[Case]) -> None:
+    async with httpx.AsyncClient(base_url=userver.http) as http, node_driver(DOCGEN) as driver:
+        for case in cases:
+            api = Api(http, case.label)
+            for k in [None, *case.sample()]:
+                state = (await api.content(case.room, "yjs", at=k)).content
+                [seen] = await yjs_versions(driver, case.doc.types, [state], every=False)
+                want = case.doc.versions[case.doc.head if k is None else k]
+                assert seen.state_vector == want.state_vector, f"[{case.label}] yjs at={k}: sv"
+                problem = json_mismatch(want.json, seen.json, case.doc.types)
+                assert problem is None, f"[{case.label}] yjs at={k}: {problem}"
+
+
+async def test_diff_changes_and_net_rebuild_the_versions(
+    userver: ServerProcess, cases: list[Case]
+) -> None:
+    async with httpx.AsyncClient(base_url=userver.http) as http:
+        for case in cases:
+            api = Api(http, case.label)
+            points = case.sample()
+            for start, end in [(0, case.doc.head), *itertools.pairwise(points)]:
+                params = {"from": start, "to": end}
+                body = (
+                    await api.request("GET", f"/api/rooms/{case.room}/diff", params=params)
+                ).json()
+                where = f"[{case.label}] diff?from={start}&to={end}"
+                versions = case.doc.versions
+                assert body["from_text"] == versions[start].text, f"{where}: from_text"
+                assert body["to_text"] == versions[end].text, f"{where}: to_text"
+                text, seq = body["from_text"], start
+                for change in body["changes"]:
+                    if change["seq"] != seq:  # every change of seq `seq` is applied
+                        assert text == versions[seq].text, f"{where}: text after seq {seq}"
+                        seq = change["seq"]
+                    if change["kind"] == "insert":
+                        text = apply_patch(text, change["index"], 0, change["text"])
+                    else:
+                        text = apply_patch(text, change["index"], change["length"], "")
+                assert text == versions[end].text, f"{where}: changes applied in order"
+                rebuilt = body["from_text"]
+                for op in sorted(body["net"], key=lambda o: o["from"][0], reverse=True):
+                    i1, i2 = op["from"]
+                    assert rebuilt[i1:i2] == op["removed"], f"{where}: net {op}"
+                    rebuilt = rebuilt[:i1] + op["added"] + rebuilt[i2:]
+                assert rebuilt == versions[end].text, f"{where}: net ops applied"
+
+
+async def test_sse_patches_reproduce_every_version(
+    userver: ServerProcess, cases: list[Case]
+) -> None:
+    async with httpx.AsyncClient(base_url=userver.http) as http:
+        for case in cases:
+            api = Api(http, case.label)
+            room = room_for(case.label)
+            async with follow(userver.http, room) as live:
+                await api.post_updates(room, case.doc.updates)
+                await eventually(
+                    lambda f=live, n=case.doc.head: any(e.id == n for e in f.named("text")),
+                    what=f"[{case.label}] the live feed up to seq {case.doc.head}",
+                )
+                check_feed(case, live.named("text"), None, "live feed")
+            for k in case.sample()[:-1]:
+                headers = {"Last-Event-ID": str(k)}
+                async with follow(userver.http, room, headers=headers) as resumed:
+                    await eventually(
+                        lambda f=resumed, n=case.doc.head: any(e.id == n for e in f.named("text")),
+                        what=f"[{case.label}] resume from {k}",
+                    )
+                    check_feed(case, resumed.named("text"), k, f"Last-Event-ID: {k}")
+
+
+def check_feed(case: Case, events: list[Event], resumed_from: int | None, what: str) -> None:
+    """Applying the text events in order gives each version's text, seq by seq."""
+    versions: list[Version] = case.doc.versions
+    text = versions[resumed_from].text if resumed_from is not None else None
+    last = resumed_from
+    for event in events:
+        data = event.data
+        seq = data["seq"]
+        where = f"[{case.label}] SSE {what}, event seq {seq}"
+        if data["kind"] == "snapshot":
+            text = data["text"]
+        else:
+            assert text is not None and last is not None, f"{where}: a patch before any text"
+            assert seq == last + 1, f"{where}: after {last}"
+            text = apply_patch(text, data["index"], data["delete"], data["insert"])
+        last = seq
+        assert text == versions[seq].text, (
+            f"{where}:\n  want {versions[seq].text!r}\n  got  {text!r}"
+        )
+    assert last == case.doc.head
+
+
+def test_generators_replay_by_seed() -> None:
+    """The same seed gives the same document (what makes a printed seed useful)."""
+
+    async def twice() -> tuple[YDocument, ...]:
+        async with node_driver(DOCGEN) as driver:
+            return (
+                await node_document(driver, 5, 12),
+                await node_document(driver, 5, 12),
+                await pycrdt_document(driver, 5, 12),
+                await pycrdt_document(driver, 5, 12),
+            )
+
+    a, b, c, d = asyncio.run(twice())
+    assert [v.text for v in a.versions] == [v.text for v in b.versions]
+    assert [v.json for v in c.versions] == [v.json for v in d.versions]
+    assert a.updates == b.updates and c.updates == d.updates
+    assert base64.b64decode(a.versions[-1].state_vector)
