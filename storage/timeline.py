@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycrdt import Text, TextEvent
+from pycrdt import Doc, Text, merge_updates
 
-from storage.history import doc_at
-from storage.timelines import TEXT_ROOT
-from storage.types import Store, UpdateRecord
+from storage.history import version_parts
+from storage.types import Store
+from storage.ytext import TEXT_ROOT, Utf8Text, diff_ops
 
 SESSION_GAP_US = 30_000_000  # an idle gap of 30 s starts a new session
 PAGE = 1000
+MAX_CHANGES = 10_000  # changes listed by one diff (the net difference is always whole)
 
 
 @dataclass
@@ -85,76 +85,87 @@ class Diff:
     to_text: str
     changes: list[Change] = field(default_factory=list)
     net: list[dict[str, Any]] = field(default_factory=list)
-
-
-def delta_changes(
-    delta: list[dict[str, Any]], record: UpdateRecord, text: bytes
-) -> tuple[list[Change], bytes]:
-    """Turn a Y.Text delta into changes positioned in characters, given the text (UTF-8)
-    before it; returns them and the text after. pycrdt's delta offsets are UTF-8 bytes."""
-    changes, at = [], 0  # `at`: a byte offset into `text`
-
-    def change(kind: str, content: str, length: int) -> Change:
-        index = len(text[:at].decode())
-        return Change(record.seq, record.author, record.time_us, kind, index, content, length)
-
-    for op in delta:
-        if "retain" in op:
-            at += int(op["retain"])
-        elif "insert" in op:
-            if isinstance(op["insert"], str):
-                inserted = op["insert"].encode()
-                changes.append(change("insert", op["insert"], len(op["insert"])))
-                text = text[:at] + inserted + text[at:]
-                at += len(inserted)
-            else:  # an embed: shown as one object character, not part of the text
-                changes.append(change("insert", "\ufffc", 1))
-        elif "delete" in op:
-            gone = text[at : at + int(op["delete"])].decode(errors="replace")
-            changes.append(change("delete", "", len(gone)))
-            text = text[:at] + text[at + int(op["delete"]) :]
-    return changes, text
+    truncated: bool = False  # more changes than were listed
 
 
 def net_difference(old: str, new: str) -> list[dict[str, Any]]:
-    """The net change old → new as positioned operations (for highlighting)."""
+    """The net change old → new as positioned operations in code points (for
+    highlighting), by the bounded diff of `storage.ytext`."""
     ops = []
-    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
+    for op in diff_ops(old, new):
+        tag = (
+            "replace"
+            if op.a2 > op.a1 and op.b2 > op.b1
+            else "delete"
+            if op.a2 > op.a1
+            else "insert"
+        )
         ops.append(
             {
                 "op": tag,
-                "from": [i1, i2],
-                "to": [j1, j2],
-                "removed": old[i1:i2],
-                "added": new[j1:j2],
+                "from": [op.a1, op.a2],
+                "to": [op.b1, op.b2],
+                "removed": old[op.a1 : op.a2],
+                "added": new[op.b1 : op.b2],
             }
         )
     return ops
 
 
-async def diff(store: Store, room: str, from_seq: int, to_seq: int) -> Diff:
-    """Replay the updates from_seq < seq <= to_seq on the version at from_seq,
-    recording each text change with its author."""
-    doc = await doc_at(store, room, from_seq)
+Row = tuple[int, bytes, str, int]  # (seq, update, author, time_us)
+
+
+def diff_rows(
+    base: list[bytes], rows: list[Row], from_seq: int, to_seq: int, max_changes: int = MAX_CHANGES
+) -> Diff:
+    """Replay `rows` on the version made of `base` (a checkpoint and rows), recording
+    each text change with its author (at most `max_changes`; `truncated` says so).
+    Pure: runs in a worker process for large histories."""
+    doc: Doc[Any] = Doc()
+    if base:
+        doc.apply_update(base[0] if len(base) == 1 else merge_updates(*base))
     text = doc.get(TEXT_ROOT, type=Text)
     result = Diff(from_seq, to_seq, str(text), "")
-    pending: list[list[dict[str, Any]]] = []
-
-    def on_change(event: TextEvent) -> None:
-        pending.append(list(getattr(event, "delta", [])))
-
-    subscription = text.observe(on_change)
-    current = result.from_text.encode()
-    for record in await store.updates_range(room, from_seq, to_seq):
-        pending.clear()
-        doc.apply_update(record.update)
-        for delta in pending:
-            changes, current = delta_changes(delta, record, current)
-            result.changes.extend(changes)
+    tracked = Utf8Text.of(text)
+    deltas: list[list[dict[str, Any]]] = []
+    subscription = text.observe(lambda event: deltas.append(list(event.delta)))
+    for seq, update, author, time_us in rows:
+        deltas.clear()
+        doc.apply_update(update)
+        for delta in deltas:
+            for change in tracked.apply_delta(delta):
+                if len(result.changes) >= max_changes:
+                    result.truncated = True
+                    continue
+                kind = "insert" if change.insert else "delete"
+                length = len(change.insert) if change.insert else change.delete
+                result.changes.append(
+                    Change(seq, author, time_us, kind, change.index, change.insert, length)
+                )
     text.unobserve(subscription)
     result.to_text = str(text)
     result.net = net_difference(result.from_text, result.to_text)
     return result
+
+
+async def diff_inputs(
+    store: Store, room: str, from_seq: int, to_seq: int
+) -> tuple[list[bytes], list[Row]]:
+    """What `diff_rows` needs: the version at from_seq as updates, and the rows after."""
+    base = await version_parts(store, room, from_seq)
+    rows: list[Row] = []
+    at = from_seq
+    while at < to_seq:  # in pages: each a few ms of the event loop
+        upto = min(to_seq, at + PAGE)
+        rows += [
+            (r.seq, r.update, r.author, r.time_us)
+            for r in await store.updates_range(room, at, upto)
+        ]
+        at = upto
+    return base, rows
+
+
+async def diff(store: Store, room: str, from_seq: int, to_seq: int) -> Diff:
+    """`diff_rows` in this process (the server runs it in a worker)."""
+    base, rows = await diff_inputs(store, room, from_seq, to_seq)
+    return diff_rows(base, rows, from_seq, to_seq)

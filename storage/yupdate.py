@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-GC, DELETED, STRING, FORMAT, TYPE, SKIP = 0, 1, 4, 6, 7, 10
-XML_ELEMENT, XML_HOOK = 3, 5  # type refs that carry a name
+# content refs (the low 5 bits of a struct's info byte)
+GC, DELETED, JSON, BINARY, STRING, EMBED, FORMAT, TYPE, ANY, SUBDOC, SKIP = range(11)
+# type refs of TYPE content
+ARRAY, MAP, TEXT, XML_ELEMENT, XML_FRAGMENT, XML_HOOK, XML_TEXT = range(7)
 
 ID = tuple[int, int]  # (client, clock)
 
@@ -33,6 +35,7 @@ class Struct:
     parent: str | ID | None = None
     parent_sub: str | None = None
     text: bytes | None = None
+    type_ref: int | None = None  # for TYPE content: which shared type (see TypeRef)
 
 
 @dataclass(slots=True)
@@ -119,25 +122,26 @@ def _content(reader: _Reader, ref: int, struct: Struct) -> int:
     if ref == STRING:
         struct.text = reader.string().encode("utf-16-le")
         return len(struct.text) // 2
-    if ref == 2:  # JSON values
+    if ref == JSON:
         count = reader.uint()
         for _ in range(count):
             reader.raw(reader.uint())
         return count
-    if ref == 8:  # any values
+    if ref == ANY:
         count = reader.uint()
         for _ in range(count):
             reader.skip_any()
         return count
-    if ref in (3, 5):  # binary, embed
+    if ref in (BINARY, EMBED):
         reader.raw(reader.uint())
     elif ref == FORMAT:
         reader.raw(reader.uint())
         reader.raw(reader.uint())
     elif ref == TYPE:
-        if reader.uint() in (XML_ELEMENT, XML_HOOK):
+        struct.type_ref = reader.uint()
+        if struct.type_ref in (XML_ELEMENT, XML_HOOK):
             reader.raw(reader.uint())
-    elif ref == 9:  # subdocument
+    elif ref == SUBDOC:
         reader.raw(reader.uint())
         reader.skip_any()
     else:

@@ -1,12 +1,35 @@
-"""Read a document's content for the API: the `content` text, every root as JSON."""
+"""A document's content for the API: the `content` text, and every root as JSON by its
+real type (told from the document's structs, `storage.roots`; never by trying views).
+
+JSON shapes (README "Content formats"): a `Y.Text` is a string, or `{"delta": [...]}`
+(Quill ops, as Yjs's `toDelta()`) when it has formatting or embeds; a `Y.Map` an object;
+a `Y.Array` a list; a `Y.XmlFragment` `{"xmlFragment": [nodes]}` with elements as
+`{"nodeName", "attributes", "children"}` and text nodes as `{"text"}` (+ `"delta"`); a
+root holding only deleted content `null` (`content`: `""`)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from pycrdt import Array, Doc, Map, Text
+from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText
 
-TEXT_ROOT = "content"
+from storage.roots import RootKind, root_kinds
+from storage.ytext import TEXT_ROOT
+
+__all__ = ["TEXT_ROOT", "json_of", "json_of_state", "root_view", "text_of"]
+
+MAX_DEPTH = 2000  # nested shared types deeper than this are cut (hostile documents)
+_VIEWS: dict[RootKind, type[Any]] = {
+    RootKind.TEXT: Text,
+    RootKind.MAP: Map,
+    RootKind.ARRAY: Array,
+    RootKind.XML: XmlFragment,
+}
+
+
+class TooDeep(ValueError):
+    """The document nests shared types deeper than MAX_DEPTH."""
 
 
 def text_of(doc: Doc[Any]) -> str:
@@ -14,31 +37,103 @@ def text_of(doc: Doc[Any]) -> str:
     return str(doc.get(TEXT_ROOT, type=Text))
 
 
-def json_of(doc: Doc[Any]) -> dict[str, Any]:
-    """Every root type as JSON. Root types arrive untyped from updates, so each is read
-    in a scratch copy and its shape decides: map entries → object, a string of
-    characters → text, otherwise → array."""
-    snapshot = doc.get_update()
+def root_view(doc: Doc[Any], name: str, kind: RootKind) -> Any:
+    """The root `name` through the view of its kind (None when unknown)."""
+    view = _VIEWS.get(kind)
+    return doc.get(name, type=view) if view is not None else None
+
+
+def json_of_state(state: bytes) -> dict[str, Any]:
+    """Every root of the document `state` (a full-state update) as JSON."""
+    doc: Doc[Any] = Doc()
+    doc.apply_update(state)
+    kinds = root_kinds(state)
     result: dict[str, Any] = {}
-    for name in list(doc.keys()):
-        result[name] = _root_as_json(snapshot, name)
+    for name in sorted(set(doc.keys()) | set(kinds)):
+        kind = kinds.get(name, RootKind.UNKNOWN)
+        if kind is RootKind.UNKNOWN:
+            result[name] = "" if name == TEXT_ROOT else None
+        else:
+            result[name] = render(root_view(doc, name, kind))
     return result
 
 
-def _view(snapshot: bytes, name: str, kind: type[Any]) -> Any:
-    scratch: Doc[Any] = Doc()
-    scratch.apply_update(snapshot)
-    return scratch.get(name, type=kind)
+def json_of(doc: Doc[Any]) -> dict[str, Any]:
+    """Every root of `doc` as JSON (read from an encoded copy: `doc` is not touched)."""
+    return json_of_state(doc.get_update())
 
 
-def _root_as_json(snapshot: bytes, name: str) -> Any:
-    as_map = _view(snapshot, name, Map).to_py()
-    if as_map:
-        return as_map
-    as_array = _view(snapshot, name, Array).to_py() or []
-    text = str(_view(snapshot, name, Text))
-    if text and all(isinstance(x, str) for x in as_array) and "".join(as_array) == text:
-        return text
-    if not as_array:
-        return text
-    return as_array
+def render(value: Any, depth: int = 0) -> Any:
+    """A shared type (or plain value) as JSON."""
+    if depth > MAX_DEPTH:
+        raise TooDeep(f"shared types nested deeper than {MAX_DEPTH}")
+    if isinstance(value, XmlText):
+        return _xml_text(value, depth)
+    if isinstance(value, Text):
+        return _text(value, depth)
+    if isinstance(value, Map):
+        return {key: render(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, Array):
+        return [render(item, depth + 1) for item in value]
+    if isinstance(value, XmlFragment):
+        return {"xmlFragment": [render(child, depth + 1) for child in value.children]}
+    if isinstance(value, XmlElement):
+        return {
+            "nodeName": value.tag,
+            "attributes": {k: _plain(v) for k, v in xml_attributes(value)},
+            "children": [render(child, depth + 1) for child in value.children],
+        }
+    return _plain(value)
+
+
+def xml_attributes(element: XmlElement) -> list[tuple[str, Any]]:
+    """An XML element's attributes (pycrdt's view types its iterator loosely)."""
+    view: Any = element.attributes
+    return list(view)
+
+
+def _plain(value: Any) -> Any:
+    """Plain values: whole floats back to integers (Yjs numbers are JavaScript's)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _delta(chunks: list[tuple[Any, dict[str, Any] | None]], depth: int) -> list[dict[str, Any]]:
+    ops = []
+    for insert, attrs in chunks:
+        op: dict[str, Any] = {
+            "insert": insert if isinstance(insert, str) else render(insert, depth)
+        }
+        if attrs:
+            op["attributes"] = _plain(attrs)
+        ops.append(op)
+    return ops
+
+
+def _rich(chunks: list[tuple[Any, dict[str, Any] | None]]) -> bool:
+    return any(attrs or not isinstance(insert, str) for insert, attrs in chunks)
+
+
+def _text(text: Text, depth: int) -> Any:
+    chunks = text.diff()
+    if not _rich(chunks):
+        return "".join(insert for insert, _ in chunks)
+    return {"delta": _delta(chunks, depth + 1)}
+
+
+def _xml_text(text: XmlText, depth: int) -> dict[str, Any]:
+    chunks = text.diff()
+    body: dict[str, Any] = {"text": "".join(i for i, _ in chunks if isinstance(i, str))}
+    if _rich(chunks):
+        body["delta"] = _delta(chunks, depth + 1)
+    return body
+
+
+def deep_limit() -> None:
+    """Let `render` (recursive) reach MAX_DEPTH (called in the worker process)."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), MAX_DEPTH * 4 + 1000))

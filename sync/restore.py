@@ -1,60 +1,158 @@
-"""Restoring a version as a new edit: make a live Doc equal a target Doc's content
-with the smallest text edits (cursors elsewhere stay put); history is not rewritten."""
+"""Restoring a version as a new edit: make a Doc's roots equal a target Doc's with the
+smallest edits the types allow (text by a bounded diff in code points, so cursors in
+unchanged parts stay put); history is not rewritten. Root types come from each
+document's structs (`storage.roots`), never from guessed views."""
 
 from __future__ import annotations
 
-import difflib
+import random
 from typing import Any
 
-from pycrdt import Array, Doc, Map, Text
+from pycrdt import (
+    Array,
+    Doc,
+    Map,
+    Text,
+    XmlElement,
+    XmlFragment,
+    XmlText,
+    get_state,
+    merge_updates,
+)
 
-from sync.content import TEXT_ROOT, json_of
+from storage.roots import RootKind, root_kinds
+from storage.ytext import set_text
+from sync.content import TEXT_ROOT, render, root_view, xml_attributes
+from sync.protocol import decode_state_vector
 
 
-def edit_text(text: Text, target: str) -> None:
-    """Make `text` read `target` with minimal insertions and deletions."""
-    current = str(text)
-    if current == target:
+def doc_of(parts: list[bytes]) -> Doc[Any]:
+    """A document made of updates (a checkpoint and the rows after it, or a state)."""
+    doc: Doc[Any] = Doc()
+    if parts:
+        doc.apply_update(parts[0] if len(parts) == 1 else merge_updates(*parts))
+    return doc
+
+
+def fresh_doc(state: bytes) -> Doc[Any]:
+    """A copy of `state` under a client id no struct in it uses (edits made here become
+    an update of their own, applied to the live room through its normal write path)."""
+    doc: Doc[Any] = Doc(client_id=_new_client_id(state))
+    doc.apply_update(state)
+    return doc
+
+
+def _new_client_id(state: bytes) -> int:
+    used = set(decode_state_vector(get_state(state)))
+    while True:
+        candidate = random.randrange(1, 2**31)
+        if candidate not in used:
+            return candidate
+
+
+def copy_value(value: Any) -> Any:
+    """A shared type (or plain value) as a fresh, unintegrated value to insert."""
+    if isinstance(value, XmlText):
+        return XmlText(str(value))
+    if isinstance(value, Text):
+        return Text(str(value))
+    if isinstance(value, Map):
+        return Map({key: copy_value(item) for key, item in value.items()})
+    if isinstance(value, Array):
+        return Array([copy_value(item) for item in value])
+    if isinstance(value, XmlElement):
+        return XmlElement(
+            value.tag, dict(xml_attributes(value)), [copy_value(c) for c in value.children]
+        )
+    if isinstance(value, XmlFragment):
+        return XmlFragment([copy_value(c) for c in value.children])
+    return value
+
+
+def _restore_text(live: Text, target: Text) -> None:
+    chunks = target.diff()
+    rich = any(attrs or not isinstance(insert, str) for insert, attrs in chunks)
+    if not rich and not any(attrs or not isinstance(i, str) for i, attrs in live.diff()):
+        set_text(live, "".join(insert for insert, _ in chunks))
         return
-    # Trim the common prefix and suffix, then diff only the middle.
-    start = 0
-    limit = min(len(current), len(target))
-    while start < limit and current[start] == target[start]:
-        start += 1
-    end_c, end_t = len(current), len(target)
-    while end_c > start and end_t > start and current[end_c - 1] == target[end_t - 1]:
-        end_c -= 1
-        end_t -= 1
-    old, new = current[start:end_c], target[start:end_t]
-    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
-    # Apply from the end so earlier positions stay valid.
-    for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
-        if tag in ("replace", "delete"):
-            del text[start + i1 : start + i2]
-        if tag in ("replace", "insert"):
-            text.insert(start + i1, new[j1:j2])
+    if render(live) == render(target):
+        return
+    del live[0 : len(live)]  # formatting or embeds: write it again, run by run
+    at = 0
+    for insert, attrs in chunks:
+        # explicit (even empty) attributes: Yrs would otherwise extend the formatting
+        # of the run before
+        if isinstance(insert, str):
+            live.insert(at, insert, attrs or {})
+            at += len(insert.encode())
+        else:
+            live.insert_embed(at, copy_value(insert), attrs or {})
+            at += 1
+
+
+def _restore_root(live: Doc[Any], target: Doc[Any], name: str, kind: RootKind) -> None:
+    have = live.get(name, type=type(root_view(target, name, kind)))
+    want = root_view(target, name, kind)
+    if kind is RootKind.TEXT:
+        _restore_text(have, want)
+    elif kind is RootKind.MAP:
+        for key in [k for k in have.keys() if k not in want]:
+            del have[key]
+        for key, value in want.items():
+            if key not in have or render(have[key]) != render(value):
+                have[key] = copy_value(value)
+    elif render(have) != render(want):  # arrays and XML: written again when they differ
+        if kind is RootKind.ARRAY:
+            have.clear()
+            have.extend([copy_value(item) for item in want])
+        else:
+            del have.children[0 : len(have.children)]
+            for child in want.children:
+                have.children.append(copy_value(child))
+
+
+def _clear_root(live: Doc[Any], name: str, kind: RootKind) -> None:
+    have = root_view(live, name, kind)
+    if kind is RootKind.TEXT and len(have):
+        del have[0 : len(have)]
+    elif kind is RootKind.MAP:
+        for key in list(have.keys()):
+            del have[key]
+    elif kind is RootKind.ARRAY and len(have):
+        have.clear()
+    elif kind is RootKind.XML and len(have.children):
+        del have.children[0 : len(have.children)]
 
 
 def restore_into(live: Doc[Any], target: Doc[Any]) -> None:
     """Change `live` (inside the caller's transaction) so its roots equal `target`'s."""
-    edit_text(live.get(TEXT_ROOT, type=Text), str(target.get(TEXT_ROOT, type=Text)))
-    wanted = json_of(target)
-    have = json_of(live)
-    for name in set(wanted) | set(have):
-        if name == TEXT_ROOT or wanted.get(name) == have.get(name):
-            continue
-        value = wanted.get(name)
-        if isinstance(value, dict) or (value is None and isinstance(have.get(name), dict)):
-            root = live.get(name, type=Map)
-            for key in list(root.keys()):
-                if key not in (value or {}):
-                    del root[key]
-            for key, item in (value or {}).items():
-                if root.get(key) != item:
-                    root[key] = item
-        elif isinstance(value, list) or isinstance(have.get(name), list):
-            array = live.get(name, type=Array)
-            array.clear()
-            array.extend(list(value or []))
-        elif isinstance(value, str) or isinstance(have.get(name), str):
-            edit_text(live.get(name, type=Text), value or "")
+    target_kinds = root_kinds(target.get_update())
+    live_kinds = root_kinds(live.get_update())
+    for name in sorted(set(target_kinds) | set(live_kinds)):
+        kind = target_kinds.get(name, RootKind.UNKNOWN)
+        if kind is RootKind.UNKNOWN:
+            old = live_kinds.get(name, RootKind.UNKNOWN)
+            if old is not RootKind.UNKNOWN:
+                _clear_root(live, name, old)
+        else:
+            _restore_root(live, target, name, kind)
+
+
+def restore_update(live_state: bytes, target_parts: list[bytes]) -> bytes:
+    """The update that makes a document in `live_state` equal the target version (made
+    of a checkpoint and rows); empty (`\\x00\\x00`) when they are equal already."""
+    live = fresh_doc(live_state)
+    before = live.get_state()
+    with live.transaction():
+        restore_into(live, doc_of(target_parts))
+    return live.get_update(before)
+
+
+def import_text_update(live_state: bytes, text: str) -> bytes:
+    """The update that makes the `content` text of a document in `live_state` read
+    `text` (small edits, by code points); empty when it does already."""
+    live = fresh_doc(live_state)
+    before = live.get_state()
+    with live.transaction():
+        set_text(live.get(TEXT_ROOT, type=Text), text)
+    return live.get_update(before)

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from storage.types import RoomInfo, StoreError
-from sync.content import json_of, text_of
+from sync.content import text_of
 from sync.errors import PermissionDenied
 from sync.names import check_room_name
+from sync.room import Room
 from sync.types import Identity
 from web.auth import verify_token
 from web.errors import HTTPError
 from web.guard import identify, token_of
+from web.jobs import FORMATS, MEDIA_TYPES, render_parts
+from web.offload import OffloadError
 from web.state import AppState
+
+T = TypeVar("T")
 
 MAX_POST_BYTES = 8 * 1024 * 1024
 
@@ -85,29 +91,54 @@ async def get_room(request: Request) -> Response:
     return JSONResponse(body)
 
 
-def render_content(doc: Any, fmt: str, headers: dict[str, str] | None = None) -> Response:
-    """The document in the requested format: text, json or yjs (a full-state update)."""
-    if fmt == "text":
-        return PlainTextResponse(text_of(doc), headers=headers)
-    if fmt == "json":
-        return JSONResponse(json_of(doc), headers=headers)
+def check_format(fmt: str) -> str:
+    """`format=` of the content routes."""
+    if fmt not in FORMATS:
+        raise HTTPError(400, "bad_format", "format must be text, json or yjs")
+    return fmt
+
+
+async def offload(state: AppState, function: Callable[..., T], *args: Any) -> T:
+    """Run document-sized work in a worker process; its failures as HTTP errors."""
+    try:
+        return await state.offload.run(function, *args)
+    except OffloadError as exc:
+        if exc.reason == "failed":
+            raise HTTPError(422, "unprocessable_document", exc.detail) from None
+        raise HTTPError(503, f"offload_{exc.reason}", exc.detail) from None
+
+
+async def render_parts_response(
+    state: AppState, parts: list[bytes], fmt: str, headers: dict[str, str]
+) -> Response:
+    """A version (as updates) in a content format, rendered in a worker process."""
+    body = await offload(state, render_parts, parts, check_format(fmt))
+    return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+async def render_head(state: AppState, room: Room, fmt: str) -> Response:
+    """The loaded room's current document: text and yjs straight from its Doc (a few
+    ms at most), json in a worker process."""
+    headers = {"X-Samepage-Seq": str(room.seq)}
+    if check_format(fmt) == "text":
+        return PlainTextResponse(text_of(room.doc), headers=headers)
     if fmt == "yjs":
-        return Response(doc.get_update(), media_type="application/octet-stream", headers=headers)
-    raise HTTPError(400, "bad_format", "format must be text, json or yjs")
+        return Response(room.doc.get_update(), media_type=MEDIA_TYPES[fmt], headers=headers)
+    return await render_parts_response(state, [room.doc.get_update()], fmt, headers)
 
 
 async def get_content(request: Request) -> Response:
     """`GET /api/rooms/{room}/content?format=text|json|yjs`: the current document."""
     state = state_of(request)
     name = room_param(request)
-    fmt = request.query_params.get("format", "text")
+    fmt = check_format(request.query_params.get("format", "text"))
     if "at" in request.query_params or "time" in request.query_params:
         from web.history_api import content_at
 
         return await content_at(request, name, fmt)
     room = await state.manager.acquire(name)
     try:
-        return render_content(room.doc, fmt, {"X-Samepage-Seq": str(room.seq)})
+        return await render_head(state, room, fmt)
     finally:
         state.manager.release(room)
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, WebSocketRoute
 
 from storage.memory import MemoryStore
@@ -18,6 +19,7 @@ from web import admin, api, events, health, history_api, metrics
 from web.cluster import make_cluster_link
 from web.errors import HANDLED, handle_error
 from web.feed import EventHub
+from web.loopwatch import ActiveRequests, LoopWatch
 from web.settings import Settings
 from web.state import AppState
 from web.ws import websocket_endpoint
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the app; the lifespan opens the store and closes rooms on the way out."""
     settings = settings or Settings()
     app_metrics = metrics.Metrics()  # one registry per app
+    watch = LoopWatch(app_metrics.loop_lag_seconds.observe)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if link is not None:
             await link.start()
         state = AppState(settings, store, manager)
+        watch.start()
         app.state.samepage = state
         app.state.cluster = link  # ClusterLink or None: bus state and catch-up counters
         app_metrics.attach(state, link)
@@ -75,6 +79,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if link is not None:
                 await link.aclose()
             await store.aclose()
+            await state.offload.aclose()
+            await watch.aclose()
             log.info("samepage stopped: rooms flushed, database closed")
 
     routes: list[BaseRoute] = [
@@ -91,4 +97,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={kind: handle_error for kind in HANDLED},
+        middleware=[Middleware(ActiveRequests, watch=lambda: watch)],
     )

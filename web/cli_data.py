@@ -14,19 +14,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from pycrdt import Doc, Text
+from pycrdt import Doc
 
 from storage.compaction import compact_room
-from storage.history import doc_at
+from storage.history import merged, version_parts
 from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 from storage.types import Store
-from sync.content import TEXT_ROOT, json_of, text_of
 from sync.names import check_room_name
-from sync.restore import edit_text
+from sync.restore import import_text_update
 from web.api import iso
 from web.auth import parse_ttl
 from web.history_api import parse_time
+from web.jobs import render_parts
 from web.settings import env_default
 
 
@@ -145,15 +145,8 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
     if seq > head:
         print(f"error: seq {seq} is after the head ({head})", file=sys.stderr)
         return 1
-    doc = await doc_at(store, room, seq)
-    if args.format == "yjs":
-        data = doc.get_update()
-    elif args.format == "json":
-        import json
-
-        data = (json.dumps(json_of(doc), ensure_ascii=False, indent=2) + "\n").encode()
-    else:
-        data = text_of(doc).encode()
+    parts = await version_parts(store, room, seq)
+    data = render_parts(parts, args.format, pretty=True)
     if args.output:
         Path(args.output).write_bytes(data)
         print(
@@ -164,9 +157,10 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def import_update(current: Doc[Any], data: bytes) -> bytes:
-    """The update to append for a file: the file itself when it is a Yjs update,
-    otherwise plain text that replaces the `content` text."""
+def import_update(current: bytes, data: bytes) -> bytes:
+    """The update to append for a file, given the room's current state: the file itself
+    when it is a Yjs update, otherwise plain UTF-8 text that replaces the `content`
+    text (small edits, by code points)."""
     try:
         probe: Doc[Any] = Doc()
         probe.apply_update(data)
@@ -174,19 +168,14 @@ def import_update(current: Doc[Any], data: bytes) -> bytes:
             return data
     except Exception:
         pass
-    text = data.decode("utf-8")
-    changes: list[bytes] = []
-    current.observe(lambda event: changes.append(event.update))
-    with current.transaction():
-        edit_text(current.get(TEXT_ROOT, type=Text), text)
-    return changes[0] if changes else b"\x00\x00"
+    return import_text_update(current, data.decode("utf-8"))
 
 
 async def _import(store: Store, args: argparse.Namespace) -> int:
     room = check_room_name(args.room)
     data = Path(args.file).read_bytes()
     info = await store.room_info(room)
-    current = await doc_at(store, room, info.seq if info else 0)
+    current = merged(await version_parts(store, room, info.seq if info else 0))
     update = import_update(current, data)
     result = await store.append(room, update, args.author)
     print(f"stored as seq {result.seq} in room {room}", file=sys.stderr)
@@ -203,9 +192,7 @@ async def _import_via_server(args: argparse.Namespace) -> int:
     async with httpx.AsyncClient(base_url=args.url.rstrip("/"), headers=headers) as http:
         full = await http.get(f"/api/rooms/{room}/content", params={"format": "yjs"})
         full.raise_for_status()
-        current: Doc[Any] = Doc()
-        current.apply_update(full.content)
-        update = import_update(current, Path(args.file).read_bytes())
+        update = import_update(full.content, Path(args.file).read_bytes())
         response = await http.post(f"/api/rooms/{room}/updates", content=update)
         response.raise_for_status()
     print(f"stored as seq {response.json()['seq']} in room {room}", file=sys.stderr)

@@ -21,18 +21,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from storage.history import doc_at
+from storage.history import version_parts
+from storage.ytext import replay_patches
 from sync.connection import Connection
 from sync.protocol import SubscribeFlag, encode_ephemeral
 from sync.room import Room
 from web.api import room_and_identity
 from web.errors import HTTPError
-from web.feed import EventHub, EventStream, TextReplay, sse
+from web.feed import EventHub, EventStream, sse
+from web.offload import OffloadError
 from web.state import AppState
 
 log = logging.getLogger("samepage.web")
 
 HEARTBEAT_S = 15.0
+MAX_REPLAY = 1000  # a follower further behind gets a snapshot instead of the patches
 RETRY_MS = 1000
 
 
@@ -136,15 +139,20 @@ class EventStreamResponse(Response):
             return [snapshot, presence]
         if resume == seq:
             return [presence]
+        if seq - resume > MAX_REPLAY:
+            return [snapshot, presence]  # far behind: the text itself is shorter
         store = self.hub.state.store
         rows = await store.updates_range(self.name, resume, seq)
         if [r.seq for r in rows] != list(range(resume + 1, seq + 1)):
             return [snapshot, presence]  # history compacted: start over from the text
-        replay = TextReplay((await doc_at(store, self.name, resume)).get_update())
-        patches = [
-            sse("text", {"kind": "patch", **replay.apply(r.seq, r.update, r.author)}, r.seq)
-            for r in rows
-        ]
+        base = await version_parts(store, self.name, resume)
+        try:
+            found = await self.hub.state.offload.run(
+                replay_patches, base, [(r.seq, r.update, r.author) for r in rows]
+            )
+        except OffloadError:
+            return [snapshot, presence]  # could not replay in time: the text itself
+        patches = [sse("text", {"kind": "patch", **patch}, patch["seq"]) for patch in found]
         return [*patches, presence]
 
 

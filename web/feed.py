@@ -12,11 +12,9 @@ import logging
 from collections import deque
 from typing import Any
 
-from pycrdt import Doc, Text
-
-from storage.history import doc_at
+from storage.history import version_parts
+from storage.ytext import TextReplay
 from sync.awareness import AwarenessEntry
-from sync.content import TEXT_ROOT
 from sync.errors import RoomUnavailable
 from sync.room import CommitNotice, Room
 from web.metrics import Metrics
@@ -29,82 +27,6 @@ def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
     """One Server-Sent Event (data is JSON on one line)."""
     head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id is not None else "")
     return (head + "data: " + json.dumps(data, separators=(",", ":")) + "\n\n").encode()
-
-
-def splice(before: str, after: str) -> tuple[int, int, str]:
-    """The single splice turning `before` into `after`: (index, delete count, insert),
-    in code points, found by trimming the common prefix and suffix."""
-    limit = min(len(before), len(after))
-    start = 0
-    while start < limit and before[start] == after[start]:
-        start += 1
-    end = 0
-    while end < limit - start and before[-1 - end] == after[-1 - end]:
-        end += 1
-    return start, len(before) - start - end, after[start : len(after) - end]
-
-
-class TextReplay:
-    """A private Doc that committed updates are replayed into, one seq at a time."""
-
-    def __init__(self, state: bytes | None = None) -> None:
-        self.doc: Doc[Any] = Doc()
-        self._text = self.doc.get(TEXT_ROOT, type=Text)
-        if state:
-            self.doc.apply_update(state)
-        self.text = str(self._text)
-        self._deltas: list[list[dict[str, Any]]] = []
-        self._text.observe(lambda event: self._deltas.append(event.delta))
-
-    def apply(self, seq: int, update: bytes, author: str) -> dict[str, Any]:
-        """Apply one stored update; return its `text` patch event data."""
-        self._deltas.clear()
-        self.doc.apply_update(update)
-        before, self.text = self.text, str(self._text)
-        change = _splice_from_delta(before, self.text, self._deltas)
-        index, delete, insert = change or splice(before, self.text)
-        return {"seq": seq, "author": author, "index": index, "delete": delete, "insert": insert}
-
-
-def _splice_from_delta(
-    before: str, after: str, deltas: list[list[dict[str, Any]]]
-) -> tuple[int, int, str] | None:
-    """The splice located by Yrs' delta (offsets in UTF-8 bytes), verified against the
-    text; None when it cannot be used (then `splice` compares the texts)."""
-    if len(deltas) != 1:
-        return None if deltas or before != after else (0, 0, "")
-    start = end_before = end_after = pos_before = pos_after = 0
-    changed = False
-    for op in deltas[0]:
-        if "retain" in op:
-            pos_before += int(op["retain"])
-            pos_after += int(op["retain"])
-            continue
-        if not changed:
-            start, changed = pos_before, True
-        if "delete" in op:
-            pos_before += int(op["delete"])
-        elif isinstance(op.get("insert"), str):
-            pos_after += len(op["insert"].encode())
-        else:
-            return None  # an embed: not plain text
-        end_before, end_after = pos_before, pos_after
-    return _verified(before, after, start, end_before, end_after) if changed else None
-
-
-def _verified(
-    before: str, after: str, start: int, end_before: int, end_after: int
-) -> tuple[int, int, str] | None:
-    try:
-        old, new = before.encode(), after.encode()
-        index = len(old[:start].decode())
-        delete = len(old[start:end_before].decode())
-        insert = new[start:end_after].decode()
-    except UnicodeDecodeError:
-        return None
-    if before[:index] + insert + before[index + delete :] != after:
-        return None
-    return index, delete, insert
 
 
 def _peer(client_id: int, state: Any) -> dict[str, Any]:
@@ -210,7 +132,7 @@ class RoomFeed:
         # otherwise build that state from the store first.
         self.replay: TextReplay | None = None
         if room.inflight == 0:
-            self.replay = TextReplay(room.doc.get_update())
+            self.replay = TextReplay([room.doc.get_update()])
         self.presence = PresenceView(room.presence.states())
         self.streams: set[EventStream] = set()
         self.ready = asyncio.Event()
@@ -278,8 +200,7 @@ class RoomFeed:
             self.close("feed_error")
 
     async def _rebuild(self, seq: int) -> TextReplay:
-        doc = await doc_at(self.hub.state.store, self.room.name, seq)
-        return TextReplay(doc.get_update())
+        return TextReplay(await version_parts(self.hub.state.store, self.room.name, seq))
 
     def _apply(self, seq: int, update: bytes, author: str) -> None:
         if seq <= self.seq or self.replay is None:

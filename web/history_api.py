@@ -4,26 +4,31 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any
 
-from pycrdt import Doc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from storage.history import doc_at, update_at
-from storage.timeline import diff, sessions
+from storage.history import version_parts
+from storage.timeline import diff_inputs, diff_rows, sessions
 from storage.types import StoreError
 from sync.errors import PermissionDenied
-from sync.restore import restore_into
+from sync.restore import restore_update
 from sync.room import Room
-from web.api import iso, render_content, room_and_identity, state_of
+from sync.updates import EMPTY_UPDATE
+from web.api import (
+    iso,
+    offload,
+    render_head,
+    render_parts_response,
+    room_and_identity,
+    state_of,
+)
 from web.errors import HTTPError
 
 MAX_LIMIT = 1000
-T = TypeVar("T")
 MAX_UPDATES = 5000
 
 
@@ -78,18 +83,6 @@ async def resolve_seq(request: Request, room: str) -> int | None:
     return at
 
 
-async def read_version(request: Request, room: str, seq: int, read: Callable[[Doc[Any]], T]) -> T:
-    """`read(the document as it was after update seq)` for a version the live room
-    does not hold: from the checkpoint builder's cursor for versions after the last
-    checkpoint, else rebuilt from the store (which decodes the nearest checkpoint:
-    ~1 µs per item)."""
-    state = state_of(request)
-    found = await state.manager.read_version(room, seq, read)
-    if found is not None:
-        return found
-    return read(await doc_at(state.store, room, seq))
-
-
 async def history(request: Request) -> Response:
     """`GET /api/rooms/{room}/history?limit=&before=&group=session`."""
     room, _ = room_and_identity(request)
@@ -111,22 +104,23 @@ async def history(request: Request) -> Response:
 
 
 async def content_at(request: Request, room: str, fmt: str) -> Response:
-    """Content at `?at=` / `?time=` (called by the content route when either is given)."""
+    """Content at `?at=` / `?time=` (called by the content route when either is given):
+    the head from the loaded room, text from the room's text timeline when it has one,
+    anything else rendered from the stored rows in a worker process."""
     seq = await resolve_seq(request, room)
     if seq is None:
         raise HTTPError(400, "bad_parameter", "at or time is required")
+    state = state_of(request)
     headers = {"X-Samepage-Seq": str(seq)}
     live = _live_head(request, room, seq)
-    if live is not None:  # the head, read straight from the room's doc
-        return render_content(live.doc, fmt, headers)
+    if live is not None:
+        return await render_head(state, live, fmt)
     if fmt == "text":
-        text = await state_of(request).manager.read_text(room, seq)
+        text = await state.manager.read_text(room, seq)
         if text is not None:
             return PlainTextResponse(text, headers=headers)
-    if fmt == "yjs":
-        state = await update_at(state_of(request).store, room, seq)
-        return Response(state, media_type="application/octet-stream", headers=headers)
-    return await read_version(request, room, seq, lambda doc: render_content(doc, fmt, headers))
+    parts = await version_parts(state.store, room, seq)
+    return await render_parts_response(state, parts, fmt, headers)
 
 
 def _live_head(request: Request, room: str, seq: int) -> Room | None:
@@ -138,15 +132,21 @@ def _live_head(request: Request, room: str, seq: int) -> Room | None:
 
 
 async def diff_route(request: Request) -> Response:
-    """`GET /api/rooms/{room}/diff?from=SEQ&to=SEQ` (to defaults to the head)."""
+    """`GET /api/rooms/{room}/diff?from=SEQ&to=SEQ` (to defaults to the head): every
+    text change with its author, and the net difference; computed in a worker."""
     room, _ = room_and_identity(request)
     start = int_param(request, "from", 0) or 0
     end = int_param(request, "to")
+    head = await head_seq(request, room)
     if end is None:
-        end = await head_seq(request, room)
+        end = head
     if end < start:
         raise HTTPError(400, "bad_parameter", "to must be >= from")
-    result = await diff(state_of(request).store, room, start, end)
+    if end > head:
+        raise HTTPError(404, "no_such_version", f"seq {end} is after the head ({head})")
+    state = state_of(request)
+    base, rows = await diff_inputs(state.store, room, start, end)
+    result = await offload(state, diff_rows, base, rows, start, end)
     body = asdict(result)
     for change in body["changes"]:
         change["time"] = iso(change.pop("time_us"))
@@ -205,11 +205,12 @@ async def restore(request: Request) -> Response:
     if not 0 <= seq <= head:
         raise HTTPError(404, "no_such_version", f"seq {seq} not in 0..{head}")
     state = state_of(request)
-    target = await doc_at(state.store, room, seq)  # a copy: restore edits the live doc
+    target = await version_parts(state.store, room, seq)
+    author = identity.name or str(body.get("author") or "restore")[:200]
     live = await state.manager.acquire(room)
     try:
-        author = identity.name or str(body.get("author") or "restore")[:200]
-        future = live.transact(lambda doc: restore_into(doc, target), author)
+        update = await offload(state, restore_update, live.doc.get_update(), target)
+        future = live.apply_update(update, author) if update != EMPTY_UPDATE else None
         if future is None:
             return JSONResponse({"seq": live.seq, "restored": seq, "changed": False})
         try:

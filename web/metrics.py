@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from web.state import AppState
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+LOOP_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 
 
@@ -188,6 +189,18 @@ class Metrics:
             "How far this node's view of the Redis bus lags behind (0 when single-node)",
             registry=r,
         )
+        self.loop_lag_seconds = Histogram(
+            "samepage_event_loop_lag_seconds",
+            "How late the event loop ran a 50 ms timer (a stall holds every room)",
+            buckets=LOOP_LAG_BUCKETS,
+            registry=r,
+        )
+        self.offloaded_jobs = Counter(
+            "samepage_offloaded_jobs",
+            "Document-sized jobs run in worker processes, by outcome",
+            ["outcome"],
+            registry=r,
+        )
         self.cluster: Any = None  # the ClusterLink with --redis
         r.register(
             _LiveCollector(lambda: self.state, lambda: self.sse_streams(), lambda: self.cluster)
@@ -197,6 +210,7 @@ class Metrics:
         """Start observing a running app (called by the lifespan once it is built)."""
         self.state = state
         self.cluster = cluster
+        state.offload.on_outcome = lambda outcome: self.offloaded_jobs.labels(outcome).inc()
         state.manager.observers.append(self.on_commit)
         state.manager.on_load.append(self._on_load)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from storage.types import Store
 from sync.manager import RoomManager
+from web.offload import Offload
 from web.settings import Settings
 
 
@@ -17,6 +18,7 @@ class AppState:
     settings: Settings
     store: Store
     manager: RoomManager
+    offload: Offload = field(default_factory=Offload)  # worker processes for big documents
     connections: int = 0
     shutting_down: bool = False
     # Called once when shutdown begins (e.g. the event feed ends its streams).

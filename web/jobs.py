@@ -1,0 +1,44 @@
+"""Work that grows with a document, as pure functions of bytes: the server runs them in
+its worker processes (`web.offload`), the CLI in its own process. Each takes a version
+as `parts` (a checkpoint and the rows after it, or one full state)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pycrdt import merge_updates
+
+from sync.content import json_of_state, text_of
+from sync.restore import doc_of
+
+FORMATS = ("text", "json", "yjs")
+MEDIA_TYPES = {
+    "text": "text/plain; charset=utf-8",
+    "json": "application/json",
+    "yjs": "application/octet-stream",
+}
+
+
+def state_of_parts(parts: list[bytes]) -> bytes:
+    """The version as one full-state update."""
+    if not parts:
+        return doc_of([]).get_update()
+    return parts[0] if len(parts) == 1 else merge_updates(*parts)
+
+
+def render_parts(parts: list[bytes], fmt: str, pretty: bool = False) -> bytes:
+    """The version in a content format: text, json or yjs (a full-state update)."""
+    if fmt == "yjs":
+        return state_of_parts(parts)
+    if fmt == "text":
+        return text_of(doc_of(parts)).encode()
+    state = doc_of(parts).get_update()
+    return json_text(json_of_state(state), pretty).encode()
+
+
+def json_text(value: Any, pretty: bool = False) -> str:
+    """JSON as the API writes it (UTF-8, not ASCII-escaped)."""
+    if pretty:
+        return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
