@@ -20,6 +20,7 @@ from web.cluster import make_cluster_link
 from web.errors import HANDLED, handle_error
 from web.feed import EventHub
 from web.loopwatch import ActiveRequests, LoopWatch
+from web.owner import database_owner
 from web.settings import Settings
 from web.state import AppState
 from web.ws import websocket_endpoint
@@ -56,8 +57,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owner = database_owner(settings)  # one database, one owner (or one cluster)
+        if owner is not None:
+            await owner.acquire()
         store = make_store(settings, on_batch=app_metrics.on_batch)
-        await store.start()
+        try:
+            await store.start()
+        except BaseException:
+            if owner is not None:
+                await owner.aclose()
+            raise
         manager = RoomManager(store, settings.sync)
         link = make_cluster_link(settings, manager)
         if link is not None:
@@ -81,6 +90,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await store.aclose()
             await state.offload.aclose()
             await watch.aclose()
+            if owner is not None:
+                await owner.aclose()
             log.info("samepage stopped: rooms flushed, database closed")
 
     routes: list[BaseRoute] = [

@@ -235,8 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         settings = settings_from_args(args)
         from web.cluster import check_cluster
+        from web.owner import check_owner
 
-        refusal = check_exposure(settings) or check_cluster(settings)
+        refusal = check_exposure(settings) or check_cluster(settings) or check_owner(settings)
         if refusal:
             print(f"error: {refusal}", file=sys.stderr)
             return 2

@@ -21,6 +21,7 @@ from pycrdt import Doc
 from redis.asyncio import Redis
 
 from tests.cluster.conftest import content, edit, room_name, seeded_rng, tokens
+from tests.cluster.test_owner import OTHER_BUS, refused
 from tests.helpers.clients import eventually, yclient
 from tests.helpers.server import ROOT, ServerProcess
 
@@ -57,6 +58,11 @@ async def test_two_workers_share_a_port_and_rooms(tmp_path: Path, shared_redis: 
             return len(keys) == 2
 
         await eventually(both_alive, 15, "two workers heart-beating")
+        # the workers share the file through their bus; a server without it may not
+        line = await refused(str(db))
+        assert "in use by samepage serve (pid " in line and f":{server.port})" in line, line
+        assert any(f"pid {pid}," in line for pid in pids), line
+        assert "another --redis bus" in await refused(str(db), "--redis", OTHER_BUS)
         async with contextlib.AsyncExitStack() as stack:
             docs: list[Doc[Any]] = []
 
