@@ -154,7 +154,12 @@ class MemoryStore:
         """The room's saved text timeline snapshot: (base, seq, data)."""
         return self._timelines.get(room)
 
-    async def ping(self) -> None:
+    @property
+    def failed_commits(self) -> tuple[int, str]:
+        """Memory never fails to commit."""
+        return 0, ""
+
+    async def ping(self, write: bool = False) -> None:
         """Always reachable while open."""
         if self._closed:
             raise StoreError("store is closed")

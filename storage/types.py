@@ -127,5 +127,10 @@ class Store(Protocol):
     async def load_text_timeline(self, room: str) -> tuple[int, int, bytes] | None:
         """The room's saved text timeline snapshot: (base, seq, data)."""
 
-    async def ping(self) -> None:
-        """Raise StoreError when the database is not reachable."""
+    @property
+    def failed_commits(self) -> tuple[int, str]:
+        """Consecutive failed commits (0 since one succeeded) and the last one's cause."""
+
+    async def ping(self, write: bool = False) -> None:
+        """Raise StoreError when the database is not reachable (with `write`: when it
+        cannot commit a write; one that works resets `failed_commits`)."""

@@ -14,9 +14,9 @@ class CloseCode(IntEnum):
     UNSUPPORTED_DATA = 1003  # text frame where binary is expected
     POLICY = 1008
     TOO_BIG = 1009  # frame or update over the size limit
-    INTERNAL_ERROR = 1011  # the room failed (store error, CRDT panic)
+    INTERNAL_ERROR = 1011  # the room failed (CRDT panic)
     SERVICE_RESTART = 1012  # graceful restart (SIGTERM): reconnect elsewhere
-    TRY_AGAIN_LATER = 1013  # the room could not be loaded
+    TRY_AGAIN_LATER = 1013  # the room could not be loaded or store an update
     BAD_ROOM_NAME = 4400
     UNAUTHORIZED = 4401
     FORBIDDEN = 4403

@@ -226,8 +226,9 @@ class Room:
         while inflight and inflight[0].future.done():
             item = inflight.popleft()
             if item.future.cancelled() or item.future.exception() is not None:
-                log.error("store rejected an update of %s: %r", self.name, item.future)
-                self.fail("store error")
+                cause = "cancelled" if item.future.cancelled() else item.future.exception()
+                # Nothing was acknowledged; clients retry (1013) and resend it.
+                self.fail(f"store error: {cause}", CloseCode.TRY_AGAIN_LATER)
                 return
             done.append(item)
         if not done:
@@ -398,15 +399,16 @@ class Room:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: str, code: CloseCode = CloseCode.INTERNAL_ERROR) -> None:
         """The room can no longer be trusted: close everyone; the manager drops it."""
         if self.failed:
             return
         self.failed = True
         log.error(
-            "room %s failed (%s); closing %d clients", self.name, reason, len(self.subscribers)
+            "room %s failed (%s); closing %d clients with %d",
+            *(self.name, reason, len(self.subscribers), code),
         )
-        self.close_all(CloseCode.INTERNAL_ERROR, reason)
+        self.close_all(code, reason.split(":", 1)[0][:100])  # the log line has the cause
         if self._on_failure is not None:
             self._on_failure(self)
 

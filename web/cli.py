@@ -124,6 +124,13 @@ def _add_serve(sub: Any) -> None:
         default=env_default("workers", defaults.workers),
         help="server processes on this machine (needs --redis and a shared database)",
     )
+    serve.add_argument(
+        "--unready-after",
+        dest="unready_after_failed_commits",
+        type=int,
+        default=env_default("unready_after", defaults.unready_after_failed_commits),
+        help="/readyz answers 503 after this many failed commits in a row",
+    )
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -152,6 +159,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         node_id=args.node_id,
         workers=args.workers,
         reuse_port=bool(args.reuse_port),
+        unready_after_failed_commits=max(1, args.unready_after_failed_commits),
         sync=sync,
     )
 

@@ -1,5 +1,6 @@
 """Probes: `GET /healthz` (the process answers) and `GET /readyz` (it can serve: the
-database answers, Redis too when clustered, and it is not shutting down)."""
+database answers and takes writes, Redis too when clustered, and it is not shutting
+down)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,21 @@ async def _check_store(state: AppState) -> dict[str, Any]:
     return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
+async def _check_writes(state: AppState) -> dict[str, Any]:
+    """Unready after `unready_after_failed_commits` failed commits in a row (a full disk,
+    a read-only database), until one succeeds: a client's, or the write this probe
+    tries then, so a server nobody writes to any more still comes back."""
+    failures, cause = state.store.failed_commits
+    if failures < state.settings.unready_after_failed_commits:
+        return {"ok": True}
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            await state.store.ping(write=True)
+    except (StoreError, TimeoutError, OSError):
+        return {"ok": False, "detail": f"{failures} consecutive commits failed: {cause}"}
+    return {"ok": True}
+
+
 async def _check_redis(url: str) -> dict[str, Any]:
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
@@ -56,7 +72,7 @@ async def readyz(request: Request) -> Response:
         return JSONResponse({"status": "starting"}, status_code=503)
     if state.shutting_down:
         return JSONResponse({"status": "shutting_down"}, status_code=503)
-    checks = {"database": await _check_store(state)}
+    checks = {"database": await _check_store(state), "writes": await _check_writes(state)}
     if state.settings.redis:
         checks["redis"] = await _check_redis(state.settings.redis)
     ready = all(check["ok"] for check in checks.values())

@@ -29,6 +29,7 @@ class Settings:
     node_id: str = ""  # this node's name on the bus (default: the host name)
     workers: int = 1  # processes on this machine (needs --redis and a shared database)
     reuse_port: bool = False  # bind with SO_REUSEPORT (set for the workers' children)
+    unready_after_failed_commits: int = 3  # /readyz 503 after this many in a row
     sync: SyncSettings = field(default_factory=SyncSettings)
 
 

@@ -248,10 +248,27 @@ class SqlStore:
             ).first()
         return (int(row[0]), int(row[1]), bytes(row[2])) if row else None
 
-    async def ping(self) -> None:
-        """Raise StoreError when the database cannot answer."""
+    @property
+    def failed_commits(self) -> tuple[int, str]:
+        """Consecutive failed commits (0 since one succeeded) and the last one's cause."""
+        return self._writer.failures, self._writer.last_error
+
+    async def ping(self, write: bool = False) -> None:
+        """Raise StoreError when the database cannot answer — or, with `write`, cannot
+        commit a write (a full disk): SQLite bumps `user_version` (a page written),
+        PostgreSQL commits a transaction id. A write that works counts as a commit."""
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            if not write:
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                return
+            async with write_transaction(self.engine) as conn:
+                if self.engine.dialect.name == "sqlite":
+                    value = int((await conn.execute(text("PRAGMA user_version"))).scalar() or 0)
+                    await conn.execute(text(f"PRAGMA user_version = {(value + 1) % 2**31}"))
+                else:
+                    await conn.execute(text("SELECT txid_current()"))
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"database unreachable: {exc}") from exc
+        if write:
+            self._writer.failures = 0

@@ -46,6 +46,8 @@ class GroupCommitWriter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._on_batch = on_batch
+        self.failures = 0  # consecutive failed commits (readiness), 0 after a success
+        self.last_error = ""
         dialect = engine.dialect.name
         inserts: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
         if dialect not in inserts:
@@ -103,11 +105,14 @@ class GroupCommitWriter:
                 results = await self._write(conn, batch, now_us)
         except Exception as exc:  # every caller must learn its update is not stored
             log.error("group commit of %d updates failed: %s", len(batch), exc)
+            self.failures += 1
+            self.last_error = str(exc)
             error = StoreError(f"commit failed: {exc}")
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(error)
             return
+        self.failures = 0
         for item, result in zip(batch, results, strict=True):
             if not item.future.done():
                 item.future.set_result(result)

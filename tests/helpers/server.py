@@ -7,8 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,6 +38,12 @@ def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[st
     )
 
 
+def _copy(source: Any, sink: Any) -> None:
+    for line in iter(source.readline, b""):
+        sink.write(line)
+        sink.flush()
+
+
 class ServerProcess:
     """`python -m web.cli serve` with its own database; start/stop/kill/restart."""
 
@@ -46,8 +54,12 @@ class ServerProcess:
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        log_via_pipe: bool = False,
     ) -> None:
         self.db = str(db)
+        # The test process writes the log (from a pipe): a server under RLIMIT_FSIZE
+        # cannot write files, and still has to say why.
+        self.log_via_pipe = log_via_pipe
         self.port = port or free_port()
         self.extra_args = extra_args or []
         self.env = env or {}
@@ -72,7 +84,13 @@ class ServerProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self._log_file = out
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out)
+        if self.log_via_pipe and self.log_path:
+            self.proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            threading.Thread(target=_copy, args=(self.proc.stdout, out), daemon=True).start()
+        else:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
