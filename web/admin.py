@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
+import logging
 import secrets
 import time
+from dataclasses import asdict
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -15,10 +18,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from web.auth import authorize_admin
+from storage.compaction import compact_room
+from sync.names import check_room_name
+from web.auth import authorize_admin, parse_ttl
+from web.errors import HTTPError
 from web.guard import token_of
 from web.state import AppState
 
+log = logging.getLogger("samepage.web")
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "admin.html"
 MAX_ROOMS = 200  # stored rooms listed (most recently edited first); loaded rooms always
 
@@ -137,7 +144,38 @@ async def admin_stats(request: Request) -> Response:
     return JSONResponse(await collect_stats(request), headers={"Cache-Control": "no-store"})
 
 
+async def admin_compact(request: Request) -> Response:
+    """`POST /api/admin/compact` `{"rooms": [...], "keep_every": 100, "older_than":
+    "30d"}`: the retention policy run by this server (what `samepage compact` calls when
+    a server holds the database). Rooms one after another; each answers what it did."""
+    require_admin(request)
+    state: AppState = request.app.state.samepage
+    try:
+        body = json.loads(await request.body() or b"{}")
+        keep_every = int(body.get("keep_every", 100))
+        older = body.get("older_than")
+        older_us = parse_ttl(str(older)) * 1_000_000 if older else None
+        names = [check_room_name(str(r)) for r in body.get("rooms") or []]
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise HTTPError(400, "bad_request", f"invalid compaction request: {exc}") from None
+    if not names:
+        names = [info.name for info in await state.store.list_rooms()]
+    now = time.time_ns() // 1000
+    done = []
+    for name in names:
+        result = await compact_room(
+            state.store, name, keep_every=keep_every, older_than_us=older_us, now_us=now
+        )
+        log.info(
+            "compacted %s up to seq %d: %d checkpoints added, %d rows folded",
+            *(name, result.cutoff, result.checkpoints_added, result.rows_deleted),
+        )
+        done.append(asdict(result))
+    return JSONResponse({"rooms": done})
+
+
 routes = [
     Route("/admin", admin_page, methods=["GET"]),
     Route("/api/admin/stats", admin_stats, methods=["GET"]),
+    Route("/api/admin/compact", admin_compact, methods=["POST"]),
 ]

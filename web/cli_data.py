@@ -1,7 +1,8 @@
 """CLI commands that read or change stored rooms: rooms, history, export, import, compact.
 
-They open the database directly (no server needed). `import --url` goes through a
-running server instead, so connected clients see the change live.
+They open the database directly (no server needed). `import` and `compact` go through
+the server that holds the database when one runs (web/cli_live.py), so its clients see
+the change live; `import --url` names a server explicitly.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from pycrdt import Doc
 from storage.compaction import compact_room
 from storage.history import merged, version_parts
 from storage.sql.engine import database_url
+from storage.sql.owner import Holder
 from storage.sql.store import SqlStore
 from storage.types import Store
 from sync.names import check_room_name
 from sync.restore import import_text_update
 from web.api import iso
 from web.auth import parse_ttl
+from web.cli_live import auth_headers, compact_via_server, refused, serving_holder
 from web.history_api import parse_time
 from web.jobs import render_parts
 from web.settings import env_default
@@ -57,6 +60,7 @@ def add_commands(sub: Any) -> None:
     imp.add_argument("--author", default="import")
     imp.add_argument("--url", help="go through a running server (e.g. http://127.0.0.1:8000)")
     imp.add_argument("--token", default=env_default("token", None), help="for --url with auth")
+    imp.add_argument("--secret", default=env_default("secret", None), help="sign that token")
     compact = parser("compact", "fold old updates into checkpoints (retention policy)")
     compact.add_argument("--room", action="append", help="only these rooms (repeatable)")
     compact.add_argument(
@@ -68,6 +72,13 @@ def add_commands(sub: Any) -> None:
     compact.add_argument(
         "--older-than", default=None, help="only compact updates older than this (e.g. 30d, 12h)"
     )
+    compact.add_argument(
+        "--direct",
+        action="store_true",
+        help="compact in this process even when a server holds the database (safe too)",
+    )
+    compact.add_argument("--token", default=env_default("token", None), help="an admin token")
+    compact.add_argument("--secret", default=env_default("secret", None), help="sign one")
 
 
 COMMANDS = {"rooms", "history", "export", "import", "compact"}
@@ -82,8 +93,18 @@ def run(args: argparse.Namespace) -> int:
         "import": _import,
         "compact": _compact,
     }[args.command]
-    if args.command == "import" and args.url:
-        return asyncio.run(_import_via_server(args))
+    if args.command in ("import", "compact"):
+        holder = asyncio.run(serving_holder(args))
+        if holder is not None and args.command == "compact":
+            return asyncio.run(compact_via_server(args, holder))
+        if holder is not None:
+            print(
+                f"importing through the server holding the database ({holder.describe()})",
+                file=sys.stderr,
+            )
+            args.url = holder.url
+        if args.command == "import" and args.url:
+            return asyncio.run(_import_via_server(args, holder))
     return asyncio.run(_with_store(args.db, lambda store: handler(store, args)))
 
 
@@ -182,15 +203,15 @@ async def _import(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _import_via_server(args: argparse.Namespace) -> int:
+async def _import_via_server(args: argparse.Namespace, holder: Holder | None = None) -> int:
     import httpx
 
     room = check_room_name(args.room)
-    headers = {"X-Samepage-Author": args.author}
-    if args.token:
-        headers["Authorization"] = f"Bearer {args.token}"
+    headers = {"X-Samepage-Author": args.author, **auth_headers(args, room, admin=False)}
     async with httpx.AsyncClient(base_url=args.url.rstrip("/"), headers=headers) as http:
         full = await http.get(f"/api/rooms/{room}/content", params={"format": "yjs"})
+        if holder is not None and (code := refused(full, holder)) is not None:
+            return code
         full.raise_for_status()
         update = import_update(full.content, Path(args.file).read_bytes())
         response = await http.post(f"/api/rooms/{room}/updates", content=update)
