@@ -9,7 +9,7 @@ from pycrdt import get_update
 
 from storage.yupdate import SKIP, UpdateFormatError, decode_update
 
-MAX_SCAN = 256 * 1024  # bytes of an update's unknown part decoded to tell
+LIVE_SCAN = 16 * 1024  # see `unintegrated`: what a live room decodes at most
 
 
 def decode_state(state: bytes) -> dict[int, int]:
@@ -27,13 +27,18 @@ def decode_state(state: bytes) -> dict[int, int]:
     return {values[i]: values[i + 1] for i in range(1, len(values), 2)}
 
 
-def unintegrated(update: bytes, state: bytes) -> bytes | None:
+def unintegrated(update: bytes, state: bytes, scan_limit: int | None = None) -> bytes | None:
     """The part of `update` that a document with state vector `state` (its
     `get_state()` after applying it) has not integrated, as an update to keep with
-    the document; None when it holds all of it. (~5 µs for an integrated update.)"""
+    the document; None when it holds all of it. (~5 µs for an integrated update.)
+
+    Deletes are checked by decoding the delete set (~1 µs a range). Past `scan_limit`
+    bytes only structs are looked for: a big delete set is a client's whole state (a
+    sync step 2), whose deletes all target items of that same state — items the
+    document holds, or pending structs, which are found."""
     diff = get_update(update, state)  # structs past `state`, plus the whole delete set
-    if len(diff) > MAX_SCAN:
-        return diff  # not worth the time (~1 µs a delete range): keeping it is harmless
+    if scan_limit is not None and len(diff) > scan_limit:
+        return diff if diff[:1] != b"\x00" else None  # a leading 0: no struct section
     have = decode_state(state)
     try:
         decoded = decode_update(diff)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, TransactionEvent, merge_updates
 
-from storage.pending import unintegrated
+from storage.pending import LIVE_SCAN, unintegrated
 from storage.types import AppendResult, Store
 from sync import protocol
 from sync.awareness import AwarenessEntry, Presence, encode_awareness_entries, removal_of
@@ -133,7 +133,7 @@ class Room:
         self._track_pending(update)
         if not (len(self._captured) == 1 and self._captured[0] == update):
             try:
-                left = unintegrated(update, self.doc.get_state())
+                left = unintegrated(update, self.doc.get_state(), LIVE_SCAN)
             except BaseException as exc:  # cannot tell: storing it all is harmless
                 reraise_if_fatal(exc)
                 left = update
