@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from pycrdt import Doc, Text
 
-from tests.durability.test_compaction_live import check_versions, prepare, query, truths
+from tests.durability.audit import Audit
 from tests.durability.test_kill import seeded_rng
 from tests.helpers.clients import eventually
 from tests.helpers.server import TEST_SECRET, ServerProcess, run_cli
@@ -48,7 +48,7 @@ async def settled(server: ServerProcess, room: str, peer: PyPeer) -> None:
 
 
 async def restart_and_check(
-    server: ServerProcess, db: Path, room: str, peer: PyPeer, rng: random.Random
+    server: ServerProcess, audit: Audit, room: str, peer: PyPeer, rng: random.Random
 ) -> int:
     """Restart; the stored room must equal the client's, every version read exactly."""
     await settled(server, room, peer)
@@ -57,18 +57,18 @@ async def restart_and_check(
     loaded = await live_doc(server.http, room)
     assert text_of(loaded) == text_of(peer.doc)
     assert state_vector(loaded) == state_vector(peer.doc)
-    return await check_versions(server, db, rng, room)
+    return await audit.check_versions(server, room, rng)
 
 
 @asynccontextmanager
 async def scenario(
-    tmp_path: Path, room: str, flags: list[str], edits: int
-) -> AsyncIterator[tuple[Path, ServerProcess, PyPeer, random.Random]]:
-    """A server (with `flags`) on a file with the audit trigger, a pycrdt client that
+    db: str, tmp_path: Path, room: str, flags: list[str], edits: int
+) -> AsyncIterator[tuple[Audit, ServerProcess, PyPeer, random.Random]]:
+    """A server (with `flags`) on `db` with the audit trigger, a pycrdt client that
     made `edits` edits, all stored."""
     rng = seeded_rng(room)
-    db = tmp_path / f"{room}.db"
-    await prepare(db)
+    audit = Audit(db)
+    await audit.install()
     server = ServerProcess(db, extra_args=flags, log_path=tmp_path / "log")
     server.start()
     peer = PyPeer(server.ws, room, "py")
@@ -76,7 +76,7 @@ async def scenario(
         await peer.connect()
         await write(peer, rng, edits, "a")
         await settled(server, room, peer)
-        yield db, server, peer, rng
+        yield audit, server, peer, rng
     finally:
         await peer.disconnect()
         server.stop()
@@ -84,7 +84,7 @@ async def scenario(
 
 async def test_compact_goes_through_the_server_that_holds_the_database(tmp_path: Path) -> None:
     db = tmp_path / "secure.db"
-    await prepare(db)
+    await Audit(str(db)).install()
     server = ServerProcess(db, extra_args=["--secret", TEST_SECRET], log_path=tmp_path / "log")
     server.start()
     room, token = "tools-secure", issue_token(TEST_SECRET, "*", user="t")
@@ -108,7 +108,7 @@ async def test_compact_goes_through_the_server_that_holds_the_database(tmp_path:
             assert code == 0, err
             assert "compacting through the server holding the database (pid " in err, err
             assert f"{room}: up to seq 30: 3 checkpoints added, 30 update rows folded" in err
-            texts = truths(db, room)
+            texts = await Audit(str(db)).truths(room)
             for seq, kept in [(10, 10), (15, 10), (29, 20), (30, 30)]:
                 got = await http.get(f"/api/rooms/{room}/content", params={"at": seq})
                 assert got.text == texts[kept], seq
@@ -120,31 +120,32 @@ async def test_compact_goes_through_the_server_that_holds_the_database(tmp_path:
 
 
 async def test_older_than_retention_while_clients_write(tmp_path: Path) -> None:
-    room = "tools-retention"
-    async with scenario(tmp_path, room, ["--checkpoint-every", "4"], 30) as (db, server, peer, rng):
+    room, db = "tools-retention", str(tmp_path / "retention.db")
+    flags = ["--checkpoint-every", "4"]
+    async with scenario(db, tmp_path, room, flags, 30) as (audit, server, peer, rng):
         aged = time.monotonic() + 3.5  # --older-than counts whole seconds
         await eventually(lambda: time.monotonic() > aged, 10, "the first edits aged 3 s")
-        old_head = len(truths(db, room)) - 1
+        old_head = len(await audit.truths(room)) - 1
         writing = asyncio.ensure_future(write(peer, rng, 40, "new"))
-        code, err = await cli("compact", "--db", str(db), "--keep-every", "7", "--older-than", "3s")
+        code, err = await cli("compact", "--db", db, "--keep-every", "7", "--older-than", "3s")
         await writing
         assert code == 0 and "through the server" in err, err
-        rows = {r[0] for r in query(db, f"SELECT seq FROM updates WHERE room = '{room}'")}
-        head = len(truths(db, room)) - 1
+        rows = set(await audit.seqs("updates", room))
+        head = len(await audit.truths(room)) - 1
         assert set(range(old_head + 1, head + 1)) <= rows  # the newer history is whole
         assert len(rows) < head - 20  # the older one was folded
-        assert await restart_and_check(server, db, room, peer, rng) > 0
+        assert await restart_and_check(server, audit, room, peer, rng) > 0
 
 
 async def test_import_into_a_room_clients_have_open(tmp_path: Path) -> None:
-    room = "tools-import"
-    async with scenario(tmp_path, room, [], 20) as (db, server, peer, rng):
+    room, db = "tools-import", str(tmp_path / "import.db")
+    async with scenario(db, tmp_path, room, [], 20) as (audit, server, peer, rng):
         watcher = PyPeer(server.ws, room, "watcher")
         await watcher.connect()
         imported = "Imported text: héllo wörld 😀 नमस्ते\nsecond line\n"
         source = tmp_path / "in.txt"
         source.write_text(imported, encoding="utf-8")
-        code, err = await cli("import", room, str(source), "--db", str(db))
+        code, err = await cli("import", room, str(source), "--db", db)
         assert code == 0 and "importing through the server holding the database" in err, err
         # the open clients see it live: the server applied it, not just the file
         await eventually(lambda: text_of(watcher.doc) == imported, 10, "watcher sees it")
@@ -152,13 +153,13 @@ async def test_import_into_a_room_clients_have_open(tmp_path: Path) -> None:
         for n in range(10):  # appended: pycrdt's byte offsets could split a character
             peer.text.insert(len(peer.text), f"<after{n}>")
         await watcher.disconnect()
-        await restart_and_check(server, db, room, peer, rng)
+        await restart_and_check(server, audit, room, peer, rng)
 
 
-async def test_restores_racing_a_compaction(tmp_path: Path) -> None:
-    room = "tools-restore"
-    async with scenario(tmp_path, room, ["--checkpoint-every", "3"], 50) as (db, server, peer, rng):
-        head = len(truths(db, room)) - 1
+async def test_restores_racing_a_compaction(database: str, tmp_path: Path) -> None:
+    room, flags = "tools-restore", ["--checkpoint-every", "3"]
+    async with scenario(database, tmp_path, room, flags, 50) as (audit, server, peer, rng):
+        head = len(await audit.truths(room)) - 1
 
         async def restores() -> None:
             async with httpx.AsyncClient(base_url=server.http, timeout=30) as http:
@@ -168,7 +169,7 @@ async def test_restores_racing_a_compaction(tmp_path: Path) -> None:
                     assert done.status_code == 200, done.text
                     await asyncio.sleep(rng.random() * 0.2)
 
-        compaction = cli("compact", "--db", str(db), "--direct", "--keep-every", "7")
+        compaction = cli("compact", "--db", database, "--direct", "--keep-every", "7")
         results = await asyncio.gather(restores(), compaction, write(peer, rng, 20, "b"))
         assert results[1][0] == 0, results[1][1]
-        assert await restart_and_check(server, db, room, peer, rng) > 0
+        assert await restart_and_check(server, audit, room, peer, rng) > 0
