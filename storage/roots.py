@@ -21,6 +21,7 @@ from storage.yupdate import (
     GC,
     ID,
     JSON,
+    MAX_VALUE_DEPTH,
     SKIP,
     STRING,
     SUBDOC,
@@ -103,10 +104,12 @@ def _parents(structs: list[Struct]) -> dict[int, Parent]:
     return resolved
 
 
-def root_kinds(update: bytes) -> dict[str, RootKind]:
+def root_kinds(update: bytes, max_depth: int = MAX_VALUE_DEPTH) -> dict[str, RootKind]:
     """Every root the update's structs place content in, with its kind. Raises
-    `UpdateFormatError` for bytes that do not decode."""
-    structs = [s for s in decode_update(update).structs if s.ref not in (GC, SKIP)]
+    `UpdateFormatError` for bytes that do not decode, or values nested deeper than
+    `max_depth` (the worker processes, with a raised recursion limit, allow more)."""
+    decoded = decode_update(update, max_depth)
+    structs = [s for s in decoded.structs if s.ref not in (GC, SKIP)]
     parents = _parents(structs)
     seen: dict[str, set[str]] = {}
     for at, struct in enumerate(structs):

@@ -46,12 +46,16 @@ class DecodedUpdate:
     deletes: list[tuple[int, int, int]]
 
 
-class _Reader:
-    __slots__ = ("data", "pos")
+MAX_VALUE_DEPTH = 64  # nesting of a JSON-like value the decoder follows by default
 
-    def __init__(self, data: bytes) -> None:
+
+class _Reader:
+    __slots__ = ("data", "max_depth", "pos")
+
+    def __init__(self, data: bytes, max_depth: int = MAX_VALUE_DEPTH) -> None:
         self.data = data
         self.pos = 0
+        self.max_depth = max_depth
 
     def uint(self) -> int:
         data, pos = self.data, self.pos
@@ -90,7 +94,7 @@ class _Reader:
 
     def skip_any(self, depth: int = 0) -> None:
         """Skip one lib0 `any` value."""
-        if depth > 64:
+        if depth > self.max_depth:
             raise UpdateFormatError("value nested too deeply")
         tag = self.raw(1)[0]
         if tag in (127, 126, 121, 120):  # undefined, null, false, true
@@ -149,9 +153,10 @@ def _content(reader: _Reader, ref: int, struct: Struct) -> int:
     return 1
 
 
-def decode_update(update: bytes) -> DecodedUpdate:
-    """Decode a v1 update; raises UpdateFormatError on anything malformed."""
-    reader = _Reader(update)
+def decode_update(update: bytes, max_depth: int = MAX_VALUE_DEPTH) -> DecodedUpdate:
+    """Decode a v1 update; raises UpdateFormatError on anything malformed (or a value
+    nested deeper than `max_depth`: the skipping recurses)."""
+    reader = _Reader(update, max_depth)
     structs: list[Struct] = []
     clients = reader.uint()
     if clients > len(update):

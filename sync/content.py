@@ -47,7 +47,7 @@ def json_of_state(state: bytes) -> dict[str, Any]:
     """Every root of the document `state` (a full-state update) as JSON."""
     doc: Doc[Any] = Doc()
     doc.apply_update(state)
-    kinds = root_kinds(state)
+    kinds = root_kinds(state, value_depth())
     result: dict[str, Any] = {}
     for name in sorted(set(doc.keys()) | set(kinds)):
         kind = kinds.get(name, RootKind.UNKNOWN)
@@ -132,6 +132,11 @@ def _xml_text(text: XmlText, depth: int) -> dict[str, Any]:
     if _rich(chunks):
         body["delta"] = _delta(chunks, depth + 1)
     return body
+
+
+def value_depth() -> int:
+    """How deep a value may nest: as deep as the recursion limit safely allows."""
+    return max(64, min(MAX_DEPTH, sys.getrecursionlimit() // 4 - 100))
 
 
 def deep_limit() -> None:

@@ -22,7 +22,7 @@ from pycrdt import (
 
 from storage.roots import RootKind, root_kinds
 from storage.ytext import set_text
-from sync.content import TEXT_ROOT, render, root_view, xml_attributes
+from sync.content import TEXT_ROOT, render, root_view, value_depth, xml_attributes
 from sync.protocol import decode_state_vector
 
 
@@ -126,8 +126,8 @@ def _clear_root(live: Doc[Any], name: str, kind: RootKind) -> None:
 
 def restore_into(live: Doc[Any], target: Doc[Any]) -> None:
     """Change `live` (inside the caller's transaction) so its roots equal `target`'s."""
-    target_kinds = root_kinds(target.get_update())
-    live_kinds = root_kinds(live.get_update())
+    target_kinds = root_kinds(target.get_update(), value_depth())
+    live_kinds = root_kinds(live.get_update(), value_depth())
     for name in sorted(set(target_kinds) | set(live_kinds)):
         kind = target_kinds.get(name, RootKind.UNKNOWN)
         if kind is RootKind.UNKNOWN:

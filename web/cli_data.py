@@ -23,6 +23,7 @@ from storage.sql.engine import database_url
 from storage.sql.owner import Holder
 from storage.sql.store import SqlStore
 from storage.types import Store
+from sync.content import deep_limit
 from sync.names import check_room_name
 from sync.restore import import_text_update
 from web.api import iso
@@ -167,6 +168,7 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
         print(f"error: seq {seq} is after the head ({head})", file=sys.stderr)
         return 1
     parts = await version_parts(store, room, seq)
+    deep_limit()  # json of deeply nested documents, as the server's workers allow
     data = render_parts(parts, args.format, pretty=True)
     if args.output:
         Path(args.output).write_bytes(data)

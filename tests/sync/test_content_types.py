@@ -133,3 +133,20 @@ def test_import_text_by_code_points() -> None:
     update = import_text_update(doc.get_update(), "a😀é😀b\n")
     doc.apply_update(update)
     assert str(doc.get("content", type=Text)) == "a😀é😀b\n"
+
+
+def test_values_nested_deeper_than_the_timeline_decoder_follows() -> None:
+    """A JSON value 300 deep in a map: the text timeline's decoder stops at 64 levels,
+    the JSON reader (in a worker, with a raised recursion limit) renders it."""
+    from sync.content import deep_limit
+
+    deep_limit()
+    value: Any = "bottom"
+    for _ in range(300):
+        value = {"d": value}
+    doc: Doc = Doc()
+    doc.get("m", type=Map)["deep"] = value
+    rendered = json_of(doc)["m"]["deep"]
+    for _ in range(300):
+        rendered = rendered["d"]
+    assert rendered == "bottom"
