@@ -313,8 +313,9 @@ class ClusterLink:
             rows = await self.store.updates_range(sync.name, start, target)
             if sync.room is not room or room.failed or self.rooms.get(sync.name) is not sync:
                 return
-            if not rows or rows[0].seq > start + 1:
-                # Rows below were compacted away: their checkpoint covers them.
+            if [r.seq for r in rows] != list(range(start + 1, target + 1)):
+                # Rows were compacted away (a named version's row may remain among
+                # them): the checkpoint that covers them goes first.
                 checkpoint = await self.store.checkpoint_before(sync.name, target)
                 if checkpoint is not None and checkpoint[0] > start:
                     room.apply_remote_update(checkpoint[1], checkpoint[0])

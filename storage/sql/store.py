@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,8 @@ from storage.types import (
     Version,
 )
 
+log = logging.getLogger("samepage.storage")
+LOAD_ATTEMPTS = 8
 U, C, R, V = schema.updates, schema.checkpoints, schema.rooms, schema.versions
 T = schema.text_timelines
 
@@ -73,9 +76,19 @@ class SqlStore:
         await self._writer.flush()
 
     async def load(self, room: str) -> LoadedRoom:
-        """Latest checkpoint + tail, read in one transaction (one snapshot)."""
+        """Latest checkpoint + tail, read in one transaction. On PostgreSQL (read
+        committed: one snapshot per statement) a compaction may commit between the two
+        reads; the tail must then continue the checkpoint, or the load reads again."""
+        for attempt in range(LOAD_ATTEMPTS):
+            loaded = await self._load_once(room, last=attempt == LOAD_ATTEMPTS - 1)
+            if loaded is not None:
+                return loaded
+        raise AssertionError("unreachable: the last attempt returns what is stored")
+
+    async def _load_once(self, room: str, last: bool = False) -> LoadedRoom | None:
         try:
             async with self.engine.begin() as conn:
+                head = (await conn.execute(select(R.c.seq).where(R.c.name == room))).scalar()
                 row = (
                     await conn.execute(
                         select(C.c.seq, C.c.state)
@@ -95,6 +108,11 @@ class SqlStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot load room {room}: {exc}") from exc
         seq = int(tail[-1][0]) if tail else cp_seq
+        if seq < int(head or 0) or [int(r[0]) for r in tail] != list(range(cp_seq + 1, seq + 1)):
+            if not last:
+                return None  # rows folded between the reads: a newer checkpoint covers them
+            # Not a race (it persisted): serve what is stored rather than nothing.
+            log.error("room %s: stored rows do not continue checkpoint %d", room, cp_seq)
         return LoadedRoom(seq, cp_state, cp_seq, [bytes(r[1]) for r in tail])
 
     async def room_info(self, room: str) -> RoomInfo | None:

@@ -6,6 +6,7 @@ them, and structs still waiting for a dependency survive checkpoints and compact
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from pycrdt import Doc, Text
+from sqlalchemy import event
 
 from storage.compaction import compact_room
 from storage.history import AutoCheckpointer, doc_at, read_base, update_at
@@ -215,3 +217,40 @@ async def test_pending_structs_survive_checkpoints_compaction_and_reload(
     await checkpointer.aclose()
     assert text_of(await doc_at(server, ROOM, 5)) == final
     await asyncio.sleep(0)
+
+
+async def test_a_room_loaded_while_a_compaction_commits_misses_nothing(
+    two_stores: tuple[SqlStore, SqlStore],
+) -> None:
+    """`load` reads the checkpoint, then the tail: on PostgreSQL (read committed) a
+    compaction committing in between left the rows it folded out of both."""
+    server, _ = two_stores
+    updates, texts = random_edits(60, seed=13)
+    await append_all(server, updates)
+    await server.add_checkpoint(ROOM, 20, await update_at(server, ROOM, 20))
+    fired: list[bool] = []
+
+    def compact_in_between(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not fired and statement.startswith("SELECT updates.seq, updates.data"):
+            fired.append(True)  # another process compacts right now (this one waits)
+            worker = threading.Thread(target=asyncio.run, args=(compact_fresh(server.url),))
+            worker.start()
+            worker.join()
+
+    event.listen(server.engine.sync_engine, "before_cursor_execute", compact_in_between)
+    loaded = await server.load(ROOM)
+    assert fired
+    doc: Doc[Any] = Doc()
+    doc.apply_update(loaded.checkpoint or b"\x00\x00")
+    for update in loaded.tail:
+        doc.apply_update(update)
+    assert text_of(doc) == texts[59]
+
+
+async def compact_fresh(url: str) -> None:
+    store = SqlStore(url)
+    await store.start()
+    try:
+        await compact(store)
+    finally:
+        await store.aclose()
