@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from pycrdt import Doc
@@ -85,6 +86,16 @@ class RoomManager:
         room.holders -= 1
         if room.holders <= 0 and self.rooms.get(room.name) is room and not self._closing:
             self._schedule_unload(room)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[Room]:
+        """`async with manager.hold(name) as room:` — the room, loaded and held for the
+        block (released however it ends)."""
+        room = await self.acquire(name)
+        try:
+            yield room
+        finally:
+            self.release(room)
 
     def get(self, name: str) -> Room | None:
         """The loaded room, if any (no loading)."""

@@ -1,56 +1,21 @@
-"""The JSON/HTTP API: rooms, content, posting updates, health."""
+"""The JSON/HTTP API: rooms, and posting updates (content: `web.content`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import fnmatch
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from storage.types import RoomInfo, StoreError
-from sync.content import text_of
+from storage.types import RoomInfo
 from sync.errors import PermissionDenied
-from sync.names import check_room_name
-from sync.room import Room
-from sync.types import Identity
 from web.auth import verify_token
 from web.errors import HTTPError
-from web.guard import identify, token_of
-from web.jobs import FORMATS, MEDIA_TYPES, render_parts
-from web.offload import OffloadError
+from web.guard import token_of
+from web.params import iso, room_and_identity, room_param, state_of
 from web.state import AppState
-
-T = TypeVar("T")
-
-MAX_POST_BYTES = 8 * 1024 * 1024
-
-
-def iso(time_us: int) -> str:
-    """Microseconds since the epoch as an ISO 8601 UTC string."""
-    return dt.datetime.fromtimestamp(time_us / 1e6, tz=dt.UTC).isoformat(timespec="microseconds")
-
-
-def state_of(request: Request) -> AppState:
-    """The app's long-lived objects."""
-    state: AppState = request.app.state.samepage
-    return state
-
-
-def room_param(request: Request) -> str:
-    """The validated room name from the path (and, with auth on, a token granting it)."""
-    name = check_room_name(request.path_params["room"])
-    identify(request, state_of(request).settings, name)
-    return name
-
-
-def room_and_identity(request: Request) -> tuple[str, Identity]:
-    """The validated room name and the caller's identity."""
-    name = check_room_name(request.path_params["room"])
-    return name, identify(request, state_of(request).settings, name)
 
 
 def _room_json(state: AppState, info: RoomInfo | None, name: str) -> dict[str, Any]:
@@ -91,58 +56,6 @@ async def get_room(request: Request) -> Response:
     return JSONResponse(body)
 
 
-def check_format(fmt: str) -> str:
-    """`format=` of the content routes."""
-    if fmt not in FORMATS:
-        raise HTTPError(400, "bad_format", "format must be text, json or yjs")
-    return fmt
-
-
-async def offload(state: AppState, function: Callable[..., T], *args: Any) -> T:
-    """Run document-sized work in a worker process; its failures as HTTP errors."""
-    try:
-        return await state.offload.run(function, *args)
-    except OffloadError as exc:
-        if exc.reason == "failed":
-            raise HTTPError(422, "unprocessable_document", exc.detail) from None
-        raise HTTPError(503, f"offload_{exc.reason}", exc.detail) from None
-
-
-async def render_parts_response(
-    state: AppState, parts: list[bytes], fmt: str, headers: dict[str, str]
-) -> Response:
-    """A version (as updates) in a content format, rendered in a worker process."""
-    body = await offload(state, render_parts, parts, check_format(fmt))
-    return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
-
-
-async def render_head(state: AppState, room: Room, fmt: str) -> Response:
-    """The loaded room's current document: text and yjs straight from its Doc (a few
-    ms at most), json in a worker process."""
-    headers = {"X-Samepage-Seq": str(room.seq)}
-    if check_format(fmt) == "text":
-        return PlainTextResponse(text_of(room.doc), headers=headers)
-    if fmt == "yjs":
-        return Response(room.doc.get_update(), media_type=MEDIA_TYPES[fmt], headers=headers)
-    return await render_parts_response(state, [room.doc.get_update()], fmt, headers)
-
-
-async def get_content(request: Request) -> Response:
-    """`GET /api/rooms/{room}/content?format=text|json|yjs`: the current document."""
-    state = state_of(request)
-    name = room_param(request)
-    fmt = check_format(request.query_params.get("format", "text"))
-    if "at" in request.query_params or "time" in request.query_params:
-        from web.history_api import content_at
-
-        return await content_at(request, name, fmt)
-    room = await state.manager.acquire(name)
-    try:
-        return await render_head(state, room, fmt)
-    finally:
-        state.manager.release(room)
-
-
 async def post_update(request: Request) -> Response:
     """`POST /api/rooms/{room}/updates`: apply, persist and broadcast a binary update."""
     state = state_of(request)
@@ -155,23 +68,16 @@ async def post_update(request: Request) -> Response:
     if not body:
         raise HTTPError(400, "empty_update", "the body must be a binary Yjs update")
     author = identity.name or request.headers.get("x-samepage-author", "api")[:200]
-    room = await state.manager.acquire(name)
-    try:
+    async with state.manager.hold(name) as room:
         future = room.apply_update(body, author)
         if future is None:
             return JSONResponse({"seq": room.seq, "changed": False})
-        try:
-            result = await future
-        except StoreError as exc:
-            raise HTTPError(503, "store_unavailable", str(exc)) from exc
+        result = await future  # a StoreError is a 503 (web/errors.py)
         return JSONResponse({"seq": result.seq, "changed": True})
-    finally:
-        state.manager.release(room)
 
 
 routes = [
     Route("/api/rooms", list_rooms, methods=["GET"]),
     Route("/api/rooms/{room}", get_room, methods=["GET"]),
-    Route("/api/rooms/{room}/content", get_content, methods=["GET"]),
     Route("/api/rooms/{room}/updates", post_update, methods=["POST"]),
 ]

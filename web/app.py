@@ -15,7 +15,7 @@ from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 from storage.types import Store
 from sync.manager import RoomManager
-from web import admin, api, events, health, history_api, metrics
+from web import admin, api, content, events, health, history_api, metrics
 from web.cluster import make_cluster_link
 from web.errors import HANDLED, handle_error
 from web.feed import EventHub
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         WebSocketRoute("/ws/{room:path}", websocket_endpoint),
         *api.routes,
+        *content.routes,
         *history_api.routes,
         *events.routes,
         *health.routes,

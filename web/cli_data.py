@@ -26,11 +26,10 @@ from storage.types import Store
 from sync.content import deep_limit
 from sync.names import check_room_name
 from sync.restore import import_text_update
-from web.api import iso
 from web.auth import parse_ttl
 from web.cli_live import auth_headers, compact_via_server, refused, serving_holder
-from web.history_api import parse_time
 from web.jobs import render_parts
+from web.params import iso, parse_time
 from web.settings import env_default
 
 
@@ -163,7 +162,12 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
     head = info.seq if info else 0
     seq = head if args.at is None else args.at
     if args.time:
-        seq = await store.seq_at_time(room, parse_time(args.time))
+        try:
+            when = parse_time(args.time)
+        except ValueError:
+            print(f"error: --time {args.time!r} is not an ISO 8601 time", file=sys.stderr)
+            return 2
+        seq = await store.seq_at_time(room, when)
     if seq > head:
         print(f"error: seq {seq} is after the head ({head})", file=sys.stderr)
         return 1

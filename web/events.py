@@ -26,10 +26,10 @@ from storage.ytext import replay_patches
 from sync.connection import Connection
 from sync.protocol import SubscribeFlag, encode_ephemeral
 from sync.room import Room
-from web.api import room_and_identity
 from web.errors import HTTPError
 from web.feed import EventHub, EventStream, sse
 from web.offload import OffloadError
+from web.params import room_and_identity
 from web.state import AppState
 
 log = logging.getLogger("samepage.web")
@@ -67,13 +67,14 @@ class EventStreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Hold the room, follow it, write events; release everything at the end."""
-        manager = self.hub.state.manager
-        room = await manager.acquire(self.name)
-        try:
+        async with self.hub.state.manager.hold(self.name) as room:
             stream = await self.hub.follow(room)
-        except BaseException:
-            manager.release(room)
-            raise
+            try:
+                await self._serve(stream, scope, receive, send)
+            finally:
+                self.hub.unfollow(stream)
+
+    async def _serve(self, stream: EventStream, scope: Scope, receive: Receive, send: Send) -> None:
         writer = asyncio.ensure_future(self._write(stream, send))
         listener = asyncio.ensure_future(_wait_disconnect(receive))
         ended = asyncio.ensure_future(stream.done.wait())
@@ -94,8 +95,6 @@ class EventStreamResponse(Response):
             await asyncio.gather(*tasks, return_exceptions=True)
             if writer.done() and not writer.cancelled() and writer.exception() is not None:
                 log.debug("event stream writer of %s stopped: %r", peer, writer.exception())
-            self.hub.unfollow(stream)
-            manager.release(room)
             log.info(
                 "events close room=%s peer=%s user=%s reason=%s duration=%.1fs out=%dB",
                 self.name,

@@ -1,86 +1,27 @@
-"""History routes: list, content at a version, diff, named versions, restore."""
+"""History routes: list, stored updates, diff, named versions, restore (a version's
+content: `web.content`)."""
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from storage.history import version_parts
 from storage.timeline import diff_inputs, diff_rows, sessions
-from storage.types import StoreError
 from sync.errors import PermissionDenied
 from sync.restore import restore_update
-from sync.room import Room
 from sync.updates import EMPTY_UPDATE
-from web.api import (
-    iso,
-    offload,
-    render_head,
-    render_parts_response,
-    room_and_identity,
-    state_of,
-)
+from web.content import head_seq, offload
 from web.errors import HTTPError
+from web.params import int_param, iso, json_body, room_and_identity, state_of
 
 MAX_LIMIT = 1000
 MAX_UPDATES = 5000
-
-
-def int_param(request: Request, name: str, default: int | None = None) -> int | None:
-    """An optional non-negative integer query parameter."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HTTPError(400, "bad_parameter", f"{name} must be an integer") from None
-    if value < 0:
-        raise HTTPError(400, "bad_parameter", f"{name} must be >= 0")
-    return value
-
-
-def parse_time(text: str) -> int:
-    """ISO 8601 (naive = UTC) → microseconds since the epoch."""
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise HTTPError(400, "bad_parameter", "time must be ISO 8601") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1_000_000)
-
-
-async def head_seq(request: Request, room: str) -> int:
-    """The newest committed seq of a room (loaded or not)."""
-    state = state_of(request)
-    live = state.manager.get(room)
-    if live is not None:
-        await live.flush()
-        return live.seq
-    info = await state.store.room_info(room)
-    return info.seq if info else 0
-
-
-async def resolve_seq(request: Request, room: str) -> int | None:
-    """`?at=SEQ` or `?time=ISO` → a seq (None when neither is given)."""
-    at = int_param(request, "at")
-    when = request.query_params.get("time")
-    if at is not None and when:
-        raise HTTPError(400, "bad_parameter", "give at or time, not both")
-    if when:
-        return await state_of(request).store.seq_at_time(room, parse_time(when))
-    if at is not None:
-        head = await head_seq(request, room)
-        if at > head:
-            raise HTTPError(404, "no_such_version", f"seq {at} is after the head ({head})")
-    return at
 
 
 async def history(request: Request) -> Response:
@@ -101,34 +42,6 @@ async def history(request: Request) -> Response:
             for r in rows
         ]
     )
-
-
-async def content_at(request: Request, room: str, fmt: str) -> Response:
-    """Content at `?at=` / `?time=` (called by the content route when either is given):
-    the head from the loaded room, text from the room's text timeline when it has one,
-    anything else rendered from the stored rows in a worker process."""
-    seq = await resolve_seq(request, room)
-    if seq is None:
-        raise HTTPError(400, "bad_parameter", "at or time is required")
-    state = state_of(request)
-    headers = {"X-Samepage-Seq": str(seq)}
-    live = _live_head(request, room, seq)
-    if live is not None:
-        return await render_head(state, live, fmt)
-    if fmt == "text":
-        text = await state.manager.read_text(room, seq)
-        if text is not None:
-            return PlainTextResponse(text, headers=headers)
-    parts = await version_parts(state.store, room, seq)
-    return await render_parts_response(state, parts, fmt, headers)
-
-
-def _live_head(request: Request, room: str, seq: int) -> Room | None:
-    """The loaded room when it holds exactly version `seq`, all of it committed."""
-    live = state_of(request).manager.get(room)
-    if live is not None and live.seq == seq and live.inflight == 0 and not live.failed:
-        return live
-    return None
 
 
 async def diff_route(request: Request) -> Response:
@@ -180,17 +93,6 @@ def version_json(version: Any) -> dict[str, Any]:
     }
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object body."""
-    try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPError(400, "bad_json", "body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise HTTPError(400, "bad_json", "body must be a JSON object")
-    return body
-
-
 async def restore(request: Request) -> Response:
     """`POST /api/rooms/{room}/restore {"seq": N}`: version N again, as a new edit."""
     room, identity = room_and_identity(request)
@@ -207,19 +109,13 @@ async def restore(request: Request) -> Response:
     state = state_of(request)
     target = await version_parts(state.store, room, seq)
     author = identity.name or str(body.get("author") or "restore")[:200]
-    live = await state.manager.acquire(room)
-    try:
+    async with state.manager.hold(room) as live:
         update = await offload(state, restore_update, live.doc.get_update(), target)
         future = live.apply_update(update, author) if update != EMPTY_UPDATE else None
         if future is None:
             return JSONResponse({"seq": live.seq, "restored": seq, "changed": False})
-        try:
-            result = await future
-        except StoreError as exc:
-            raise HTTPError(503, "store_unavailable", str(exc)) from exc
+        result = await future  # a StoreError is a 503 (web/errors.py)
         return JSONResponse({"seq": result.seq, "restored": seq, "changed": True})
-    finally:
-        state.manager.release(live)
 
 
 async def updates(request: Request) -> Response:
