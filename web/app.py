@@ -20,7 +20,7 @@ from web.cluster import make_cluster_link
 from web.errors import HANDLED, handle_error
 from web.feed import EventHub
 from web.loopwatch import ActiveRequests, LoopWatch
-from web.owner import database_owner
+from web.owner import DatabaseHold
 from web.settings import Settings
 from web.state import AppState
 from web.ws import websocket_endpoint
@@ -57,15 +57,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        owner = database_owner(settings)  # one database, one owner (or one cluster)
-        if owner is not None:
-            await owner.acquire()
+        hold = DatabaseHold(settings)  # one database, one owner (or one cluster)
+        await hold.start()
         store = make_store(settings, on_batch=app_metrics.on_batch)
         try:
             await store.start()
         except BaseException:
-            if owner is not None:
-                await owner.aclose()
+            await hold.aclose()
             raise
         manager = RoomManager(store, settings.sync)
         link = make_cluster_link(settings, manager)
@@ -90,8 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await store.aclose()
             await state.offload.aclose()
             await watch.aclose()
-            if owner is not None:
-                await owner.aclose()
+            await hold.aclose()
             log.info("samepage stopped: rooms flushed, database closed")
 
     routes: list[BaseRoute] = [

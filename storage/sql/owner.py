@@ -11,17 +11,22 @@ other's edits live and may share it.
   that connection closes (a crashed node's connection is closed by the server).
 
 Holders sharing a database must share one bus: a holder on another bus is refused.
+A PostgreSQL hold lives as long as its connection: `watch` checks it, takes the lock
+again after a lost connection, and reports when another server took it meanwhile.
 Tools that change the database while a server runs (`samepage compact`) read the
 holders to go through the server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,8 @@ from sqlalchemy.engine import make_url
 from storage.types import StoreError
 
 OWNER_LOCK_CLASS = 731_603  # advisory key (class, 0); maintenance locks use 731_602
+WATCH_INTERVAL_S = 2.0
+log = logging.getLogger("samepage.storage")
 
 
 class OwnerConflict(StoreError):
@@ -85,6 +92,43 @@ class DatabaseOwner:
             self._file = _lock_file(path, self.me)
         elif dsn is not None:
             self._conn = await _lock_pg(dsn, self.me)
+
+    async def watch(self, on_lost: Callable[[str], None]) -> None:
+        """Until cancelled: check the PostgreSQL lock's connection every few seconds;
+        take the lock again when it is gone, and call `on_lost(why)` (then return) when
+        another server took the database meanwhile."""
+        dsn = _pg_dsn(self.db_url)
+        if dsn is None:
+            return  # a flock lasts as long as this process
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            if await self._connected():
+                continue
+            log.warning("the connection holding the database closed; taking it again")
+            old, self._conn = self._conn, None
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    await old.close()
+            try:
+                self._conn = await _lock_pg(dsn, self.me)
+            except OwnerConflict as exc:
+                on_lost(str(exc))
+                return
+            except Exception as exc:  # database down: try again at the next check
+                log.warning("cannot take the database again yet: %s", exc)
+                continue
+            log.info("database held again")
+
+    async def _connected(self) -> bool:
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            return False
+        try:
+            async with asyncio.timeout(5):
+                await conn.fetchval("SELECT 1")
+        except Exception:
+            return False
+        return True
 
     async def aclose(self) -> None:
         """Let the database go."""
