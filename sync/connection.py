@@ -1,5 +1,10 @@
-"""One client socket: ordered inbound processing and a bounded outbound queue drained
-by a single writer task. A client that stops reading is closed, never waited for."""
+"""One client socket: ordered inbound processing and bounded outbound buffering. A
+client that stops reading is closed, never waited for.
+
+Two kinds of socket: a `FrameSink` takes frames without waiting (the native WebSocket
+server: the same bytes go straight to every subscriber's socket buffer, no task per
+client); any other `Transport` (an ASGI WebSocket, a test fake) gets a bounded queue
+drained by one writer task."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from sync.errors import CloseCode
 from sync.limits import TokenBucket
-from sync.types import Identity, SyncSettings, Traffic, Transport
+from sync.types import FrameSink, Identity, SyncSettings, Traffic, Transport
 
 if TYPE_CHECKING:
     from sync.room import Room
@@ -22,14 +27,38 @@ log = logging.getLogger("samepage.sync")
 class Connection:
     """A subscriber of one room. `send` never blocks; overflow closes the connection."""
 
+    __slots__ = (
+        "_close_task",
+        "_queue",
+        "_queued_bytes",
+        "_sink",
+        "_wakeup",
+        "_writer",
+        "announced_name",
+        "bucket",
+        "bytes_in",
+        "bytes_out",
+        "close_code",
+        "identity",
+        "opened_at",
+        "peer",
+        "room",
+        "settings",
+        "subscriptions",
+        "traffic",
+        "transport",
+    )
+
     def __init__(
         self,
-        transport: Transport,
+        transport: Transport | FrameSink,
         identity: Identity,
         settings: SyncSettings,
         peer: str = "",
     ) -> None:
         self.transport = transport
+        # A FrameSink is written to directly; a Transport through the queue below.
+        self._sink: FrameSink | None = transport if isinstance(transport, FrameSink) else None
         self.identity = identity
         self.settings = settings
         self.peer = peer
@@ -41,9 +70,9 @@ class Connection:
         self.bytes_out = 0
         self.close_code: int | None = None
         self.traffic: Traffic | None = None  # shared counters, set by the server
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[bytes] | None = None  # made on the first queued frame
         self._queued_bytes = 0
-        self._wakeup = asyncio.Event()
+        self._wakeup: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
         self.bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
@@ -64,40 +93,63 @@ class Connection:
         # CPU under load in the bench profile, for no measurable memory gain.)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
-        else:
+        elif self._wakeup is not None:
             self._wakeup.set()
 
-    def send(self, frame: bytes) -> None:
-        """Queue a frame for this client; a full queue closes it as a slow consumer."""
+    def send(self, frame: bytes, counted: bool = False) -> bool:
+        """Hand a frame to this client (False if it is closed); a client too far
+        behind is closed as a slow consumer (4508). `counted`: the caller counts the
+        frame in `traffic` (a broadcast counts once for all its sockets)."""
         if self.close_code is not None:
-            return
-        self._queue.append(frame)
+            return False
+        self.bytes_out += len(frame)
+        if self.traffic is not None and not counted:
+            self.traffic.sent(frame)
+        sink = self._sink
+        if sink is not None:
+            sink.write_frame(frame)  # the sink calls `overflowed` when it is over a limit
+            return True
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        queue.append(frame)
         self._queued_bytes += len(frame)
         if (
-            len(self._queue) > self.settings.outbound_queue_frames
+            len(queue) > self.settings.outbound_queue_frames
             or self._queued_bytes > self.settings.outbound_queue_bytes
         ):
-            log.warning(
-                "closing slow consumer peer=%s room=%s queued=%d frames/%d bytes",
-                self.peer,
-                self.room.name if self.room else "-",
-                len(self._queue),
-                self._queued_bytes,
-            )
-            self.abort(CloseCode.SLOW_CONSUMER, "slow consumer")
-            return
+            self.overflowed(len(queue), self._queued_bytes)
+            return False
         self._ensure_writer()
+        return True
+
+    def overflowed(self, frames: int, queued_bytes: int) -> None:
+        """Close this connection as a slow consumer: it has `frames` / `queued_bytes`
+        it did not take."""
+        log.warning(
+            "closing slow consumer peer=%s room=%s queued=%d frames/%d bytes",
+            self.peer,
+            self.room.name if self.room else "-",
+            frames,
+            queued_bytes,
+        )
+        self.abort(CloseCode.SLOW_CONSUMER, "slow consumer")
 
     def abort(self, code: int, reason: str = "") -> None:
         """Close without waiting: drop queued frames, leave the room, close the socket."""
         if self.close_code is not None:
             return
         self.close_code = code
-        self._queue.clear()
+        if self._queue is not None:
+            self._queue.clear()
         self._queued_bytes = 0
         if self.room is not None:
             self.room.leave(self)
-        self._wakeup.set()
+        if self._wakeup is not None:
+            self._wakeup.set()
+        if self._sink is not None:
+            self._sink.close_with(code, reason)
+            return
         self._close_task = asyncio.get_running_loop().create_task(
             self._close_transport(code, reason)
         )
@@ -113,24 +165,27 @@ class Connection:
             await self._close_task
 
     async def _close_transport(self, code: int, reason: str) -> None:
+        transport = self.transport
+        assert not isinstance(transport, FrameSink)
         try:
-            await self.transport.close(code, reason)
+            await transport.close(code, reason)
         except Exception as exc:  # the socket may already be gone
             log.debug("close of %s failed: %s", self.peer, exc)
 
     async def _write_loop(self) -> None:
         queue = self._queue
+        assert queue is not None
+        wakeup = self._wakeup = self._wakeup or asyncio.Event()
+        transport = self.transport
+        assert not isinstance(transport, FrameSink)
         try:
             while self.close_code is None:
-                self._wakeup.clear()  # before draining: a send during the drain re-sets it
+                wakeup.clear()  # before draining: a send during the drain re-sets it
                 while queue and self.close_code is None:
                     frame = queue.popleft()
                     self._queued_bytes -= len(frame)
-                    await self.transport.send_bytes(frame)
-                    self.bytes_out += len(frame)
-                    if self.traffic is not None:
-                        self.traffic.sent(frame)
-                await self._wakeup.wait()
+                    await transport.send_bytes(frame)
+                await wakeup.wait()
         except Exception as exc:  # peer went away mid-send: the reader will notice too
             log.debug("write to %s failed: %s", self.peer, exc)
             if self.close_code is None:
@@ -138,13 +193,18 @@ class Connection:
                 if self.room is not None:
                     self.room.leave(self)
 
-    async def aclose(self) -> None:
-        """Stop the writer and leave the room (idempotent)."""
+    def detach(self) -> None:
+        """The socket is gone: leave the room and write nothing more (idempotent)."""
         if self.close_code is None:
             self.close_code = CloseCode.NORMAL
         if self.room is not None:
             self.room.leave(self)
-        self._wakeup.set()
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def aclose(self) -> None:
+        """Stop the writer and leave the room (idempotent)."""
+        self.detach()
         if self._writer is not None:
             self._writer.cancel()
             try:

@@ -3,8 +3,10 @@ and hand each message to the room. Errors surface as `SyncError` with a close co
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from sync import protocol
@@ -39,19 +41,45 @@ def announced_name(entries: list[AwarenessEntry]) -> str | None:
 
 async def handle_frame(conn: Connection, frame: bytes) -> None:
     """Process one binary frame from `conn` (which must have joined a room)."""
+    wait = handle_frame_nowait(conn, frame)
+    if wait is not None:
+        await wait
+
+
+def handle_frame_nowait(conn: Connection, frame: bytes) -> Awaitable[None] | None:
+    """Process one binary frame now if nothing has to be waited for; otherwise return
+    what the caller must await before reading the next frame (the rate limiter's
+    delay, or the store catching up): processing stays ordered without a task per
+    frame."""
     room = conn.room
     if room is None or conn.closed:
-        return
+        return None
     conn.bytes_in += len(frame)
     if conn.traffic is not None:
         conn.traffic.received(frame)
+    wait = conn.bucket.try_take()
+    if wait:
+        return _after_token(conn, frame, wait)
+    return _process(conn, frame)
+
+
+async def _after_token(conn: Connection, frame: bytes, wait: float) -> None:
+    await conn.bucket.take_after(wait)
+    if conn.room is not None and not conn.closed:
+        later = _process(conn, frame)
+        if later is not None:
+            await later
+
+
+def _process(conn: Connection, frame: bytes) -> Awaitable[None] | None:
+    room = conn.room
+    assert room is not None
     settings = conn.settings
-    await conn.bucket.take()
     if len(frame) > settings.max_update_bytes:
         raise LimitExceeded(f"frame of {len(frame)} bytes", CloseCode.TOO_BIG)
     message = protocol.decode_frame(frame)
     if isinstance(message, (protocol.SyncUpdate, protocol.SyncStep2)):
-        await _handle_update(conn, message.update)
+        return _handle_update(conn, message.update)
     elif isinstance(message, protocol.SyncStep1):
         room.answer_sync_step1(conn, message.state_vector)
     elif isinstance(message, protocol.AwarenessMessage):
@@ -80,20 +108,26 @@ async def handle_frame(conn: Connection, frame: bytes) -> None:
         log.info("ignoring unknown message type %d from %s", message.message_type, conn.peer)
     else:  # Saved is server -> client only
         log.info("ignoring %s from client %s", type(message).__name__, conn.peer)
+    return None
 
 
-async def _handle_update(conn: Connection, update: bytes) -> None:
+def _handle_update(conn: Connection, update: bytes) -> Awaitable[None] | None:
     room = conn.room
     if room is None:
-        return
+        return None
     if not conn.identity.can_write:
         if room.would_change(update):
             raise PermissionDenied("read-only connection sent a document change")
-        return  # e.g. the empty sync step 2 every client sends on connect
+        return None  # e.g. the empty sync step 2 every client sends on connect
     future = room.apply_update(update, author_of(conn), conn)
     if future is not None and room.inflight > conn.settings.max_inflight_per_room:
         # Backpressure: the store is behind; stop reading this client until it catches up.
-        try:
-            await future
-        except Exception as exc:
-            raise RoomUnavailable(f"store failed: {exc}") from exc
+        return _await_commit(future)
+    return None
+
+
+async def _await_commit(future: asyncio.Future[Any]) -> None:
+    try:
+        await future
+    except Exception as exc:
+        raise RoomUnavailable(f"store failed: {exc}") from exc

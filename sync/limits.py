@@ -24,10 +24,11 @@ class TokenBucket:
         self._last = time.monotonic()
         self._throttled = 0.0
 
-    async def take(self) -> None:
-        """Take one token, waiting if needed; raise LimitExceeded for a flooder."""
+    def try_take(self) -> float:
+        """Take one token if there is one (0.0), else return how long to wait for it
+        (then call `take_after`); raise LimitExceeded for a flooder."""
         if self.rate <= 0:
-            return
+            return 0.0
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self._last) * self.rate)
         self._last = now
@@ -35,11 +36,21 @@ class TokenBucket:
             self._throttled = 0.0  # a full bucket ends a throttling episode
         if self.tokens >= 1:
             self.tokens -= 1
-            return
+            return 0.0
         wait = (1 - self.tokens) / self.rate
         self._throttled += wait
         if self._throttled > THROTTLE_CLOSE_AFTER_S:
             raise LimitExceeded("message rate limit exceeded", CloseCode.RATE_LIMITED)
+        return wait
+
+    async def take_after(self, wait: float) -> None:
+        """Wait `wait` seconds (from `try_take`), then take the token that accrued."""
         await asyncio.sleep(wait)
         self.tokens = 0.0
         self._last = time.monotonic()
+
+    async def take(self) -> None:
+        """Take one token, waiting if needed; raise LimitExceeded for a flooder."""
+        wait = self.try_take()
+        if wait:
+            await self.take_after(wait)

@@ -81,6 +81,17 @@ class RoomManager:
             timer.cancel()
         return room
 
+    def acquire_loaded(self, name: str) -> Room | None:
+        """`acquire` without waiting: the room if it is loaded (no database), else None."""
+        room = self.rooms.get(name)
+        if room is None or self._closing:
+            return None
+        room.holders += 1
+        timer = self._unload_timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+        return room
+
     def release(self, room: Room) -> None:
         """Drop one hold; an unheld room is unloaded after the grace period."""
         room.holders -= 1

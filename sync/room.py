@@ -239,9 +239,10 @@ class Room:
         updates = [item.update for item in done]
         merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
         self.broadcast(protocol.encode_update(merged))
-        saved = protocol.encode_saved(self.seq, self.stored_state_vector)
+        saved = b""
         for conn in self.subscribers:
             if conn.subscriptions & SubscribeFlag.SAVED:
+                saved = saved or protocol.encode_saved(self.seq, self.stored_state_vector)
                 conn.send(saved)
         self._release_waiting_syncs(done[-1].id)
         notice = CommitNotice(
@@ -316,10 +317,16 @@ class Room:
         self._waiting_syncs = still
 
     def broadcast(self, frame: bytes, exclude: Connection | None = None) -> None:
-        """Hand the same encoded frame to every subscriber (non-blocking)."""
-        for conn in list(self.subscribers):
-            if conn is not exclude:
-                conn.send(frame)
+        """Hand the same encoded frame to every subscriber (non-blocking): the native
+        WebSocket server frames it once and writes the same bytes to every socket."""
+        sent = 0
+        traffic = None
+        for conn in list(self.subscribers):  # a send may close a slow consumer
+            if conn is not exclude and conn.send(frame, counted=True):
+                sent += 1
+                traffic = conn.traffic
+        if traffic is not None:
+            traffic.sent(frame, sent)
 
     def send_to_subscribed(
         self, flag: SubscribeFlag, frame: bytes, exclude: Connection | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Transport(Protocol):
@@ -14,6 +14,19 @@ class Transport(Protocol):
 
     async def close(self, code: int, reason: str = "") -> None:
         """Close the socket with a close code."""
+
+
+@runtime_checkable
+class FrameSink(Protocol):
+    """A socket that takes frames without waiting (the native WebSocket server): the
+    sink buffers, writes coalesced, and calls `Connection.overflowed` when the client
+    is over the outbound limits."""
+
+    def write_frame(self, frame: bytes) -> None:
+        """Queue one binary message for the socket."""
+
+    def close_with(self, code: int, reason: str) -> None:
+        """Start the closing handshake with `code` (no more frames after it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +86,11 @@ class Traffic:
         self.frames_in[kind] = self.frames_in.get(kind, 0) + 1
         self.bytes_in[kind] = self.bytes_in.get(kind, 0) + len(frame)
 
-    def sent(self, frame: bytes) -> None:
-        """Count one frame handed to a socket."""
+    def sent(self, frame: bytes, sockets: int = 1) -> None:
+        """Count one frame handed to `sockets` sockets."""
         kind = frame_kind(frame)
-        self.frames_out[kind] = self.frames_out.get(kind, 0) + 1
-        self.bytes_out[kind] = self.bytes_out.get(kind, 0) + len(frame)
+        self.frames_out[kind] = self.frames_out.get(kind, 0) + sockets
+        self.bytes_out[kind] = self.bytes_out.get(kind, 0) + len(frame) * sockets
 
     def closed(self, code: int | None) -> None:
         """Count one connection ended (or refused) with `code`."""

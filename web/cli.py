@@ -37,6 +37,18 @@ def _add_serve(sub: Any) -> None:
         type=float,
         default=env_default("shutdown_timeout", defaults.shutdown_timeout),
     )
+    serve.add_argument(
+        "--ws",
+        default=env_default("ws", defaults.ws),
+        choices=["native", "websockets-sansio", "websockets", "wsproto"],
+        help="WebSocket server: samepage's own (native, the fastest) or uvicorn's (ASGI)",
+    )
+    serve.add_argument(
+        "--ws-ping-interval",
+        type=float,
+        default=env_default("ws_ping_interval", defaults.ws_ping_interval),
+        help="seconds; a silent socket is pinged and dropped after 2-3 intervals (0: off)",
+    )
     serve.add_argument("--log-level", default=env_default("log_level", defaults.log_level))
     serve.add_argument(
         "--log-format",
@@ -149,6 +161,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         sqlite_synchronous=args.sqlite_synchronous,
         max_frame_bytes=args.max_frame_bytes,
         shutdown_timeout=args.shutdown_timeout,
+        ws=args.ws,
+        ws_ping_interval=args.ws_ping_interval,
         log_level=args.log_level,
         log_format=args.log_format,
         secret=args.secret or None,

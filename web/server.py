@@ -15,6 +15,8 @@ from web.logs import configure_logging
 from web.settings import Settings
 from web.state import AppState
 from web.workers import reuse_port_socket
+from web.wshub import WsHub
+from web.wsnative import protocol_class
 
 log = logging.getLogger("samepage.web")
 
@@ -36,7 +38,7 @@ class SamepageServer(uvicorn.Server):
         for server in self.servers:
             server.close()
         app = self.config.loaded_app
-        state = _find_state(app)
+        state = find_state(app)
         if state is not None:
             state.begin_shutdown()
             await state.manager.aclose(self.close_code)
@@ -46,7 +48,7 @@ class SamepageServer(uvicorn.Server):
         self._captured_signals.clear()
 
 
-def _find_state(app: object) -> AppState | None:
+def find_state(app: object) -> AppState | None:
     """uvicorn wraps the app in middleware; walk down to ours."""
     for _ in range(10):
         state = getattr(getattr(app, "state", None), "samepage", None)
@@ -61,11 +63,16 @@ def _find_state(app: object) -> AppState | None:
 def serve(settings: Settings) -> None:
     """Run samepage until interrupted."""
     configure_logging(settings.log_level, settings.log_format)
+    hub = WsHub(settings)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        # `WS /ws/{room}` natively (web.wsnative): no ASGI message or task per frame;
+        # uvicorn's implementations (ASGI, web.ws) stay available for comparison.
+        ws=protocol_class(hub) if settings.ws == "native" else settings.ws,
+        ws_ping_interval=settings.ws_ping_interval or None,
+        ws_ping_timeout=settings.ws_ping_interval or None,
         ws_max_size=settings.max_frame_bytes * 2,
         ws_per_message_deflate=False,
         lifespan="on",

@@ -28,6 +28,8 @@ class Settings:
     redis: str = ""  # redis://host:port: join a cluster sharing rooms through Redis
     node_id: str = ""  # this node's name on the bus (default: the host name)
     workers: int = 1  # processes on this machine (needs --redis and a shared database)
+    ws: str = "native"  # the WebSocket server: ours, or a uvicorn implementation's name
+    ws_ping_interval: float = 20.0  # silent sockets are pinged, dropped after 2-3 (0: off)
     reuse_port: bool = False  # bind with SO_REUSEPORT (set for the workers' children)
     unready_after_failed_commits: int = 3  # /readyz 503 after this many in a row
     sync: SyncSettings = field(default_factory=SyncSettings)

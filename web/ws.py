@@ -1,4 +1,6 @@
-"""`WS /ws/{room}`: the y-websocket endpoint; maps sync errors to close codes once."""
+"""`WS /ws/{room}` as an ASGI endpoint: what serves it under another ASGI server or a
+test client (`samepage serve` serves it natively, `web.wsnative`); maps sync errors to
+close codes once."""
 
 from __future__ import annotations
 
@@ -8,11 +10,10 @@ import time
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sync.connection import Connection
-from sync.errors import CloseCode, InvalidRoomName, ProtocolError, SyncError
+from sync.errors import CloseCode, ProtocolError, SyncError
 from sync.handler import handle_frame
-from sync.names import is_valid_room_name
-from web.cluster import refresh_before_join
-from web.guard import check_capacity, identify, origin_allowed
+from web.admission import admit, join_room
+from web.guard import origin_allowed
 from web.state import AppState
 
 log = logging.getLogger("samepage.web")
@@ -54,11 +55,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     try:
-        if not is_valid_room_name(name):
-            raise InvalidRoomName(f"invalid room name {name[:40]!r}")
-        identity = identify(websocket, state.settings, name)
-        check_capacity(state, name)
-        room = await state.manager.acquire(name)
+        identity = admit(state, name, websocket)
+        room = await join_room(state, websocket.app, name)
     except SyncError as exc:
         log.warning("refused ws peer=%s room=%s code=%d: %s", peer, name[:40], exc.code, exc.detail)
         state.manager.traffic.closed(exc.code)
@@ -71,7 +69,6 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     log.info("open room=%s peer=%s user=%s", name, peer, identity.name or "-")
     reason = ""
     try:
-        await refresh_before_join(websocket.app, name)
         room.join(conn)
         conn.start()
         reason = await _read_loop(websocket, conn, state.settings.max_frame_bytes)

@@ -1,0 +1,442 @@
+"""`WS /ws/{room}` served natively inside uvicorn (its `ws=` setting takes this class):
+no ASGI messages, no task per socket. Inbound frames are processed in order as they
+arrive; outbound frames go straight into the socket's buffer, framed once per
+broadcast (`WsHub.frame`) and written once per loop iteration. The checks are the
+ASGI endpoint's (`web.ws`): origin (HTTP 403 before the upgrade), room name, token
+and limits before anything is allocated, the same close codes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable
+from typing import Any, ClassVar, cast
+from urllib.parse import unquote
+
+from starlette.requests import HTTPConnection
+
+from sync.connection import Connection
+from sync.errors import CloseCode, SyncError
+from sync.handler import handle_frame_nowait
+from sync.room import Room
+from web import wsframes
+from web.admission import admit, join_room
+from web.guard import origin_allowed
+from web.wshub import WsHub
+
+log = logging.getLogger("samepage.web")
+HANDSHAKE, JOINING, OPEN, CLOSING, CLOSED = range(5)
+MAX_REQUEST = 16 * 1024
+CLOSE_TIMEOUT_S = 5.0
+
+
+def _http(status: str, extra: str = "") -> bytes:
+    return (
+        f"HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        f"content-length: 0\r\nconnection: close\r\n{extra}\r\n"
+    ).encode("latin-1")
+
+
+class WebSocketProtocol(asyncio.Protocol):
+    """One client socket, from the upgrade request to the close."""
+
+    hub: ClassVar[WsHub]
+    __slots__ = (
+        "_backlog",
+        "_close_timer",
+        "_out",
+        "_paused_frames",
+        "_request",
+        "alive",
+        "conn",
+        "peer",
+        "phase",
+        "pinged",
+        "reader",
+        "room",
+        "server_state",
+        "started",
+        "transport",
+        "write_paused",
+    )
+
+    def __init__(self, config: Any, server_state: Any, app_state: Any = None, **_: Any) -> None:
+        self.server_state = server_state
+        self.hub.attach(config.loaded_app)
+        self.transport: asyncio.Transport | None = None
+        self.phase = HANDSHAKE
+        self._request = b""
+        self.reader: wsframes.FrameReader | None = None
+        self.conn: Connection | None = None
+        self.room: Room | None = None
+        self.peer = "?"
+        self.started = 0.0
+        self._out: list[bytes] | None = None
+        self._backlog: deque[bytes] | None = None  # frames read while one is awaited
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._paused_frames = 0
+        self.write_paused = False
+        self.alive = True
+        self.pinged = False
+
+    # -- asyncio.Protocol ----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """uvicorn hands over the socket of an upgrade request."""
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        self.server_state.connections.add(self)
+        client = transport.get_extra_info("peername")
+        if client:
+            self.peer = f"{client[0]}:{client[1]}"
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the client: the upgrade request, then frames."""
+        if self.phase == HANDSHAKE:
+            self._on_request(data)
+            return
+        reader = self.reader
+        if reader is None or self.phase == CLOSED:
+            return
+        self.alive = True
+        try:
+            messages = reader.feed(data)
+        except wsframes.FrameError as exc:
+            self._refuse(exc.code, exc.reason)
+            return
+        for opcode, payload in messages:
+            if opcode == wsframes.BINARY:
+                if self._backlog is not None:
+                    if self.phase <= OPEN:
+                        self._backlog.append(payload)
+                elif self.phase == OPEN:
+                    self._dispatch(payload)
+            elif opcode == wsframes.CLOSE:
+                self._on_close_frame(payload)
+                return
+            elif opcode == wsframes.PING:
+                self.write_raw(wsframes.encode_frame(wsframes.PONG, payload))
+            elif opcode == wsframes.TEXT and self.phase == OPEN:
+                self._refuse(CloseCode.UNSUPPORTED_DATA, "text frames are not part of the protocol")
+                return
+            # PONG: `alive` is all it says
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The socket is closed: leave the room, count, log."""
+        phase, self.phase = self.phase, CLOSED
+        self.server_state.connections.discard(self)
+        self.hub.removed(self)
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        self._out = None
+        self._backlog = None
+        conn, room = self.conn, self.room
+        state = self.hub.state
+        if conn is None or room is None or state is None:
+            return
+        if conn.close_code is None:
+            conn.close_code = 1006 if phase != CLOSING else CloseCode.NORMAL
+        state.connections -= 1
+        conn.detach()
+        state.manager.release(room)
+        state.manager.traffic.closed(conn.close_code)
+        log.info(
+            "close room=%s peer=%s user=%s code=%s duration=%.1fs in=%dB out=%dB",
+            room.name,
+            self.peer,
+            conn.identity.name or "-",
+            conn.close_code,
+            time.monotonic() - self.started,
+            conn.bytes_in,
+            conn.bytes_out,
+        )
+
+    def pause_writing(self) -> None:
+        """The socket's buffer passed its high-water mark: count what piles up."""
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        """The client caught up."""
+        self.write_paused = False
+        self._paused_frames = 0
+
+    def shutdown(self) -> None:
+        """uvicorn is stopping (the app already closed its clients with its own code)."""
+        if self.phase in (OPEN, JOINING):
+            self.close_with(CloseCode.SERVICE_RESTART, "server shutting down")
+        elif self.transport is not None and self.phase != CLOSED:
+            self.transport.close()
+
+    # -- the upgrade ---------------------------------------------------------------
+
+    def _on_request(self, data: bytes) -> None:
+        request = self._request + data
+        end = request.find(b"\r\n\r\n")
+        if end < 0:
+            if len(request) > MAX_REQUEST:
+                self._reject("431 Request Header Fields Too Large")
+            self._request = request
+            return
+        self._request = b""
+        lines = request[:end].decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        headers = []
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers.append(
+                (name.strip().lower().encode("latin-1"), value.strip().encode("latin-1"))
+            )
+        if len(parts) != 3 or parts[0] != "GET":
+            self._reject("400 Bad Request")
+            return
+        self._upgrade(parts[1], headers)
+
+    def _upgrade(self, target: str, headers: list[tuple[bytes, bytes]]) -> None:
+        state = self.hub.state
+        path, _, query = target.partition("?")
+        scope = {"type": "websocket", "headers": headers, "query_string": query.encode("latin-1")}
+        request = HTTPConnection(scope)
+        key = request.headers.get("sec-websocket-key", "")
+        if request.headers.get("upgrade", "").lower() != "websocket" or not wsframes.valid_key(key):
+            self._reject("400 Bad Request")
+            return
+        if request.headers.get("sec-websocket-version") != "13":
+            self._reject("426 Upgrade Required", "sec-websocket-version: 13\r\n")
+            return
+        if state is None or not path.startswith("/ws/"):
+            self._reject("403 Forbidden")
+            return
+        if not origin_allowed(request, state.settings):
+            # Before the upgrade: the browser sees HTTP 403.
+            log.warning(
+                "refused ws peer=%s: origin %r not allowed", self.peer, request.headers["origin"]
+            )
+            self._reject("403 Forbidden")
+            return
+        assert self.transport is not None
+        self.transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+            b"sec-websocket-accept: " + wsframes.accept_key(key).encode("ascii") + b"\r\n\r\n"
+        )
+        self.reader = wsframes.FrameReader(state.settings.max_frame_bytes)
+        name = unquote(path[4:])
+        try:
+            identity = admit(state, name, request)
+        except SyncError as exc:
+            log.warning(
+                "refused ws peer=%s room=%s code=%d: %s", self.peer, name[:40], exc.code, exc.detail
+            )
+            state.manager.traffic.closed(exc.code)
+            self.close_with(exc.code, exc.detail[:120])
+            return
+        self.started = time.monotonic()
+        self.conn = Connection(self, identity, state.settings.sync, self.peer)
+        self.conn.traffic = state.manager.traffic
+        self.hub.added(self)
+        room = state.manager.acquire_loaded(name) if self.hub.cluster is None else None
+        if room is not None:
+            self._joined(room)
+            return
+        self.phase = JOINING
+        self._backlog = deque()
+        self._spawn(self._join(name))
+
+    async def _join(self, name: str) -> None:
+        state = self.hub.state
+        assert state is not None and self.conn is not None
+        try:
+            room = await join_room(state, self.hub.app, name)
+        except SyncError as exc:
+            log.warning(
+                "refused ws peer=%s room=%s code=%d: %s", self.peer, name[:40], exc.code, exc.detail
+            )
+            self.conn.close_code = exc.code
+            state.manager.traffic.closed(exc.code)
+            self.conn = None
+            self.close_with(exc.code, exc.detail[:120])
+            return
+        if self.phase != JOINING:  # the client left meanwhile
+            state.manager.release(room)
+            return
+        self._joined(room)
+        self._drain_backlog_soon()
+
+    def _joined(self, room: Room) -> None:
+        state = self.hub.state
+        conn = self.conn
+        assert state is not None and conn is not None
+        self.room = room
+        self.phase = OPEN
+        state.connections += 1
+        log.info("open room=%s peer=%s user=%s", room.name, self.peer, conn.identity.name or "-")
+        room.join(conn)
+
+    def _reject(self, status: str, extra: str = "") -> None:
+        assert self.transport is not None
+        self.phase = CLOSED
+        self.transport.write(_http(status, extra))
+        self.transport.close()
+
+    # -- inbound -------------------------------------------------------------------
+
+    def _dispatch(self, payload: bytes) -> None:
+        conn = self.conn
+        assert conn is not None
+        try:
+            wait = handle_frame_nowait(conn, payload)
+        except SyncError as exc:
+            self._refused_input(exc)
+            return
+        except Exception:
+            log.exception("internal error handling a frame from %s", self.peer)
+            conn.abort(CloseCode.INTERNAL_ERROR, "internal error")
+            return
+        if wait is not None:
+            self._backlog = deque()
+            self._spawn(self._wait_then_drain(wait))
+
+    def _refused_input(self, exc: SyncError) -> None:
+        conn = self.conn
+        assert conn is not None
+        log.warning(
+            "refused input room=%s peer=%s code=%d: %s",
+            self.room.name if self.room else "-",
+            self.peer,
+            exc.code,
+            exc.detail,
+        )
+        conn.abort(exc.code, exc.detail[:120])
+
+    async def _wait_then_drain(self, wait: Awaitable[None]) -> None:
+        """Ordered processing: the frames read while `wait` runs are handled after it."""
+        assert self.transport is not None
+        self.transport.pause_reading()
+        try:
+            await wait
+        except SyncError as exc:
+            self._refused_input(exc)
+        except Exception:
+            log.exception("internal error handling a frame from %s", self.peer)
+            if self.conn is not None:
+                self.conn.abort(CloseCode.INTERNAL_ERROR, "internal error")
+        self._drain_backlog_soon()
+
+    def _drain_backlog_soon(self) -> None:
+        backlog, self._backlog = self._backlog, None
+        while backlog and self.phase == OPEN and self._backlog is None:
+            self._dispatch(backlog.popleft())
+        if backlog and self._backlog is not None:  # waiting again: keep the order
+            backlog.extend(self._backlog)
+            self._backlog = backlog
+            return
+        if self.phase == OPEN and self.transport is not None:
+            self.transport.resume_reading()
+
+    def _on_close_frame(self, payload: bytes) -> None:
+        assert self.transport is not None
+        if self.phase == CLOSING:  # the reply to ours: the closing handshake is done
+            self.transport.close()
+            return
+        try:
+            code, _reason = wsframes.parse_close(payload)
+        except wsframes.FrameError as exc:
+            self._refuse(exc.code, exc.reason)
+            return
+        if self.conn is not None and self.conn.close_code is None:
+            self.conn.close_code = code
+            self.conn.detach()
+        self.phase = CLOSING
+        self.flush()
+        self.transport.write(wsframes.encode_close(1000 if code == 1005 else code))
+        self.transport.close()
+
+    def _refuse(self, code: int, reason: str) -> None:
+        log.warning(
+            "refused input room=%s peer=%s code=%d: %s",
+            self.room.name if self.room else "-",
+            self.peer,
+            code,
+            reason,
+        )
+        if self.conn is not None and self.conn.close_code is None:
+            self.conn.abort(code, reason)
+        else:
+            self.close_with(code, reason)
+
+    # -- outbound (FrameSink) --------------------------------------------------------
+
+    def write_frame(self, frame: bytes) -> None:
+        """Queue one binary message; written at the end of this loop iteration."""
+        framed = self.hub.frame(frame)
+        out = self._out
+        if out is None:
+            self._out = [framed]
+            self.hub.mark_dirty(self)
+        else:
+            out.append(framed)
+        if self.write_paused:
+            self._paused_frames += 1
+
+    def write_raw(self, data: bytes) -> None:
+        """Queue an already framed message (pings, pongs)."""
+        if self.phase in (CLOSING, CLOSED):
+            return
+        out = self._out
+        if out is None:
+            self._out = [data]
+            self.hub.mark_dirty(self)
+        else:
+            out.append(data)
+
+    def flush(self) -> None:
+        """Write what was queued in this loop iteration, in one call."""
+        out, self._out = self._out, None
+        transport = self.transport
+        if not out or transport is None or self.phase == CLOSED:
+            return
+        transport.write(out[0] if len(out) == 1 else b"".join(out))
+        if self.write_paused and self.conn is not None:
+            settings = self.conn.settings
+            buffered = transport.get_write_buffer_size()
+            if (
+                self._paused_frames > settings.outbound_queue_frames
+                or buffered > settings.outbound_queue_bytes
+            ):
+                self.conn.overflowed(self._paused_frames, buffered)
+
+    def close_with(self, code: int, reason: str) -> None:
+        """Send a close frame; the socket closes on the client's reply (or a timeout)."""
+        transport = self.transport
+        if self.phase in (CLOSING, CLOSED) or transport is None:
+            return
+        self.phase = CLOSING
+        self._backlog = None
+        self.flush()
+        transport.write(wsframes.encode_close(code, reason))
+        transport.resume_reading()  # to see the reply
+        loop = asyncio.get_running_loop()
+        self._close_timer = loop.call_later(CLOSE_TIMEOUT_S, transport.abort)
+
+    def keepalive_timeout(self) -> None:
+        """No pong for a ping: the peer vanished; drop it (its presence goes with it)."""
+        log.info(
+            "keepalive timeout peer=%s room=%s", self.peer, self.room.name if self.room else "-"
+        )
+        if self.conn is not None and self.conn.close_code is None:
+            self.conn.close_code = CloseCode.INTERNAL_ERROR
+            self.conn.detach()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        tasks = self.server_state.tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+
+def protocol_class(hub: WsHub) -> type[WebSocketProtocol]:
+    """The protocol class to give uvicorn (`ws=`), bound to `hub`."""
+    return type("SamepageWebSocket", (WebSocketProtocol,), {"hub": hub, "__slots__": ()})
