@@ -48,7 +48,9 @@ class SqlStore:
     ) -> None:
         self.url = url
         self.engine: AsyncEngine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
-        self._writer = GroupCommitWriter(self.engine, on_batch=on_batch)
+        self._writer = GroupCommitWriter(
+            self.engine, on_batch=on_batch, sqlite_synchronous=sqlite_synchronous
+        )
         self._closed = False
 
     async def start(self) -> None:

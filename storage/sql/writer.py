@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.sql import schema
 from storage.sql.engine import write_transaction
+from storage.sql.sqlite_batch import SqliteBatchWriter
 from storage.types import AppendResult, StoreError
 
 log = logging.getLogger("samepage.storage")
@@ -37,6 +38,7 @@ class GroupCommitWriter:
         self,
         engine: AsyncEngine,
         on_batch: Callable[[int, float], None] | None = None,
+        sqlite_synchronous: str = "FULL",
     ) -> None:
         self._engine = engine
         self._queue: list[_Pending] = []
@@ -53,6 +55,11 @@ class GroupCommitWriter:
         if dialect not in inserts:
             raise StoreError(f"unsupported database dialect {dialect}")
         self._reserve = _reserve_statement(inserts[dialect])
+        # SQLite: a batch is one call on the writer's own connection and thread.
+        database = engine.url.database
+        self._sqlite: SqliteBatchWriter | None = None
+        if dialect == "sqlite" and database and database != ":memory:":
+            self._sqlite = SqliteBatchWriter(database, sqlite_synchronous)
 
     def start(self) -> None:
         """Start the writer task."""
@@ -87,6 +94,8 @@ class GroupCommitWriter:
         except asyncio.CancelledError:
             pass
         self._task = None
+        if self._sqlite is not None:
+            await self._sqlite.aclose()
 
     async def _run(self) -> None:
         while True:
@@ -101,8 +110,17 @@ class GroupCommitWriter:
         started = time.perf_counter()
         now_us = time.time_ns() // 1000
         try:
-            async with write_transaction(self._engine) as conn:
-                results = await self._write(conn, batch, now_us)
+            if self._sqlite is not None:
+                seqs = await self._sqlite.commit(
+                    [(item.room, item.author, item.update) for item in batch], now_us
+                )
+                results = [
+                    AppendResult(item.room, seq, now_us)
+                    for item, seq in zip(batch, seqs, strict=True)
+                ]
+            else:
+                async with write_transaction(self._engine) as conn:
+                    results = await self._write(conn, batch, now_us)
         except Exception as exc:  # every caller must learn its update is not stored
             log.error("group commit of %d updates failed: %s", len(batch), exc)
             self.failures += 1
