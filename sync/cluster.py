@@ -92,6 +92,9 @@ class ClusterLink:
         self.rooms: dict[str, _RoomSync] = {}
         self.markers: dict[str, RemoteNode] = {}
         self.caught_up = 0  # updates applied from the database rather than the bus
+        # Updates another node committed that changed a room here (bus or database):
+        # with room-affine routing (every client of a room on one node) it stays 0.
+        self.remote_applied = 0
         self.catch_ups = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._periodic: asyncio.Task[None] | None = None
@@ -254,10 +257,14 @@ class ClusterLink:
                 "ignoring malformed %s from %s: %s", type(message).__name__, message.origin, exc
             )
 
+    def _apply_remote(self, room: Room, update: bytes, seq: int) -> None:
+        if room.apply_remote_update(update, seq):
+            self.remote_applied += 1
+
     def _apply_update(self, sync: _RoomSync, room: Room, seq: int, update: bytes) -> None:
         if seq <= sync.applied or seq in sync.seen:
             return
-        room.apply_remote_update(update, seq)
+        self._apply_remote(room, update, seq)
         sync.seen.add(seq)
         self._advance(sync)
         if sync.seen and sync.gap_timer is None:  # a hole below what we saw
@@ -318,7 +325,7 @@ class ClusterLink:
                 # them): the checkpoint that covers them goes first.
                 checkpoint = await self.store.checkpoint_before(sync.name, target)
                 if checkpoint is not None and checkpoint[0] > start:
-                    room.apply_remote_update(checkpoint[1], checkpoint[0])
+                    self._apply_remote(room, checkpoint[1], checkpoint[0])
             missing = [r for r in rows if r.seq > sync.applied and r.seq not in sync.seen]
             applied = len(missing)
             if missing:
@@ -329,9 +336,9 @@ class ClusterLink:
                     merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
                 except Exception:  # a row pycrdt cannot merge: apply one by one
                     for row in missing:
-                        room.apply_remote_update(row.update, row.seq)
+                        self._apply_remote(room, row.update, row.seq)
                 else:
-                    room.apply_remote_update(merged, target)
+                    self._apply_remote(room, merged, target)
             sync.applied = max(sync.applied, target)
             sync.seen = {s for s in sync.seen if s > sync.applied}
             self._advance(sync)

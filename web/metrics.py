@@ -139,6 +139,12 @@ class _LiveCollector(Collector):
             "Updates applied from the database rather than the bus",
             value=getattr(link, "caught_up", 0),
         )
+        yield CounterMetricFamily(
+            "samepage_remote_updates_applied",
+            "Updates committed by another node that changed a room here (from the bus or "
+            "a catch-up); 0 when every room's clients are routed to one node",
+            value=getattr(link, "remote_applied", 0),
+        )
 
 
 class Metrics:
