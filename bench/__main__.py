@@ -126,6 +126,9 @@ def _attempt(scenario_key: str, server_key: str, quick: bool, work: Path) -> dic
     if leftovers:  # workers still running after their supervisor stopped: killed by PID
         print(f"    killed leftover workers {leftovers}", file=sys.stderr)
         result["leftoverWorkers"] = leftovers
+    extra = server_work / "server-extra.json"  # what a server reported when it stopped
+    if extra.exists() and "error" not in result:
+        result.update(json.loads(extra.read_text()))
     result["seconds"] = round(time.monotonic() - started, 1)
     result["backgroundBefore"] = background
     if "error" in result:

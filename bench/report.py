@@ -347,6 +347,10 @@ SCALE_PAIRS = [
     ("one SQLite file", "samepage-w1", "samepage-w2"),
     ("PostgreSQL", "samepage-w1-pg", "samepage-w2-pg"),
 ]
+SCALE_AFFINE = [
+    ("one SQLite file", "samepage-w1", "samepage-affine"),
+    ("PostgreSQL", "samepage-w1-pg", "samepage-affine-pg"),
+]
 
 
 def scale_out(results: dict[str, Result]) -> list[str]:
@@ -372,7 +376,28 @@ def scale_out(results: dict[str, Result]) -> list[str]:
             "|---|--:|--:|--:|",
         ]
         out += [f"| {what} | {a} | {b} | {r} |" for what, a, b, r in rows]
+    for database, one, affine in SCALE_AFFINE:
+        if affine not in results:
+            continue
+        rows = _scale_rows(results.get(one), results.get(affine))
+        counts = results[affine].get("remoteApplied")
+        rows.append(("updates applied from the other node", "–", _fmt_counts(counts), ""))
+        out += [
+            "",
+            f"Room-affine routing, {database}: 2 nodes behind nginx (`hash $uri consistent`),"
+            " so each room lives on one node (recorded, not a target).",
+            "",
+            "| | 1 worker | 2 nodes, room-affine | 2 nodes / 1 worker |",
+            "|---|--:|--:|--:|",
+        ]
+        out += [f"| {what} | {a} | {b} | {r} |" for what, a, b, r in rows[:-4] + rows[-1:]]
     return out
+
+
+def _fmt_counts(counts: object) -> str:
+    if not isinstance(counts, list) or any(c is None for c in counts):
+        return "not read"
+    return " + ".join(f"{int(c):,}" for c in counts)
 
 
 def render_chart(run: Result, path: Path) -> None:

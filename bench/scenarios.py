@@ -6,8 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PEERS = ["reference", "hocuspocus", "pycrdt-websocket", "relay", "samepage"]
+# samepage on uvicorn's ASGI WebSocket implementations instead of its own (web.wsnative)
+WS_LAYERS = ["samepage-sansio", "samepage-wsproto"]
 # samepage --workers 1 and --workers 2, both through the Redis bus and one SQLite file.
 SCALE_OUT = ["samepage-w1", "samepage-w2", "samepage-w1-pg", "samepage-w2-pg"]
+# Two nodes behind nginx hashing the room path: each room lives on one node (s7 too)
+AFFINE = ["samepage-affine", "samepage-affine-pg"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "s2",
             "100 rooms x 10 clients, one writer per room, rising aggregate rate",
-            PEERS,
+            [*PEERS, *WS_LAYERS],
             {
                 **FANOUT,
                 "rooms": 100,
@@ -98,7 +102,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "s3",
             "1,000 idle connections (100 rooms x 10): handshakes/s, memory per connection",
-            PEERS,
+            [*PEERS, *WS_LAYERS],
             {"scenario": "idle", "rooms": 100, "clientsPerRoom": 10, "connectConcurrency": 50},
             {"scenario": "idle", "rooms": 100, "clientsPerRoom": 10, "connectConcurrency": 50},
             timeout_s=180,
@@ -135,7 +139,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "s7",
             "scale-out: 1 vs 2 worker processes, 100 rooms x 10 clients, rising aggregate rate",
-            SCALE_OUT,
+            [*SCALE_OUT, *AFFINE],
             {
                 **FANOUT,
                 "rooms": 100,

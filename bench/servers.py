@@ -94,6 +94,17 @@ def samepage_workers_argv(workers: int, db: str = "sqlite") -> Callable[[int, Pa
     return argv
 
 
+def samepage_affine_argv(db: str = "sqlite") -> Callable[[int, Path], list[str]]:
+    """Two samepage nodes behind nginx with a consistent hash of the room path
+    (bench/peers/affine.py), on one SQLite file or a fresh PostgreSQL database."""
+
+    def argv(port: int, work: Path) -> list[str]:
+        url = str(work / "samepage.db") if db == "sqlite" else fresh_pg_database(port)
+        return [str(VENV_PY), "-m", "bench.peers.affine", str(port), url, str(work)]
+
+    return argv
+
+
 def _node(script: Path) -> Callable[[int, Path], list[str]]:
     return lambda port, _work: ["node", str(script), str(port)]
 
@@ -145,6 +156,22 @@ SERVERS: dict[str, ServerSpec] = {
         ),
         ServerSpec("samepage", "samepage (SQLite)", samepage_argv("sqlite"), "/ws"),
         ServerSpec("samepage-memory", "samepage (memory://)", samepage_argv("memory"), "/ws"),
+        # The WebSocket layer side by side: samepage's own protocol inside uvicorn (the
+        # default, above) against uvicorn's ASGI implementations.
+        ServerSpec(
+            "samepage-sansio",
+            "samepage (SQLite, uvicorn websockets-sansio ASGI)",
+            samepage_argv("sqlite"),
+            "/ws",
+            env=(("SAMEPAGE_WS", "websockets-sansio"),),
+        ),
+        ServerSpec(
+            "samepage-wsproto",
+            "samepage (SQLite, uvicorn wsproto ASGI)",
+            samepage_argv("sqlite"),
+            "/ws",
+            env=(("SAMEPAGE_WS", "wsproto"),),
+        ),
         ServerSpec(  # what keeping a new room's text timeline up to date costs (History)
             "samepage-no-timelines",
             "samepage (SQLite, --text-timelines 0)",
@@ -167,6 +194,23 @@ SERVERS: dict[str, ServerSpec] = {
             cores=BOTH_CORES,
             workers=2,
             uses_redis=True,
+        ),
+        ServerSpec(
+            "samepage-affine",
+            "samepage, 2 nodes behind nginx hashing the room (Redis bus, cores 0+1)",
+            samepage_affine_argv(),
+            "/ws",
+            cores=BOTH_CORES,
+            uses_redis=True,
+        ),
+        ServerSpec(
+            "samepage-affine-pg",
+            "samepage, 2 nodes behind nginx hashing the room (Redis bus, PostgreSQL, cores 0+1)",
+            samepage_affine_argv("postgresql"),
+            "/ws",
+            cores=BOTH_CORES,
+            uses_redis=True,
+            cleanup=drop_pg_database,
         ),
         ServerSpec(
             "samepage-w1-pg",
