@@ -131,8 +131,8 @@ class RoomFeed:
         # With nothing in flight the live Doc is exactly the committed state at seq;
         # otherwise build that state from the store first.
         self.replay: TextReplay | None = None
-        if room.inflight == 0:
-            self.replay = TextReplay([room.doc.get_update()])
+        # encoded now (same tick as `seq`), decoded in a thread by `_run`
+        self._initial = [room.doc.get_update()] if room.inflight == 0 else None
         self.presence = PresenceView(room.presence.states())
         self.streams: set[EventStream] = set()
         self.ready = asyncio.Event()
@@ -178,7 +178,10 @@ class RoomFeed:
 
     async def _run(self) -> None:
         try:
-            if self.replay is None:
+            if self._initial is not None:
+                self.replay = await asyncio.to_thread(TextReplay, self._initial)
+                self._initial = None
+            else:
                 self.replay = await self._rebuild(self.seq)
             self.ready.set()
             while True:
@@ -200,7 +203,8 @@ class RoomFeed:
             self.close("feed_error")
 
     async def _rebuild(self, seq: int) -> TextReplay:
-        return TextReplay(await version_parts(self.hub.state.store, self.room.name, seq))
+        parts = await version_parts(self.hub.state.store, self.room.name, seq)
+        return await asyncio.to_thread(TextReplay, parts)  # Yrs releases the GIL
 
     def _apply(self, seq: int, update: bytes, author: str) -> None:
         if seq <= self.seq or self.replay is None:
