@@ -115,9 +115,17 @@ def cursor_from(base: Base, *, track: bool = True) -> Cursor:
     return cursor
 
 
+INLINE_DECODE_BYTES = 64 * 1024  # larger checkpoints are decoded in a worker thread
+
+
 async def open_cursor(store: Store, room: str, seq: int, *, track: bool = True) -> Cursor:
-    """A cursor at version `seq` (or the kept point before it, when folded)."""
-    return cursor_from(await read_base(store, room, seq), track=track)
+    """A cursor at version `seq` (or the kept point before it, when folded). A large
+    checkpoint is decoded in a worker thread: pycrdt releases the GIL while Yrs
+    applies an update, so the event loop goes on (the new Doc is nobody else's)."""
+    base = await read_base(store, room, seq)
+    if base.checkpoint is not None and len(base.checkpoint[1]) > INLINE_DECODE_BYTES:
+        return await asyncio.to_thread(cursor_from, base, track=track)
+    return cursor_from(base, track=track)
 
 
 async def advance(store: Store, room: str, cursor: Cursor, upto: int) -> bool:
