@@ -27,9 +27,10 @@ from sync.connection import Connection
 from sync.protocol import SubscribeFlag, encode_ephemeral
 from sync.room import Room
 from web.errors import HTTPError
-from web.feed import EventHub, EventStream, sse
+from web.feed import EventHub
 from web.offload import OffloadError
 from web.params import room_and_identity
+from web.sse import EventStream, sse
 from web.state import AppState
 
 log = logging.getLogger("samepage.web")

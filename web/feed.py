@@ -1,7 +1,7 @@
 """The feed behind the live event streams: one `RoomFeed` per followed room replays
 each committed update into a private Doc, so every `text` patch is exactly the change
-of one seq; presence is reduced to joined / left / typing. Each follower has a bounded
-queue (`EventStream`); a follower that falls behind is ended, like a slow WebSocket."""
+of one seq; presence is reduced to joined / left / typing (`web.presence_view`). Each
+follower has a bounded queue (`web.sse.EventStream`)."""
 
 from __future__ import annotations
 
@@ -18,107 +18,11 @@ from sync.awareness import AwarenessEntry
 from sync.errors import RoomUnavailable
 from sync.room import CommitNotice, Room
 from web.metrics import Metrics
+from web.presence_view import PresenceView
+from web.sse import EventStream, sse
 from web.state import AppState
 
 log = logging.getLogger("samepage.web")
-
-
-def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
-    """One Server-Sent Event (data is JSON on one line)."""
-    head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id is not None else "")
-    return (head + "data: " + json.dumps(data, separators=(",", ":")) + "\n\n").encode()
-
-
-def _peer(client_id: int, state: Any) -> dict[str, Any]:
-    user = state.get("user") if isinstance(state, dict) else None
-    user = user if isinstance(user, dict) else {}
-    return {
-        "client_id": client_id,
-        "name": str(user.get("name") or ""),
-        "color": str(user.get("color") or ""),
-        "typing": bool(state.get("typing")) if isinstance(state, dict) else False,
-    }
-
-
-class PresenceView:
-    """Who is in the room, reduced to what followers care about: joined, left, typing."""
-
-    def __init__(self, states: dict[int, Any]) -> None:
-        self.peers = {cid: _peer(cid, s) for cid, s in states.items()}
-
-    def apply(self, entries: list[AwarenessEntry]) -> list[dict[str, Any]]:
-        """Accepted awareness entries → presence events (cursor moves produce none)."""
-        events = []
-        for entry in entries:
-            old = self.peers.get(entry.client_id)
-            if entry.removed:
-                if old is not None:
-                    del self.peers[entry.client_id]
-                    events.append({"action": "left", **old, "typing": False})
-                continue
-            try:
-                new = _peer(entry.client_id, json.loads(entry.state))
-            except ValueError:
-                continue
-            self.peers[entry.client_id] = new
-            if old is None:
-                events.append({"action": "joined", **new})
-            elif old["typing"] != new["typing"]:
-                events.append({"action": "typing", **new})
-            elif (old["name"], old["color"]) != (new["name"], new["color"]):
-                events.append({"action": "changed", **new})
-        return events
-
-    def snapshot(self) -> dict[str, Any]:
-        """Everyone present now."""
-        return {"action": "snapshot", "peers": list(self.peers.values())}
-
-
-class EventStream:
-    """One follower: a bounded queue of encoded events, drained by its response."""
-
-    def __init__(self, feed: RoomFeed, max_events: int, max_bytes: int) -> None:
-        self.feed = feed
-        self.start_seq = feed.seq
-        self.start_text = feed.replay.text if feed.replay else ""
-        self.presence = feed.presence.snapshot()
-        self.ended: str | None = None
-        self._queue: deque[bytes] = deque()
-        self._bytes = 0
-        self._max_events, self._max_bytes = max_events, max_bytes
-        self.wakeup = asyncio.Event()
-        self.done = asyncio.Event()
-
-    def push(self, chunk: bytes) -> None:
-        """Queue an event; overflow ends the stream (the client resumes by id)."""
-        if self.ended is not None:
-            return
-        self._queue.append(chunk)
-        self._bytes += len(chunk)
-        if len(self._queue) > self._max_events or self._bytes > self._max_bytes:
-            log.warning(
-                "closing slow event stream room=%s queued=%d events/%d bytes",
-                self.feed.room.name,
-                len(self._queue),
-                self._bytes,
-            )
-            self._queue.clear()
-            self.end("slow_consumer")
-        self.wakeup.set()
-
-    def end(self, reason: str) -> None:
-        """Stop the stream after what is queued (nothing more for a slow consumer)."""
-        if self.ended is None:
-            self.ended = reason
-            self.wakeup.set()
-            self.done.set()
-
-    def take(self) -> list[bytes]:
-        """Everything queued."""
-        chunks = list(self._queue)
-        self._queue.clear()
-        self._bytes = 0
-        return chunks
 
 
 class RoomFeed:
