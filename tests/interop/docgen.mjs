@@ -9,8 +9,8 @@
 //   render {types, updates, every}   -> {versions: [{json, text, sv}]} after each update
 //       (or only after the last one when every is false): the contract's JSON of every
 //       root, the `content` text and the state vector (base64), as Yjs has them
-//   typing {url, room, intervalMs, count} / latencies {}: two y-websocket clients in
-//       one room, one typing a character every intervalMs, the other timing its arrival
+//   typing {url, room, intervalMs, count} / latencies {stop}: two y-websocket clients in
+//       one room, one typing a mark every intervalMs, the other timing its arrival
 //
 // Edits happen at code point boundaries (as an editor makes them): positions are drawn
 // in code points and converted to the UTF-16 units Yjs counts.
@@ -369,7 +369,7 @@ const typing = async ({ url, room, intervalMs = 20, count = 0 }) => {
       for (const [, mark] of op.insert.matchAll(/<(\d+)>/g)) {
         const at = sent.get(mark)
         if (at !== undefined) {
-          latencies.push(now - at)
+          latencies.push([at.wall, now - at.t0])
           sent.delete(mark)
         }
       }
@@ -379,7 +379,7 @@ const typing = async ({ url, room, intervalMs = 20, count = 0 }) => {
   let i = 0
   const timer = setInterval(() => {
     const mark = String(i++)
-    sent.set(mark, performance.now())
+    sent.set(mark, { t0: performance.now(), wall: Date.now() })
     writerText.insert(writerText.length, `<${mark}>`)
     if (count && i >= count) clearInterval(timer)
   }, intervalMs)
@@ -390,6 +390,7 @@ const typing = async ({ url, room, intervalMs = 20, count = 0 }) => {
 const latencies = ({ stop = false }) => {
   if (probe === null) throw new Error('no typing probe')
   if (stop) clearInterval(probe.timer)
+  // latencies: [sent at (ms since the epoch), ms until the reader had it];
   // `pending`: typed but not seen by the reader yet
   return { latencies: probe.latencies, typed: probe.typed(), pending: probe.sent.size }
 }

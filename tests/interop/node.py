@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from sync.protocol import decode_state_vector
+from tests.helpers.deep import loads
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "driver.mjs"
@@ -83,7 +84,7 @@ class NodeDriver:
         assert self.proc is not None and self.proc.stdout is not None
         while line := await self.proc.stdout.readline():
             try:
-                message = json.loads(line)
+                message = loads(line)  # documents nested 1000 deep come back too
             except ValueError:
                 self.stderr.append(f"(stdout) {line.decode(errors='replace').rstrip()}")
                 continue

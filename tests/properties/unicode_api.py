@@ -4,6 +4,7 @@ names the document (its seed), the route and what was expected."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 
 from tests.helpers.server import ROOT
+from web.cli import main
 
 CALL_TIMEOUT = 15.0
 HEALTH_TIMEOUT = 1.0
@@ -64,19 +66,39 @@ class Api:
             )
 
 
-def cli(*args: str, label: str) -> bytes:
-    """`samepage ARGS` (bounded in time); its stdout."""
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "web.cli", *args],
+async def cli(*args: str, label: str, out: Path | None = None, process: bool = False) -> bytes:
+    """`samepage ARGS` bounded in time; what it wrote to `out` (`-o`), or its stdout.
+
+    In this process (`web.cli.main` in a thread: the CLI is a thin layer over functions
+    a test can call, and a new interpreter costs ~3 s of imports on a busy CI box), or
+    with `process=True` as the console script in a subprocess."""
+    argv = [*args, *(["-o", str(out)] if out is not None else [])]
+    what = f"[{label}] samepage {' '.join(args)}"
+    if process:
+        run = asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "web.cli", *argv],
             cwd=ROOT,
             capture_output=True,
             timeout=CLI_TIMEOUT,
         )
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"[{label}] samepage {' '.join(args)}: over {CLI_TIMEOUT}s") from None
-    assert done.returncode == 0, f"[{label}] samepage {' '.join(args)}: {done.stderr[-1500:]!r}"
-    return done.stdout
+        try:
+            done = await run
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{what}: over {CLI_TIMEOUT}s") from None
+        assert done.returncode == 0, f"{what}: {done.stderr[-1500:]!r}"
+        return _read(out) if out is not None else done.stdout
+    assert out is not None or args[0] != "export", "in-process exports need out="
+    try:
+        code = await asyncio.wait_for(asyncio.to_thread(main, argv), CLI_TIMEOUT)
+    except TimeoutError:
+        raise AssertionError(f"{what}: over {CLI_TIMEOUT}s") from None
+    assert code == 0, f"{what}: exit {code}"
+    return _read(out) if out is not None else b""
+
+
+def _read(path: Path) -> bytes:
+    return path.read_bytes()  # small files of the test's own tmp dir
 
 
 def _merge_plain(value: Any) -> Any:
@@ -122,9 +144,3 @@ def apply_patch(text: str, index: int, delete: int, insert: str) -> str:
     """Replace `delete` code points at `index` by `insert`."""
     assert 0 <= index <= len(text) and index + delete <= len(text), (index, delete, len(text))
     return text[:index] + insert + text[index + delete :]
-
-
-def write(path: Path, data: bytes) -> Path:
-    """Write a file; return its path."""
-    path.write_bytes(data)
-    return path
