@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.tabs import TIMEOUT_MS, Tab
+from tests.browser.tabs import TIMEOUT_MS, Tab, side_by_side
 from tests.helpers.server import TEST_SECRET, ServerProcess
 from web.auth import issue_token
 
@@ -306,3 +306,54 @@ async def test_read_only_token_browses_but_cannot_restore(
     seq = await scrub_to(page, 3)
     assert await version_text(page) == await api.text_at(seq)
     assert writer.errors == [] and reader.errors == []
+
+
+async def test_restore_of_accented_text_and_emoji_in_every_tab(
+    browser: Browser, server: ServerProcess, artifacts: Path
+) -> None:
+    """Alice types accented text (precomposed and e + U+0301) and an emoji with a skin
+    tone, then more in other scripts; Bob, in a second tab, opens History and restores
+    the version right after the emoji: both tabs and the server hold exactly that text."""
+    api = Api(server, "unicode")
+    url = f"{server.http}/r/unicode"
+    alice = await Tab.open(browser, url, "Alice")
+    bob = await Tab.open(browser, url, "Bob")
+    first = "Crème brûlée, cafe\u0301 👍🏽 👨‍👩‍👧"
+    await alice.type_at_end(first, delay_ms=5)
+    await alice.wait_saved()
+    await alice.type_at_end("\nnaïve 中文 שלום مرحبا 😀", delay_ms=5)
+    await alice.wait_saved()
+    await bob.wait_text("مرحبا 😀")
+    head = await api.head()
+    texts = {k: await api.text_at(k) for k in range(1, head + 1)}
+    target_seq = max(k for k, text in texts.items() if text == first)
+
+    await open_history(bob, api)
+    page = bob.page
+    index = target_seq
+    for _ in range(3):  # the slider counts stored updates; land on the seq itself
+        seq = await scrub_to(page, index)
+        if seq == target_seq:
+            break
+        index += target_seq - seq
+    assert seq == target_seq
+    assert await version_text(page) == first
+    await page.click("#history-restore")
+    await expect(page.locator("#restore-dialog")).to_be_visible()
+    await page.click("#restore-confirm")
+    await expect(page.locator("#version-banner")).to_be_hidden()
+    for tab in (alice, bob):
+        await tab.page.wait_for_function(
+            "t => window.samepage.ytext.toString() === t", arg=first, timeout=TIMEOUT_MS
+        )
+        # the editor (CodeMirror's document; its DOM also holds the other's caret label)
+        await tab.page.wait_for_function(
+            "t => window.samepage.view.state.doc.toString() === t", arg=first, timeout=TIMEOUT_MS
+        )
+    assert await api.text_at() == first
+    await alice.wait_saved()
+    await bob.wait_saved()
+    assert await alice.text() == await bob.text() == await api.text_at() == first
+    await expect(bob.page.locator("#typing")).to_have_text("", timeout=6000)
+    await side_by_side(browser, [alice, bob], artifacts / "history-restore-unicode.png")
+    assert alice.errors == [] and bob.errors == []
