@@ -96,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
     if args.command in ("import", "compact"):
         holder = asyncio.run(serving_holder(args))
         if holder is not None and args.command == "compact":
-            return asyncio.run(compact_via_server(args, holder))
+            code = asyncio.run(compact_via_server(args, holder))
+            if code is not None:
+                return code
         if holder is not None:
             print(
                 f"importing through the server holding the database ({holder.describe()})",

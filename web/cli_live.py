@@ -52,8 +52,10 @@ def refused(response: httpx.Response, holder: Holder) -> int | None:
     return 2
 
 
-async def compact_via_server(args: argparse.Namespace, holder: Holder) -> int:
-    """`samepage compact` through the server that holds the database."""
+async def compact_via_server(args: argparse.Namespace, holder: Holder) -> int | None:
+    """`samepage compact` through the server that holds the database; None when it
+    cannot be reached from here (another machine's loopback URL): compacting in this
+    process is safe beside it too."""
     body: dict[str, Any] = {"keep_every": args.keep_every, "older_than": args.older_than}
     if args.room:
         body["rooms"] = args.room
@@ -62,7 +64,11 @@ async def compact_via_server(args: argparse.Namespace, holder: Holder) -> int:
     )
     headers = auth_headers(args, "*", admin=True)
     async with httpx.AsyncClient(base_url=holder.url, headers=headers, timeout=None) as http:
-        response = await http.post("/api/admin/compact", json=body)
+        try:
+            response = await http.post("/api/admin/compact", json=body)
+        except httpx.TransportError as exc:
+            print(f"cannot reach it ({exc!r}): compacting here instead", file=sys.stderr)
+            return None
     code = refused(response, holder)
     if code is not None:
         return code

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
+from storage.sql.owner import OWNER_LOCK_CLASS
 from tests.helpers.clients import eventually
 from tests.helpers.server import ServerProcess, free_port, run_cli
 from tests.helpers.services import REDIS_HOST, REDIS_PORT, fresh_pg_database, require
@@ -65,6 +66,7 @@ async def test_postgresql_nodes_without_redis_are_refused_and_with_one_bus_share
         try:
             line = await refused(url)
             assert "in use by samepage serve" in line and names(line, alone), line
+            await its_lock_connection_dies(url, alone)
             assert names(await refused(url, "--redis", bus), alone)  # it holds it alone
         finally:
             alone.stop()
@@ -83,27 +85,24 @@ async def test_postgresql_nodes_without_redis_are_refused_and_with_one_bus_share
                 node.stop()
 
 
-async def test_a_node_that_lost_its_lock_connection_takes_the_database_again(
-    tmp_path: Path,
-) -> None:
-    async with fresh_pg_database() as url:
-        node = ServerProcess(url, log_path=tmp_path / "node.log")
-        node.start()
-        dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-        conn = await asyncpg.connect(dsn)
-        holders = "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'samepage %'"
-        try:
-            first = [r[0] for r in await conn.fetch(holders)]
-            assert len(first) == 1
-            await conn.execute(f"SELECT pg_terminate_backend({first[0]})")  # the lock goes
+async def its_lock_connection_dies(url: str, node: ServerProcess) -> None:
+    """The connection holding `node`'s lock is terminated: the node takes it again."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    holders = (
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        f"AND classid = {OWNER_LOCK_CLASS} AND objid = 0 AND objsubid = 2 AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    try:
+        first = [r[0] for r in await conn.fetch(holders)]
+        assert len(first) == 1
+        await conn.execute(f"SELECT pg_terminate_backend({first[0]})")  # the lock goes
 
-            async def held_again() -> bool:
-                now = [r[0] for r in await conn.fetch(holders)]
-                return len(now) == 1 and now != first
+        async def held_again() -> bool:
+            now = [r[0] for r in await conn.fetch(holders)]
+            return len(now) == 1 and now != first
 
-            await eventually(held_again, 15, "the node takes its database again")
-            assert names(await refused(url), node)
-            assert "taking it again" in node.log_tail(100)
-        finally:
-            await conn.close()
-            node.stop()
+        await eventually(held_again, 15, "the node takes its database again")
+        assert "taking it again" in node.log_tail(100)
+    finally:
+        await conn.close()

@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 from pycrdt import Doc, Text
 
+from storage.sql.engine import database_url
+from storage.sql.owner import DatabaseOwner
+from storage.sql.store import SqlStore
 from tests.durability.audit import Audit
 from tests.durability.test_kill import seeded_rng
 from tests.helpers.clients import eventually
@@ -126,14 +129,14 @@ async def test_older_than_retention_while_clients_write(tmp_path: Path) -> None:
         aged = time.monotonic() + 3.5  # --older-than counts whole seconds
         await eventually(lambda: time.monotonic() > aged, 10, "the first edits aged 3 s")
         old_head = len(await audit.truths(room)) - 1
-        writing = asyncio.ensure_future(write(peer, rng, 40, "new"))
+        writing = asyncio.ensure_future(write(peer, rng, 25, "new"))
         code, err = await cli("compact", "--db", db, "--keep-every", "7", "--older-than", "3s")
         await writing
         assert code == 0 and "through the server" in err, err
         rows = set(await audit.seqs("updates", room))
         head = len(await audit.truths(room)) - 1
         assert set(range(old_head + 1, head + 1)) <= rows  # the newer history is whole
-        assert len(rows) < head - 20  # the older one was folded
+        assert len(rows) < head - 15  # the older one was folded
         assert await restart_and_check(server, audit, room, peer, rng) > 0
 
 
@@ -158,7 +161,7 @@ async def test_import_into_a_room_clients_have_open(tmp_path: Path) -> None:
 
 async def test_restores_racing_a_compaction(database: str, tmp_path: Path) -> None:
     room, flags = "tools-restore", ["--checkpoint-every", "3"]
-    async with scenario(database, tmp_path, room, flags, 50) as (audit, server, peer, rng):
+    async with scenario(database, tmp_path, room, flags, 30) as (audit, server, peer, rng):
         head = len(await audit.truths(room)) - 1
 
         async def restores() -> None:
@@ -170,6 +173,30 @@ async def test_restores_racing_a_compaction(database: str, tmp_path: Path) -> No
                     await asyncio.sleep(rng.random() * 0.2)
 
         compaction = cli("compact", "--db", database, "--direct", "--keep-every", "7")
-        results = await asyncio.gather(restores(), compaction, write(peer, rng, 20, "b"))
+        results = await asyncio.gather(restores(), compaction, write(peer, rng, 15, "b"))
         assert results[1][0] == 0, results[1][1]
         assert await restart_and_check(server, audit, room, peer, rng) > 0
+
+
+async def test_compact_beside_a_holder_it_cannot_reach_compacts_here(tmp_path: Path) -> None:
+    """A holder's URL is its own loopback address: from another machine (here: a
+    holder whose port answers nothing) `compact` says so and compacts in-process."""
+    db = str(tmp_path / "far.db")
+    doc: Doc[object] = Doc()
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    for n in range(12):
+        doc.get("content", type=Text).insert(0, f"<{n}>")
+    store = SqlStore(database_url(db))
+    await store.start()
+    for update in updates:
+        await store.append("far", update, "t")
+    await store.aclose()
+    owner = DatabaseOwner(database_url(db), url="http://127.0.0.1:1", redis=None)
+    await owner.acquire()
+    try:
+        code, err = await cli("compact", "--db", db, "--keep-every", "5")
+    finally:
+        await owner.aclose()
+    assert code == 0 and "cannot reach it" in err and "compacting here instead" in err, err
+    assert "far: up to seq 12: 3 checkpoints added, 12 update rows folded" in err, err
