@@ -140,15 +140,15 @@ async def test_older_than_retention_while_clients_write(tmp_path: Path) -> None:
         assert await restart_and_check(server, audit, room, peer, rng) > 0
 
 
-async def test_import_into_a_room_clients_have_open(tmp_path: Path) -> None:
-    room, db = "tools-import", str(tmp_path / "import.db")
-    async with scenario(db, tmp_path, room, [], 20) as (audit, server, peer, rng):
+async def test_import_into_a_room_clients_have_open(database: str, tmp_path: Path) -> None:
+    room = "tools-import"
+    async with scenario(database, tmp_path, room, [], 20) as (audit, server, peer, rng):
         watcher = PyPeer(server.ws, room, "watcher")
         await watcher.connect()
         imported = "Imported text: héllo wörld 😀 नमस्ते\nsecond line\n"
         source = tmp_path / "in.txt"
         source.write_text(imported, encoding="utf-8")
-        code, err = await cli("import", room, str(source), "--db", db)
+        code, err = await cli("import", room, str(source), "--db", database)
         assert code == 0 and "importing through the server holding the database" in err, err
         # the open clients see it live: the server applied it, not just the file
         await eventually(lambda: text_of(watcher.doc) == imported, 10, "watcher sees it")
