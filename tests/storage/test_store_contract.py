@@ -174,3 +174,11 @@ async def test_text_timeline_snapshots_are_replaced(store: Store) -> None:
     await store.save_text_timeline("r", 5, 20, b"second")
     assert await store.load_text_timeline("r") == (5, 20, b"second")
     assert await store.load_text_timeline("other") is None
+
+
+async def test_a_write_probe_commits_and_no_commit_has_failed(store: Store) -> None:
+    assert store.failed_commits == (0, "")
+    await store.ping(write=True)  # readiness' probe: a real write, committed
+    await store.ping(write=True)
+    await store.append("r", edits(1)[0][0], "a")
+    assert store.failed_commits == (0, "")
