@@ -6,6 +6,7 @@
 //       random edits by several Y.Docs that sync now and then; every local transaction
 //       is one update, in the order they happened (each depends only on earlier ones)
 //   scripted {script}                 -> the same for a fixed list of edits (see SCRIPTS)
+//   nasty {kind, url, room}           -> {types, sizes, text, json}: see NASTY
 //   render {types, updates, every}   -> {versions: [{json, text, sv}]} after each update
 //       (or only after the last one when every is false): the contract's JSON of every
 //       root, the `content` text and the state vector (base64), as Yjs has them
@@ -395,7 +396,91 @@ const latencies = ({ stop = false }) => {
   return { latencies: probe.latencies, typed: probe.typed(), pending: probe.sent.size }
 }
 
-const handlers = { generate, scripted, render: renderAll, typing, latencies }
+// Valid but nasty documents (the hostile corpus of tests/web/test_hostile_live.py).
+// Every one also has some `content` text; `types` is how Yjs reads each root, except
+// for `confusion`, whose roots were written as different types by different clients.
+const NASTY = {
+  // maps in maps, 1000 deep
+  deep: () => {
+    const { updates, docs } = recorder(1, prng(1))
+    const doc = docs[0]
+    doc.transact(() => {
+      doc.getText('content').insert(0, 'deep ↓')
+      let map = doc.getMap('deep')
+      for (let i = 0; i < 1000; i++) {
+        const child = new Y.Map()
+        map.set('c', child)
+        child.set('level', i)
+        map = child
+      }
+    }, 'local')
+    doc.transact(() => doc.getText('content').insert(0, '⤵ '), 'local')
+    return { types: { content: 'text', deep: 'map' }, updates }
+  },
+  // a million tiny items: one array element each (inserted at the front, so none merge),
+  // in four updates of 2 MB
+  million: () => {
+    const { updates, docs } = recorder(1, prng(2))
+    const doc = docs[0]
+    const items = doc.getArray('items')
+    doc.transact(() => doc.getText('content').insert(0, 'a million ✓'), 'local')
+    for (let k = 0; k < 4; k++) {
+      doc.transact(() => {
+        for (let i = 0; i < 250000; i++) items.insert(0, [i % 7])
+      }, 'local')
+    }
+    return { types: { content: 'text', items: 'array' }, updates }
+  },
+  // a 2 MB attribute, 5,000 attributes on one element, a 1 MB formatting attribute,
+  // a 100 kB map key
+  huge: () => {
+    const { updates, docs } = recorder(1, prng(3))
+    const doc = docs[0]
+    doc.transact(() => {
+      const text = doc.getText('content')
+      text.insert(0, 'huge attributes: é 👍🏽')
+      text.format(0, 4, { link: 'https://example.org/' + 'é'.repeat(500000) })
+      const element = new Y.XmlElement('paragraph')
+      doc.getXmlFragment('prose').insert(0, [element])
+      element.setAttribute('data-big', 'ü'.repeat(1000000))
+      for (let i = 0; i < 5000; i++) element.setAttribute(`a${i}`, `v${i}`)
+      doc.getMap('meta').set('k'.repeat(100000), 'long key')
+    }, 'local')
+    return { types: { content: 'text', prose: 'xml', meta: 'map' }, updates }
+  },
+  // one root name written as Text, Map, Array and XmlFragment by four clients that
+  // never saw each other's edits
+  confusion: () => {
+    const { updates, docs } = recorder(4, prng(4))
+    const [a, b, c, d] = docs
+    for (const name of ['content', 'shape']) {
+      a.transact(() => a.getText(name).insert(0, `text of ${name} é👍🏽`), 'local')
+      b.transact(() => b.getMap(name).set('key', `map of ${name}`), 'local')
+      c.transact(() => c.getArray(name).push([1, 'two', { three: 3 }]), 'local')
+      d.transact(() => d.getXmlFragment(name).insert(0, [new Y.XmlElement('p')]), 'local')
+    }
+    return { types: {}, updates }
+  }
+}
+
+// -> {types, sizes, text, json}, after POSTing the updates to `url`'s room `room` in order
+// (Node sends them: the million-item one is 12 MB). `text` is `content` as a Yjs client
+// reads it (getText); `json` is Yjs's rendering (not for `million`: 1M numbers; not for
+// `confusion`, whose roots have no one type).
+const nasty = async ({ kind, url, room }) => {
+  const { types, updates } = NASTY[kind]()
+  for (const update of updates) {
+    const response = await fetch(`${url}/api/rooms/${room}/updates`, { method: 'POST', body: update })
+    if (!response.ok) throw new Error(`POST ${kind}: ${response.status} ${await response.text()}`)
+  }
+  const doc = new Y.Doc()
+  for (const update of updates) Y.applyUpdate(doc, update)
+  const text = doc.getText('content').toString()
+  const json = kind === 'million' || kind === 'confusion' ? null : snapshot(doc, types).json
+  return { types, sizes: updates.map((u) => u.length), text, json }
+}
+
+const handlers = { generate, scripted, nasty, render: renderAll, typing, latencies }
 
 serve(handlers, () => {
   if (probe !== null) {
