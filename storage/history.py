@@ -269,8 +269,10 @@ class AutoCheckpointer:
             async with room_maintenance_lock(self._store, room) as mine:
                 if not mine:
                     return
-                latest = await self._store.checkpoint_before(room, seq)
-                if latest is not None and seq - latest[0] < self._every:
+                # another node may have built one just after `seq` (it saw a newer
+                # head): any checkpoint closer than `every` on either side will do
+                latest = await self._store.checkpoint_before(room, seq + self._every - 1)
+                if latest is not None and abs(seq - latest[0]) < self._every:
                     return
                 async with self._locks.setdefault(room, asyncio.Lock()):
                     cursor = self._cursors.pop(room, None)  # a failed build drops it

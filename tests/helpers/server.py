@@ -77,7 +77,7 @@ class ServerProcess:
         """Base WebSocket URL (append `/{room}`)."""
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         """Start and wait until /healthz answers."""
         cmd = [sys.executable, "-m", "web.cli", "serve", "--port", str(self.port)]
         cmd += ["--db", self.db, *self.extra_args]
