@@ -108,6 +108,14 @@ def root_kinds(update: bytes, max_depth: int = MAX_VALUE_DEPTH) -> dict[str, Roo
     """Every root the update's structs place content in, with its kind. Raises
     `UpdateFormatError` for bytes that do not decode, or values nested deeper than
     `max_depth` (the worker processes, with a raised recursion limit, allow more)."""
+    return {name: kind for name, (kind, _) in root_shapes(update, max_depth).items()}
+
+
+def root_shapes(
+    update: bytes, max_depth: int = MAX_VALUE_DEPTH
+) -> dict[str, tuple[RootKind, bool]]:
+    """Every root's kind, and whether shared types are nested directly in it (when not,
+    an array is plain values: Yrs' own JSON of it is exact)."""
     decoded = decode_update(update, max_depth)
     structs = [s for s in decoded.structs if s.ref not in (GC, SKIP)]
     parents = _parents(structs)
@@ -125,7 +133,9 @@ def root_kinds(update: bytes, max_depth: int = MAX_VALUE_DEPTH) -> dict[str, Roo
             marks.add("xml" if struct.type_ref in _XML_NODES else "value")
         elif struct.ref in _VALUES:
             marks.add("value")
-    return {name: _kind(marks) for name, marks in seen.items()}
+        if struct.ref == TYPE:
+            marks.add("shared")
+    return {name: (_kind(marks), "shared" in marks) for name, marks in seen.items()}
 
 
 def _kind(marks: set[str]) -> RootKind:

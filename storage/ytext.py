@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pycrdt import Text
+from pycrdt import Text, XmlText
+
+TextLike = Text | XmlText  # both count UTF-8 bytes and edit alike
 
 TEXT_ROOT = "content"  # the `Y.Text` the editor edits
 _CONTINUATION = bytes(range(0x80, 0xC0))
@@ -144,7 +146,7 @@ def read(text: Text) -> str:
     return str(text)
 
 
-def apply_ops(text: Text, current: str, target: str, ops: list[Op]) -> None:
+def apply_ops(text: TextLike, current: str, target: str, ops: list[Op]) -> None:
     """Edit `text` (reading `current`) by `ops` (from `diff_ops(current, target)`),
     converting each position to pycrdt's byte offsets; the caller holds a transaction."""
     offsets = byte_offsets(current, sorted({p for op in ops for p in (op.a1, op.a2)}))
@@ -157,7 +159,7 @@ def apply_ops(text: Text, current: str, target: str, ops: list[Op]) -> None:
             text.insert(start, target[op.b1 : op.b2])
 
 
-def set_text(text: Text, target: str) -> None:
+def set_text(text: TextLike, target: str) -> None:
     """Make `text` read `target` with small insertions and deletions (cursors in
     unchanged parts stay put). Formatting of unchanged parts is kept."""
     current = str(text)
@@ -165,7 +167,7 @@ def set_text(text: Text, target: str) -> None:
         apply_ops(text, current, target, diff_ops(current, target))
 
 
-def splice(text: Text, current: str, index: int, delete: int, insert: str) -> str:
+def splice(text: TextLike, current: str, index: int, delete: int, insert: str) -> str:
     """Delete `delete` code points at `index`, insert `insert` there; returns the new
     string (given `current`, the text before)."""
     start, stop = byte_offsets(current, [index, index + delete])

@@ -52,10 +52,9 @@ def _new_client_id(state: bytes) -> int:
 
 def copy_value(value: Any) -> Any:
     """A shared type (or plain value) as a fresh, unintegrated value to insert."""
-    if isinstance(value, XmlText):
-        return XmlText(str(value))
-    if isinstance(value, Text):
-        return Text(str(value))
+    if isinstance(value, (XmlText, Text)):  # formatting follows: see `_refine`
+        plain = "".join(i for i, _ in value.diff() if isinstance(i, str))
+        return XmlText(plain) if isinstance(value, XmlText) else Text(plain)
     if isinstance(value, Map):
         return Map({key: copy_value(item) for key, item in value.items()})
     if isinstance(value, Array):
@@ -69,7 +68,25 @@ def copy_value(value: Any) -> Any:
     return value
 
 
-def _restore_text(live: Text, target: Text) -> None:
+def _refine(have: Any, want: Any) -> None:
+    """After copies were inserted (unformatted: pycrdt's unintegrated texts take a
+    plain string), give every nested text its formatting and embeds back."""
+    if isinstance(have, (Text, XmlText)) and isinstance(want, (Text, XmlText)):
+        if render(have) != render(want):
+            _restore_text(have, want)
+    elif isinstance(have, (XmlElement, XmlFragment)) and isinstance(want, type(have)):
+        for child, wanted in zip(list(have.children), list(want.children), strict=False):
+            _refine(child, wanted)
+    elif isinstance(have, Map) and isinstance(want, Map):
+        for key, wanted in want.items():
+            if key in have:
+                _refine(have[key], wanted)
+    elif isinstance(have, Array) and isinstance(want, Array):
+        for item, wanted in zip(list(have), list(want), strict=False):
+            _refine(item, wanted)
+
+
+def _restore_text(live: Text | XmlText, target: Text | XmlText) -> None:
     chunks = target.diff()
     rich = any(attrs or not isinstance(insert, str) for insert, attrs in chunks)
     if not rich and not any(attrs or not isinstance(i, str) for i, attrs in live.diff()):
@@ -101,6 +118,7 @@ def _restore_root(live: Doc[Any], target: Doc[Any], name: str, kind: RootKind) -
         for key, value in want.items():
             if key not in have or render(have[key]) != render(value):
                 have[key] = copy_value(value)
+                _refine(have[key], value)
     elif render(have) != render(want):  # arrays and XML: written again when they differ
         if kind is RootKind.ARRAY:
             have.clear()
@@ -109,6 +127,7 @@ def _restore_root(live: Doc[Any], target: Doc[Any], name: str, kind: RootKind) -
             del have.children[0 : len(have.children)]
             for child in want.children:
                 have.children.append(copy_value(child))
+        _refine(have, want)
 
 
 def _clear_root(live: Doc[Any], name: str, kind: RootKind) -> None:

@@ -150,3 +150,31 @@ def test_values_nested_deeper_than_the_timeline_decoder_follows() -> None:
     for _ in range(300):
         rendered = rendered["d"]
     assert rendered == "bottom"
+
+
+def test_restore_keeps_formatting_inside_xml_and_maps() -> None:
+    """Formatted XML text (a Tiptap link) and a formatted text in a map come back as
+    they were, not as markup."""
+    doc: Doc = Doc()
+    frag = doc.get("prosemirror", type=XmlFragment)
+    para = frag.children.append(XmlElement("paragraph"))
+    text = para.children.append(XmlText("a link é"))
+    text.format(2, 6, {"link": {"href": "https://example.com"}})
+    doc.get("m", type=Map)["note"] = Text("plain")
+    doc.get("m", type=Map)["note"].format(0, 2, {"bold": True})
+    target = doc.get_update()
+    wanted = json_of(doc)
+    del frag.children[0:1]
+    doc.get("m", type=Map)["note"] = Text("other")
+    doc.apply_update(restore_update(doc.get_update(), [target]))
+    assert json_of(doc) == wanted
+
+
+def test_large_plain_arrays_render_in_one_pass() -> None:
+    doc: Doc = Doc()
+    array = doc.get("a", type=Array)
+    with doc.transaction():
+        for i in range(20_000):
+            array.insert(0, i)  # 20,000 separate items: fetched one by one, quadratic
+    array.insert(0, b"\x01\x02")
+    assert json_of(doc)["a"][:3] == [[1, 2], 19_999, 19_998]
