@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 
 class Transport(Protocol):
@@ -16,7 +16,6 @@ class Transport(Protocol):
         """Close the socket with a close code."""
 
 
-@runtime_checkable
 class FrameSink(Protocol):
     """A socket that takes frames without waiting (the native WebSocket server): the
     sink buffers, writes coalesced, and calls `Connection.overflowed` when the client

@@ -10,8 +10,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from pycrdt import Text
+from pycrdt import Doc, Text
 
 from sync import protocol
 from sync.awareness import AwarenessEntry, decode_awareness, encode_awareness_entries
@@ -108,5 +109,50 @@ async def test_uvicorns_asgi_implementations_still_serve_the_room(tmp_path: Path
         async with yclient(server.ws, "asgi") as a, yclient(server.ws, "asgi") as b:
             a.get("content", type=Text).insert(0, "hello")
             await eventually(lambda: str(b.get("content", type=Text)) == "hello")
+    finally:
+        server.stop()
+
+
+async def test_a_client_that_stops_reading_is_closed_4508_and_the_room_carries_on(
+    tmp_path: Path,
+) -> None:
+    server = ServerProcess(
+        tmp_path / "db.sqlite",
+        extra_args=["--outbound-queue-bytes", "200000", "--messages-per-second", "0"],
+    )
+    server.start()
+    try:
+        # The stalled peer joins, then never reads again: what the kernel cannot take
+        # piles up in the server until it is over the limit.
+        _r, stalled, head = await open_raw(server.port, "/ws/slow")
+        assert head.startswith(b"HTTP/1.1 101")
+        async with raw_client(server.ws, "slow") as reader, raw_client(server.ws, "slow") as w:
+            doc, got = Doc(), Doc()
+            text = doc.get("content", type=Text)
+            seen = 0
+
+            def reader_has(prefix: str) -> bool:
+                nonlocal seen
+                updates = reader.of_type(protocol.SyncUpdate)
+                for message in updates[seen:]:
+                    got.apply_update(message.update)
+                seen = len(updates)
+                return str(got.get("content", type=Text)).startswith(prefix)
+
+            for i in range(400):  # 400 x 20 KB: far more than socket buffers hold
+                before = doc.get_state()
+                text.insert(0, f"{i:04d}" + "x" * 20_000)
+                await w.send(protocol.encode_update(doc.get_update(before)))
+                if i % 10 == 9:  # paced by the reader: only the stalled peer falls behind
+                    await eventually(lambda i=i: reader_has(f"{i:04d}"), 20)
+
+            async def closed_slow() -> bool:
+                async with httpx.AsyncClient() as http:
+                    metrics = (await http.get(server.http + "/metrics")).text
+                return 'samepage_ws_closes_total{code="4508"' in metrics
+
+            await eventually(closed_slow, 30, "the stalled peer closed as a slow consumer")
+            assert reader.close_code is None and w.close_code is None
+        stalled.close()
     finally:
         server.stop()
