@@ -12,6 +12,7 @@ from typing import Any
 from bench.servers import (
     BENCH,
     LOADGEN_CORE,
+    PRIORITY,
     ROOT,
     RunningServer,
     cpu_seconds,
@@ -156,7 +157,15 @@ def run_loadgen(server: RunningServer, config: dict[str, Any], timeout_s: float)
         "deadlineS": timeout_s,
     }
     proc = subprocess.Popen(
-        ["taskset", "-c", LOADGEN_CORE, "node", str(BENCH / "loadgen/main.js"), json.dumps(config)],
+        [
+            *PRIORITY,
+            "taskset",
+            "-c",
+            LOADGEN_CORE,
+            "node",
+            str(BENCH / "loadgen/main.js"),
+            json.dumps(config),
+        ],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
