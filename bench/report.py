@@ -81,6 +81,24 @@ def kib_per_conn(r: Result | None) -> float | None:
     return delta / r["established"] / 1024
 
 
+def cpu_per_update_us(r: Result | None) -> tuple[float, int] | None:
+    """(server CPU per update in us, at which rate): at the highest step where nothing
+    was lost and the server had CPU to spare (< 0.9 of its core). What an update costs
+    does not depend on how much of the machine other processes take, so it compares
+    servers even when latency spikes from a busy machine end the ramps early."""
+    if not r or "error" in r:
+        return None
+    steps = [
+        s
+        for s in r.get("steps", [])
+        if s.get("lost") == 0 and s.get("serverCpu") and s["serverCpu"] < 0.9 and s["sendRate"]
+    ]
+    if not steps:
+        return None
+    best = max(steps, key=lambda s: s["rate"])
+    return best["serverCpu"] / best["sendRate"] * 1e6, best["rate"]
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b == 0:
         return None
@@ -110,6 +128,18 @@ def targets(run: Result) -> list[tuple[str, str, str]]:
             " (reference ran out of ramp: a lower bound)" if lower else ""
         )
         add(f"{key}: samepage ≥ {goal}× reference updates/s", v, v is not None and v >= goal, text)
+        cost, ref_cost = cpu_per_update_us(sp), cpu_per_update_us(ref)
+        if cost and ref_cost:
+            capacity = ref_cost[0] / cost[0]
+            rows.append(
+                (
+                    f"{key}: capacity estimate, samepage / reference (not a target: rate ÷"
+                    " server CPU at each one's highest step below 0.9 of its core)",
+                    f"{capacity:.2f}× ({cost[0]:.0f} vs {ref_cost[0]:.0f} µs of CPU an update,"
+                    f" at {cost[1]:,} and {ref_cost[1]:,}/s)",
+                    "info",
+                )
+            )
     sp, ref = get("s3", "samepage"), get("s3", "reference")
     v = _ratio(sp and sp["handshakesPerS"], ref and ref["handshakesPerS"])
     add("s3: handshakes/s ≥ 1.0× reference", v, v is not None and v >= 1.0, _fmt(v, "×", 2))
