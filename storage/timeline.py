@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pycrdt import Doc, Text, merge_updates
@@ -14,6 +16,8 @@ from storage.ytext import TEXT_ROOT, Utf8Text, diff_ops
 SESSION_GAP_US = 30_000_000  # an idle gap of 30 s starts a new session
 PAGE = 1000
 MAX_CHANGES = 10_000  # changes listed by one diff (the net difference is always whole)
+MAX_REPLAY = 5_000  # a longer range is diffed by its two ends only (net, no `changes`)
+READ_PAGE = 500  # rows read from the store at a time
 
 
 @dataclass
@@ -116,16 +120,30 @@ Row = tuple[int, bytes, str, int]  # (seq, update, author, time_us)
 
 
 def diff_rows(
-    base: list[bytes], rows: list[Row], from_seq: int, to_seq: int, max_changes: int = MAX_CHANGES
+    base: list[bytes],
+    rows: list[Row],
+    from_seq: int,
+    to_seq: int,
+    max_changes: int = MAX_CHANGES,
+    target: list[bytes] | None = None,
 ) -> Diff:
     """Replay `rows` on the version made of `base` (a checkpoint and rows), recording
     each text change with its author (at most `max_changes`; `truncated` says so).
-    Pure: runs in a worker process for large histories."""
+    With `target` (the version at to_seq) instead of rows — a range too long to replay —
+    only the net difference is given, and `truncated` is set. Pure: a worker runs it."""
     doc: Doc[Any] = Doc()
     if base:
         doc.apply_update(base[0] if len(base) == 1 else merge_updates(*base))
     text = doc.get(TEXT_ROOT, type=Text)
     result = Diff(from_seq, to_seq, str(text), "")
+    if target is not None:
+        doc = Doc()
+        if target:
+            doc.apply_update(target[0] if len(target) == 1 else merge_updates(*target))
+        result.to_text = str(doc.get(TEXT_ROOT, type=Text))
+        result.truncated = to_seq > from_seq
+        result.net = net_difference(result.from_text, result.to_text)
+        return result
     tracked = Utf8Text.of(text)
     deltas: list[list[dict[str, Any]]] = []
     subscription = text.observe(lambda event: deltas.append(list(event.delta)))
@@ -148,24 +166,48 @@ def diff_rows(
     return result
 
 
-async def diff_inputs(
-    store: Store, room: str, from_seq: int, to_seq: int
-) -> tuple[list[bytes], list[Row]]:
-    """What `diff_rows` needs: the version at from_seq as updates, and the rows after."""
+@dataclass
+class DiffInputs:
+    """What `diff_rows` needs, read from the store: the version at from_seq as updates,
+    and the rows after it — or, for a range over MAX_REPLAY rows, the version at to_seq."""
+
+    base: list[bytes]
+    rows: list[Row]
+    target: list[bytes] | None = None
+
+
+async def diff_inputs(store: Store, room: str, from_seq: int, to_seq: int) -> DiffInputs:
+    """Read the inputs of a diff (rows in pages of READ_PAGE: a few ms of the loop each)."""
     base = await version_parts(store, room, from_seq)
+    if to_seq - from_seq > MAX_REPLAY:
+        return DiffInputs(base, [], await version_parts(store, room, to_seq))
     rows: list[Row] = []
     at = from_seq
-    while at < to_seq:  # in pages: each a few ms of the event loop
-        upto = min(to_seq, at + PAGE)
+    while at < to_seq:
+        upto = min(to_seq, at + READ_PAGE)
         rows += [
             (r.seq, r.update, r.author, r.time_us)
             for r in await store.updates_range(room, at, upto)
         ]
         at = upto
-    return base, rows
+    return DiffInputs(base, rows)
+
+
+def diff_body(inputs: DiffInputs, from_seq: int, to_seq: int) -> bytes:
+    """The diff as the API's JSON (pure: the whole diff, JSON included, is a worker's)."""
+    result = diff_rows(inputs.base, inputs.rows, from_seq, to_seq, target=inputs.target)
+    body = asdict(result)
+    for change in body["changes"]:
+        change["time"] = iso_time(change.pop("time_us"))
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def iso_time(time_us: int) -> str:
+    """Microseconds since the epoch as ISO 8601 UTC (as the API writes times)."""
+    return dt.datetime.fromtimestamp(time_us / 1e6, tz=dt.UTC).isoformat(timespec="microseconds")
 
 
 async def diff(store: Store, room: str, from_seq: int, to_seq: int) -> Diff:
     """`diff_rows` in this process (the server runs it in a worker)."""
-    base, rows = await diff_inputs(store, room, from_seq, to_seq)
-    return diff_rows(base, rows, from_seq, to_seq)
+    inputs = await diff_inputs(store, room, from_seq, to_seq)
+    return diff_rows(inputs.base, inputs.rows, from_seq, to_seq, target=inputs.target)

@@ -16,7 +16,7 @@ from storage.types import Store, UpdateRecord
 
 log = logging.getLogger("samepage.storage")
 TEXT_ROOT = "content"
-CHUNK = 1000  # rows fetched at a time (a few ms of the event loop each)
+CHUNK = 250  # rows fetched at a time (a few ms of the event loop each)
 INLINE_ROWS = 500  # more rows than this (or bytes) are integrated in a worker thread
 INLINE_BYTES = 256 * 1024
 GIL_ROWS = 32  # rows (~0.3 ms) a worker thread applies before it lets the loop run

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from storage.history import version_parts
-from storage.timeline import diff_inputs, diff_rows, sessions
+from storage.timeline import READ_PAGE, diff_body, diff_inputs, sessions
 from sync.errors import PermissionDenied
 from sync.restore import restore_update
 from sync.updates import EMPTY_UPDATE
@@ -58,12 +58,9 @@ async def diff_route(request: Request) -> Response:
     if end > head:
         raise HTTPError(404, "no_such_version", f"seq {end} is after the head ({head})")
     state = state_of(request)
-    base, rows = await diff_inputs(state.store, room, start, end)
-    result = await offload(state, diff_rows, base, rows, start, end)
-    body = asdict(result)
-    for change in body["changes"]:
-        change["time"] = iso(change.pop("time_us"))
-    return JSONResponse(body)
+    inputs = await diff_inputs(state.store, room, start, end)
+    body = await offload(state, diff_body, inputs, start, end)
+    return Response(body, media_type="application/json")
 
 
 async def versions(request: Request) -> Response:
@@ -127,18 +124,22 @@ async def updates(request: Request) -> Response:
     if upto is None:
         upto = await head_seq(request, room)
     limit = min(int_param(request, "limit", MAX_UPDATES) or MAX_UPDATES, MAX_UPDATES)
-    rows = await state_of(request).store.updates_range(room, after, min(upto, after + limit))
-    return JSONResponse(
-        [
+    store, end = state_of(request).store, min(upto, after + limit)
+    out: list[dict[str, Any]] = []
+    at = after
+    while at < end:  # in pages: each a few ms of the event loop
+        page = min(end, at + READ_PAGE)
+        out += [
             {
                 "seq": r.seq,
                 "time": iso(r.time_us),
                 "author": r.author,
                 "update": base64.b64encode(r.update).decode(),
             }
-            for r in rows
+            for r in await store.updates_range(room, at, page)
         ]
-    )
+        at = page
+    return JSONResponse(out)
 
 
 routes = [

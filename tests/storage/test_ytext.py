@@ -129,3 +129,32 @@ def test_replay_starts_from_a_version() -> None:
     ytext.insert(len(ytext), " 世界")
     patch = replay.apply(2, doc.get_update(before), "a")
     assert (patch["index"], patch["delete"], patch["insert"]) == (4, 0, " 世界")
+
+
+async def test_a_long_range_is_diffed_by_its_ends() -> None:
+    """Over MAX_REPLAY updates a diff gives the net difference of the two versions
+    (exact) and no per-update changes, flagged truncated."""
+    from storage import timeline
+    from storage.memory import MemoryStore
+
+    store = MemoryStore()
+    await store.start()
+    writer: Doc = Doc()
+    ytext = writer.get(TEXT_ROOT, type=Text)
+    current = ""
+    old_replay = timeline.MAX_REPLAY
+    timeline.MAX_REPLAY = 10
+    try:
+        for i in range(30):
+            before = writer.get_state()
+            current = splice(ytext, current, len(current), 0, PIECES[i % len(PIECES)])
+            await store.append("r", writer.get_update(before), "w")
+        await store.flush()
+        short = await timeline.diff(store, "r", 20, 30)
+        long = await timeline.diff(store, "r", 5, 30)
+    finally:
+        timeline.MAX_REPLAY = old_replay
+        await store.aclose()
+    assert short.changes and not short.truncated and short.to_text == current
+    assert long.changes == [] and long.truncated and long.to_text == current
+    assert apply(long.from_text, long.to_text) == current
