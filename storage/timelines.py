@@ -13,9 +13,9 @@ from collections import OrderedDict
 from storage.text_timeline import TextTimeline, TimelineUnsupported
 from storage.text_units import FrozenText
 from storage.types import Store, UpdateRecord
+from storage.ytext import TEXT_ROOT
 
 log = logging.getLogger("samepage.storage")
-TEXT_ROOT = "content"
 CHUNK = 250  # rows fetched at a time (a few ms of the event loop each)
 INLINE_ROWS = 500  # more rows than this (or bytes) are integrated in a worker thread
 INLINE_BYTES = 256 * 1024
