@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from storage.history import Cursor, cursor_at
-from storage.sql.locks import room_maintenance_lock
 from storage.types import Store
 
 
@@ -54,7 +53,7 @@ async def compact_room(
     server: every reader checks that the rows it reads continue its checkpoint
     (storage/history.py), and on PostgreSQL it waits for a checkpoint build of the
     room on any node to end (the room's maintenance lock)."""
-    async with room_maintenance_lock(store, room, wait=True):
+    async with store.maintenance_lock(room, wait=True):
         return await _compact(store, room, keep_every, older_than_us, now_us, progress)
 
 

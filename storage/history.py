@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 from pycrdt import Doc, merge_updates
 
 from storage.pending import unintegrated
-from storage.sql.locks import room_maintenance_lock
 from storage.timelines import TextTimelines
 from storage.types import Store, StoreError, UpdateRecord
 
@@ -266,7 +265,7 @@ class AutoCheckpointer:
         try:
             # Nodes sharing a PostgreSQL database all see the room's seqs grow: one
             # builds (advisory lock), and none rebuilds what another just built.
-            async with room_maintenance_lock(self._store, room) as mine:
+            async with self._store.maintenance_lock(room) as mine:
                 if not mine:
                     return
                 # another node may have built one just after `seq` (it saw a newer

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from storage.types import AppendResult, LoadedRoom, RoomInfo, StoreError, UpdateRecord, Version
@@ -158,6 +160,11 @@ class MemoryStore:
     def failed_commits(self) -> tuple[int, str]:
         """Memory never fails to commit."""
         return 0, ""
+
+    @asynccontextmanager
+    async def maintenance_lock(self, room: str, *, wait: bool = False) -> AsyncIterator[bool]:
+        """One process holds a memory store: always granted."""
+        yield True
 
     async def ping(self, write: bool = False) -> None:
         """Always reachable while open."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -134,3 +135,12 @@ class Store(Protocol):
     async def ping(self, write: bool = False) -> None:
         """Raise StoreError when the database is not reachable (with `write`: when it
         cannot commit a write; one that works resets `failed_commits`)."""
+
+    def maintenance_lock(
+        self, room: str, *, wait: bool = False
+    ) -> AbstractAsyncContextManager[bool]:
+        """`async with store.maintenance_lock(room) as mine:` — True when this process
+        may rewrite `room`'s history now (a checkpoint build, a compaction), False when
+        another node is doing it; with `wait=True`, wait for it instead. Always granted
+        by the memory and SQLite stores (one owner per database); a PostgreSQL advisory
+        lock shared by every node."""

@@ -15,9 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
-
-from storage.sql.store import SqlStore
-from storage.types import Store
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Two-int advisory key space: (class, hashtext(room)). The migration lock uses the
 # one-bigint form with a small constant, i.e. class 0, so it cannot collide.
@@ -26,16 +24,16 @@ MAINTENANCE_LOCK_CLASS = 731_602
 
 @asynccontextmanager
 async def room_maintenance_lock(
-    store: Store, room: str, *, wait: bool = False
+    engine: AsyncEngine, room: str, *, wait: bool = False
 ) -> AsyncIterator[bool]:
     """Yield True when this process may rewrite `room`'s history now, False when
     another node is doing it (skip: the holder does it). With `wait=True` (compaction,
     which must not run under a checkpoint build) wait for the holder instead."""
-    if not isinstance(store, SqlStore) or store.engine.dialect.name != "postgresql":
+    if engine.dialect.name != "postgresql":
         yield True
         return
     function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-    async with store.engine.connect() as conn, conn.begin():
+    async with engine.connect() as conn, conn.begin():
         granted = (
             await conn.execute(
                 text(f"SELECT {function}(:cls, hashtext(:room))"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import and_, delete, func, not_, select, text
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.sql import schema
 from storage.sql.engine import make_engine, write_transaction
+from storage.sql.locks import room_maintenance_lock
 from storage.sql.migrations import migrate
 from storage.sql.writer import GroupCommitWriter
 from storage.types import (
@@ -272,6 +274,13 @@ class SqlStore:
     def failed_commits(self) -> tuple[int, str]:
         """Consecutive failed commits (0 since one succeeded) and the last one's cause."""
         return self._writer.failures, self._writer.last_error
+
+    @asynccontextmanager
+    async def maintenance_lock(self, room: str, *, wait: bool = False) -> AsyncIterator[bool]:
+        """Granted at once on SQLite (the database has one owner, `storage/sql/owner.py`);
+        on PostgreSQL a transaction-level advisory lock (`storage/sql/locks.py`)."""
+        async with room_maintenance_lock(self.engine, room, wait=wait) as mine:
+            yield mine
 
     async def ping(self, write: bool = False) -> None:
         """Raise StoreError when the database cannot answer — or, with `write`, cannot

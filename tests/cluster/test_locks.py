@@ -13,7 +13,6 @@ from sqlalchemy import text
 from storage.history import AutoCheckpointer
 from storage.memory import MemoryStore
 from storage.sql.engine import database_url
-from storage.sql.locks import room_maintenance_lock
 from storage.sql.store import SqlStore
 from tests.cluster.conftest import content
 from tests.storage.test_store_contract import edits
@@ -24,19 +23,19 @@ async def test_postgresql_lock_is_exclusive_per_room_and_released(pg_url: str) -
     await one.start()
     await two.start()
     try:
-        async with room_maintenance_lock(one, "r") as first:
+        async with one.maintenance_lock("r") as first:
             assert first
-            async with room_maintenance_lock(two, "r") as second:
+            async with two.maintenance_lock("r") as second:
                 assert not second  # another node holds it: skip, do not wait
-            async with room_maintenance_lock(two, "other") as other_room:
+            async with two.maintenance_lock("other") as other_room:
                 assert other_room
-        async with room_maintenance_lock(two, "r") as after:
+        async with two.maintenance_lock("r") as after:
             assert after  # released with the first node's transaction
         order: list[str] = []
         held = asyncio.Event()
 
         async def holder() -> None:
-            async with room_maintenance_lock(one, "r"):
+            async with one.maintenance_lock("r"):
                 order.append("held")
                 held.set()
                 await asyncio.sleep(0.2)
@@ -44,7 +43,7 @@ async def test_postgresql_lock_is_exclusive_per_room_and_released(pg_url: str) -
 
         async def waiter() -> None:
             await held.wait()
-            async with room_maintenance_lock(two, "r", wait=True) as granted:
+            async with two.maintenance_lock("r", wait=True) as granted:
                 assert granted
                 order.append("waiter")
 
@@ -61,8 +60,8 @@ async def test_single_machine_stores_always_grant(tmp_path: Path) -> None:
     try:
         for store in (MemoryStore(), sqlite):
             async with (
-                room_maintenance_lock(store, "r") as a,
-                room_maintenance_lock(store, "r") as b,
+                store.maintenance_lock("r") as a,
+                store.maintenance_lock("r") as b,
             ):
                 assert a and b
     finally:

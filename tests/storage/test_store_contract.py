@@ -182,3 +182,15 @@ async def test_a_write_probe_commits_and_no_commit_has_failed(store: Store) -> N
     await store.ping(write=True)
     await store.append("r", edits(1)[0][0], "a")
     assert store.failed_commits == (0, "")
+
+
+async def test_maintenance_lock_is_granted_when_nobody_holds_it(store: Store) -> None:
+    """Granted at once when free; memory and SQLite (one owner per database) grant it
+    even nested. Between PostgreSQL nodes it excludes: tests/cluster/test_locks.py."""
+    async with store.maintenance_lock("r") as mine:
+        assert mine is True
+        if isinstance(store, MemoryStore) or "sqlite" in str(getattr(store, "engine", "")):
+            async with store.maintenance_lock("r", wait=True) as again:
+                assert again is True
+    async with store.maintenance_lock("r", wait=True) as after:
+        assert after is True
