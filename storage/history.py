@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 from pycrdt import Doc, merge_updates
 
 from storage.pending import unintegrated
-from storage.timelines import TextTimelines
 from storage.types import Store, StoreError, UpdateRecord
 
 log = logging.getLogger("samepage.storage")
@@ -199,7 +198,7 @@ class AutoCheckpointer:
     the event loop (encoding) instead of ~100 ms (decoding the previous one first) — and
     versions after the last checkpoint are read from it without any decoding."""
 
-    def __init__(self, store: Store, every: int, keep: int = 16, timelines: int = 8) -> None:
+    def __init__(self, store: Store, every: int, keep: int = 16) -> None:
         self._store = store
         self._every = every
         self._keep = keep
@@ -207,15 +206,11 @@ class AutoCheckpointer:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
-        # Text of any version (storage/text_timeline.py), kept `every` rows behind at most.
-        self.timelines = TextTimelines(store, keep=timelines)
-        self._catching_up: dict[str, asyncio.Task[None]] = {}
 
     def forget(self, room: str) -> None:
-        """The room was unloaded: drop its cursor, save its text timeline."""
+        """The room was unloaded: drop its cursor."""
         self._cursors.pop(room, None)
         self._locks.pop(room, None)
-        self.timelines.unloaded(room)
 
     async def read_at(self, room: str, seq: int, read: Callable[[Doc[Any]], T]) -> T | None:
         """`read(doc as it was after seq)` from the room's cursor when it is at or before
@@ -237,23 +232,14 @@ class AutoCheckpointer:
         while len(self._cursors) > self._keep:
             self._cursors.popitem(last=False)
 
-    def seen_load(self, room: str, checkpoint_seq: int, seq: int = -1) -> None:
-        """Tell the policy where the room's latest checkpoint is (at load), and its seq:
-        a room with no update yet gets its text timeline from the start."""
+    def seen_load(self, room: str, checkpoint_seq: int) -> None:
+        """Tell the policy where the room's latest checkpoint is (at load)."""
         self._last[room] = checkpoint_seq
-        if seq == 0:
-            self.timelines.started(room)
 
-    def committed(self, room: str, seq: int, rows: list[tuple[int, bytes]] | None = None) -> None:
-        """Called after a commit (`rows`: its (seq, update)s, when at hand); schedules
-        a checkpoint build (and a text timeline catch-up) when due."""
+    def committed(self, room: str, seq: int) -> None:
+        """Called after a commit; schedules a checkpoint build when one is due."""
         if self._every <= 0:
             return
-        if rows:
-            self.timelines.committed(room, rows)
-        if room not in self._catching_up and self.timelines.behind(room, seq) >= self._every:
-            task = asyncio.get_running_loop().create_task(self._catch_up(room, seq))
-            self._catching_up[room] = task
         if room in self._tasks:
             return
         if seq - self._last.get(room, 0) >= self._every:
@@ -282,17 +268,7 @@ class AutoCheckpointer:
         finally:
             self._tasks.pop(room, None)
 
-    async def _catch_up(self, room: str, seq: int) -> None:
-        try:
-            await self.timelines.catch_up(room, seq)
-        except Exception as exc:  # the next history read catches up instead
-            log.warning("text timeline of %s at %d failed: %s", room, seq, exc)
-        finally:
-            self._catching_up.pop(room, None)
-
     async def aclose(self) -> None:
-        """Wait for checkpoint builds and timeline catch-ups in flight (idempotent)."""
-        while self._tasks or self._catching_up:
-            tasks = [*self._tasks.values(), *self._catching_up.values()]
-            await asyncio.gather(*tasks, return_exceptions=True)
-        await self.timelines.aclose()
+        """Wait for checkpoint builds in flight (idempotent)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 from pycrdt import Doc
 
 from storage.history import AutoCheckpointer
-from storage.timelines import TextTimelines
 from storage.types import Store
 from sync.connection import Connection
 from sync.errors import CloseCode, RoomUnavailable
@@ -57,9 +56,7 @@ class RoomManager:
         self.on_unload: list[Callable[[Room], None]] = []
         self._loading: dict[str, asyncio.Future[Room]] = {}
         self._unload_timers: dict[str, asyncio.TimerHandle] = {}
-        self._checkpointer = AutoCheckpointer(
-            store, self.settings.checkpoint_every, timelines=self.settings.text_timelines
-        )
+        self._checkpointer = AutoCheckpointer(store, self.settings.checkpoint_every)
         self._closing = False
 
     async def acquire(self, name: str) -> Room:
@@ -141,7 +138,7 @@ class RoomManager:
         room.max_pending_bytes = self.settings.max_pending_bytes_per_room
         room.observers.append(self._after_commit)
         room.observers.extend(self.observers)
-        self._checkpointer.seen_load(name, loaded.checkpoint_seq, loaded.seq)
+        self._checkpointer.seen_load(name, loaded.checkpoint_seq)
         self.loads += 1
         log.info(
             "loaded room %s seq=%d (%d tail updates) in %.1f ms",
@@ -152,29 +149,13 @@ class RoomManager:
         )
         return room
 
-    async def read_version(self, name: str, seq: int, read: Callable[[Doc[Any]], T]) -> T | None:
-        """`read(doc after seq)` for a version after room `name`'s last checkpoint, from
-        the checkpoint builder's cursor (no checkpoint decoded); None when it cannot."""
-        return await self._checkpointer.read_at(name, seq, read)
-
-    @property
-    def timelines(self) -> TextTimelines:
-        """The text timelines (history reads), for metrics."""
-        return self._checkpointer.timelines
-
-    async def read_text(self, name: str, seq: int) -> str | None:
-        """The `content` text after update `seq` from the room's text timeline (built
-        at the first read, then kept up to date); None when it cannot say."""
-        return await self.timelines.text_at(name, seq)
-
     def _register(self, room: Room) -> None:
         self.rooms[room.name] = room
         for hook in self.on_load:
             hook(room)
 
     def _after_commit(self, notice: CommitNotice) -> None:
-        rows = [(seq, update) for seq, update, _ in notice.updates]
-        self._checkpointer.committed(notice.room, notice.seq, rows)
+        self._checkpointer.committed(notice.room, notice.seq)
 
     def _schedule_unload(self, room: Room) -> None:
         old = self._unload_timers.pop(room.name, None)

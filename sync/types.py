@@ -47,7 +47,6 @@ class SyncSettings:
     outbound_queue_bytes: int = 32 * 1024 * 1024
     unload_grace_s: float = 30.0
     checkpoint_every: int = 500
-    text_timelines: int = 8  # rooms whose text timeline is kept in memory; 0 = none
     max_inflight_per_room: int = 10_000
     messages_per_second: float = 300.0  # per connection; 0 = unlimited
     message_burst: int = 1000

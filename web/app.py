@@ -23,6 +23,7 @@ from web.loopwatch import ActiveRequests, LoopWatch
 from web.owner import DatabaseHold
 from web.settings import Settings
 from web.state import AppState
+from web.text_history import TextHistory
 from web.ws import websocket_endpoint
 
 log = logging.getLogger("samepage.web")
@@ -69,7 +70,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         link = make_cluster_link(settings, manager)
         if link is not None:
             await link.start()
-        state = AppState(settings, store, manager)
+        text_history = TextHistory(
+            store, manager, settings.text_timelines, settings.sync.checkpoint_every
+        )
+        state = AppState(settings, store, manager, text_history)
         watch.start()
         app.state.samepage = state
         app.state.cluster = link  # ClusterLink or None: bus state and catch-up counters
@@ -83,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             state.begin_shutdown()
             await manager.aclose()
+            await text_history.aclose()
             if link is not None:
                 await link.aclose()
             await store.aclose()

@@ -112,7 +112,7 @@ def _add_serve(sub: Any) -> None:
     serve.add_argument(
         "--text-timelines",
         type=int,
-        default=env_default("text_timelines", sync_defaults.text_timelines),
+        default=env_default("text_timelines", defaults.text_timelines),
         help="rooms whose text timeline (fast history reads) is kept in memory; 0: none",
     )
     serve.add_argument(
@@ -174,6 +174,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         workers=args.workers,
         reuse_port=bool(args.reuse_port),
         unready_after_failed_commits=max(1, args.unready_after_failed_commits),
+        text_timelines=max(0, args.text_timelines),
         sync=sync,
     )
 

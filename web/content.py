@@ -110,7 +110,7 @@ async def content_at(request: Request, room: str, fmt: str) -> Response:
     if live is not None:
         return await render_head(state, live, fmt)
     if fmt == "text":
-        text = await state.manager.read_text(room, seq)
+        text = await state.text_history.text_at(room, seq)
         if text is not None:
             return PlainTextResponse(text, headers=headers)
     parts = await version_parts(state.store, room, seq)

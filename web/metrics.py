@@ -75,7 +75,7 @@ class _LiveCollector(Collector):
             value=sum(room.inflight for room in manager.rooms.values()),
         )
         yield CounterMetricFamily("samepage_room_loads", "Room loads", value=manager.loads)
-        timelines = manager.timelines
+        timelines = state.text_history.timelines
         yield GaugeMetricFamily(
             "samepage_text_timelines", "Rooms with a text timeline in memory", value=timelines.kept
         )

@@ -32,6 +32,7 @@ class Settings:
     ws_ping_interval: float = 20.0  # silent sockets are pinged, dropped after 2-3 (0: off)
     reuse_port: bool = False  # bind with SO_REUSEPORT (set for the workers' children)
     unready_after_failed_commits: int = 3  # /readyz 503 after this many in a row
+    text_timelines: int = 8  # rooms whose text timeline is kept in memory; 0 = none
     sync: SyncSettings = field(default_factory=SyncSettings)
 
 

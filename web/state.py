@@ -9,6 +9,7 @@ from storage.types import Store
 from sync.manager import RoomManager
 from web.offload import Offload
 from web.settings import Settings
+from web.text_history import TextHistory
 
 
 @dataclass
@@ -18,6 +19,7 @@ class AppState:
     settings: Settings
     store: Store
     manager: RoomManager
+    text_history: TextHistory  # any version's text, fast (text timelines)
     offload: Offload = field(default_factory=Offload)  # worker processes for big documents
     connections: int = 0
     shutting_down: bool = False

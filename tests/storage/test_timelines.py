@@ -47,21 +47,34 @@ async def test_first_read_starts_a_build_and_later_reads_advance(store: SqlStore
         assert await timelines.text_at("r", k, wait=True) == texts[k - 1], k
 
 
-async def test_the_checkpoint_builder_keeps_a_new_room_caught_up(store: SqlStore) -> None:
+async def test_the_text_history_keeps_a_new_room_caught_up(store: SqlStore) -> None:
+    """web.text_history feeds the timelines from the room manager's hooks (a stand-in
+    manager here: only its hook lists are used)."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from sync.room import CommitNotice
+    from web.text_history import TextHistory
+
     updates, texts = random_edits(95, seed=4)
-    checkpointer = AutoCheckpointer(store, every=10)
-    checkpointer.seen_load("r", 0, 0)  # a room with no update yet
+    manager = SimpleNamespace(observers=[], on_load=[], on_unload=[])
+    history = TextHistory(store, cast(Any, manager), keep=8, every=10)
+    for hook in manager.on_load:
+        hook(SimpleNamespace(name="r", seq=0))  # a room with no update yet
     for update in updates:
         result = await store.append("r", update, "a")
         # Rows committed here come along (no read back); every 7th came from another
         # node, so the catch-up reads those from the database.
-        rows = [(result.seq, update)] if result.seq % 7 else []
-        checkpointer.committed("r", result.seq, rows)
+        rows = [(result.seq, update, "a")] if result.seq % 7 else []
+        for observer in manager.observers:
+            observer(CommitNotice("r", result.seq, rows))
         await asyncio.sleep(0)
-    await checkpointer.aclose()
-    assert checkpointer.timelines.behind("r", 95) < 10  # applied in the background
+    while history._catching_up:
+        await asyncio.gather(*history._catching_up.values())
+    assert history.timelines.behind("r", 95) < 10  # applied in the background
     for k in range(1, 96):
-        assert await checkpointer.timelines.text_at("r", k, wait=True) == texts[k - 1], k
+        assert await history.timelines.text_at("r", k, wait=True) == texts[k - 1], k
+    await history.aclose()
 
 
 async def test_after_compaction_it_starts_at_the_cutoff(store: SqlStore) -> None:
