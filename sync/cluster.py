@@ -49,7 +49,8 @@ from sync.cluster_presence import RemoteNode, local_entries, replace_presence
 from sync.connection import Connection
 from sync.errors import ProtocolError
 from sync.manager import RoomManager
-from sync.room import CommitNotice, Room
+from sync.room import Room
+from sync.types import CommitNotice, RoomListener
 
 log = logging.getLogger("samepage.cluster")
 BUFFER_LIMIT = 10_000  # messages buffered while a room loads (beyond: catch up instead)
@@ -73,7 +74,7 @@ class _RoomSync:
     refreshing: asyncio.Future[None] | None = None
 
 
-class ClusterLink:
+class ClusterLink(RoomListener):
     """Links one node's RoomManager to the Bus through the manager's extension points."""
 
     def __init__(
@@ -105,10 +106,7 @@ class ClusterLink:
 
     async def start(self) -> None:
         """Hook into the manager, connect the bus, start the periodic check."""
-        self.manager.before_load.append(self._before_load)
-        self.manager.on_load.append(self._on_load)
-        self.manager.on_unload.append(self._on_unload)
-        self.manager.observers.append(self._on_commit)
+        self.manager.add_listener(self)
         await self.bus.start(self._on_bus)
         self._periodic = asyncio.get_running_loop().create_task(
             self._periodic_loop(), name="cluster-resync"
@@ -147,22 +145,19 @@ class ClusterLink:
 
     # -- manager hooks -------------------------------------------------------------
 
-    async def _before_load(self, name: str) -> None:
+    async def before_load(self, name: str) -> None:
         sync = self.rooms.get(name)
         if sync is None or sync.room is not None:
             sync = self.rooms[name] = _RoomSync(name)
         await self.bus.join(name)
 
-    def _on_load(self, room: Room) -> None:
+    def on_load(self, room: Room) -> None:
         sync = self.rooms.get(room.name)
         if sync is None or sync.room is not None:  # loaded without our before_load
             sync = self.rooms[room.name] = _RoomSync(room.name, needs_catch_up=True)
             self._spawn(self.bus.join(room.name))
         sync.room = room
         sync.applied = room.seq
-        room.awareness_observers.append(self._on_awareness)
-        room.ephemeral_observers.append(self._on_ephemeral)
-        room.nudge_observers.append(self._on_nudge)
         buffered, sync.buffer = sync.buffer, []
         for message in buffered:
             self._handle(sync, message)
@@ -171,7 +166,7 @@ class ClusterLink:
             self._spawn(self._catch_up_to_db(sync))
         self.bus.publish(PresenceQuery(room.name, self.bus.node_id))
 
-    def _on_unload(self, room: Room) -> None:
+    def on_unload(self, room: Room) -> None:
         sync = self.rooms.get(room.name)
         if sync is None or sync.room is not room:
             return
@@ -186,7 +181,7 @@ class ClusterLink:
 
     # -- outbound ------------------------------------------------------------------
 
-    def _on_commit(self, notice: CommitNotice) -> None:
+    def on_commit(self, notice: CommitNotice) -> None:
         sync = self.rooms.get(notice.room)
         for seq, update, _author in notice.updates:
             self.bus.publish(BusUpdate(notice.room, seq, update, self.bus.node_id))
@@ -195,16 +190,16 @@ class ClusterLink:
         if sync is not None:
             self._advance(sync)
 
-    def _on_awareness(self, room: Room, owner: object, entries: list[AwarenessEntry]) -> None:
+    def on_awareness(self, room: Room, owner: object, entries: list[AwarenessEntry]) -> None:
         if isinstance(owner, Connection):  # relay only our own clients' presence
             payload = encode_awareness_entries(entries)
             self.bus.publish(BusAwareness(room.name, payload, self.bus.node_id))
 
-    def _on_nudge(self, room: Room, entries: list[AwarenessEntry]) -> None:
+    def on_nudge(self, room: Room, entries: list[AwarenessEntry]) -> None:
         payload = encode_awareness_entries(entries)
         self.bus.publish(PresenceNudge(room.name, payload, self.bus.node_id))
 
-    def _on_ephemeral(self, room: Room, data: str) -> None:
+    def on_ephemeral(self, room: Room, data: str) -> None:
         if not self._relaying:  # what another node sent us is not ours to send on
             self.bus.publish(BusEphemeral(room.name, data, self.bus.node_id))
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from pycrdt import Doc
@@ -16,8 +16,8 @@ from storage.types import Store
 from sync.connection import Connection
 from sync.errors import CloseCode, RoomUnavailable
 from sync.names import check_room_name
-from sync.room import CommitNotice, CommitObserver, Room
-from sync.types import SyncSettings, Traffic
+from sync.room import Room
+from sync.types import CommitNotice, RoomListener, SyncSettings, Traffic
 
 T = TypeVar("T")
 log = logging.getLogger("samepage.sync")
@@ -38,6 +38,16 @@ def _doc_from(checkpoint: bytes | None, tail: list[bytes]) -> Doc[Any]:
     return doc
 
 
+class _CheckpointListener(RoomListener):
+    """Schedules the checkpoint builds as rooms commit."""
+
+    def __init__(self, checkpointer: AutoCheckpointer) -> None:
+        self.checkpointer = checkpointer
+
+    def on_commit(self, notice: CommitNotice) -> None:
+        self.checkpointer.committed(notice.room, notice.seq)
+
+
 class RoomManager:
     """Loads each room once (however many join at once) and unloads it when idle."""
 
@@ -47,16 +57,14 @@ class RoomManager:
         self.rooms: dict[str, Room] = {}
         self.loads = 0
         self.unloads = 0
-        self.observers: list[CommitObserver] = []
         self.traffic = Traffic()  # WebSocket frames/bytes/closes, for metrics
-        # Extension points (the cluster link uses them): awaited before the store load,
-        # called after a room is registered, and when it is unloaded or failed.
-        self.before_load: list[Callable[[str], Awaitable[None]]] = []
-        self.on_load: list[Callable[[Room], None]] = []
-        self.on_unload: list[Callable[[Room], None]] = []
+        # Listeners on every room (cluster link, metrics, event feed, caches); the
+        # checkpoint builder listens first.
+        self._listeners: list[RoomListener] = []
         self._loading: dict[str, asyncio.Future[Room]] = {}
         self._unload_timers: dict[str, asyncio.TimerHandle] = {}
         self._checkpointer = AutoCheckpointer(store, self.settings.checkpoint_every)
+        self._checkpoints = _CheckpointListener(self._checkpointer)
         self._closing = False
 
     async def acquire(self, name: str) -> Room:
@@ -126,8 +134,8 @@ class RoomManager:
 
     async def _load(self, name: str) -> Room:
         started = time.perf_counter()
-        for before in self.before_load:
-            await before(name)
+        for listener in tuple(self._listeners):
+            await listener.before_load(name)
         loaded = await self.store.load(name)
         size = len(loaded.checkpoint or b"") + sum(len(u) for u in loaded.tail)
         if size > INLINE_LOAD_BYTES:  # Yrs releases the GIL: the loop runs meanwhile
@@ -136,8 +144,9 @@ class RoomManager:
             doc = _doc_from(loaded.checkpoint, loaded.tail)
         room = Room(name, self.store, doc, loaded.seq, on_failure=self._on_room_failure)
         room.max_pending_bytes = self.settings.max_pending_bytes_per_room
-        room.observers.append(self._after_commit)
-        room.observers.extend(self.observers)
+        room.add_listener(self._checkpoints)
+        for listener in self._listeners:
+            room.add_listener(listener)
         self._checkpointer.seen_load(name, loaded.checkpoint_seq)
         self.loads += 1
         log.info(
@@ -151,11 +160,24 @@ class RoomManager:
 
     def _register(self, room: Room) -> None:
         self.rooms[room.name] = room
-        for hook in self.on_load:
-            hook(room)
+        for listener in tuple(self._listeners):
+            listener.on_load(room)
 
-    def _after_commit(self, notice: CommitNotice) -> None:
-        self._checkpointer.committed(notice.room, notice.seq)
+    def add_listener(self, listener: RoomListener) -> None:
+        """Tell `listener` about every room: loads, unloads and each room's events
+        (rooms loaded already included)."""
+        if listener in self._listeners:
+            return
+        self._listeners.append(listener)
+        for room in self.rooms.values():
+            room.add_listener(listener)
+
+    def remove_listener(self, listener: RoomListener) -> None:
+        """Stop telling `listener` (idempotent)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+        for room in self.rooms.values():
+            room.remove_listener(listener)
 
     def _schedule_unload(self, room: Room) -> None:
         old = self._unload_timers.pop(room.name, None)
@@ -186,8 +208,8 @@ class RoomManager:
     def _forget(self, room: Room) -> None:
         self.unloads += 1
         self._checkpointer.forget(room.name)
-        for hook in self.on_unload:
-            hook(room)
+        for listener in tuple(self._listeners):
+            listener.on_unload(room)
 
     async def aclose(self, code: int = CloseCode.GOING_AWAY) -> None:
         """Close every client with `code`, flush every room and pending checkpoint."""

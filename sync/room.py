@@ -24,6 +24,7 @@ from sync import protocol
 from sync.awareness import AwarenessEntry, Presence, encode_awareness_entries, removal_of
 from sync.errors import CloseCode, InvalidUpdate, LimitExceeded, RoomUnavailable
 from sync.protocol import SubscribeFlag
+from sync.types import CommitNotice, RoomListener
 from sync.updates import PendingTracker, check_update_shape, reraise_if_fatal, would_change
 
 if TYPE_CHECKING:
@@ -47,26 +48,6 @@ class _Inflight:
     received: float = 0.0  # time.monotonic() when applied to the Doc
 
 
-@dataclass(slots=True)
-class CommitNotice:
-    """What a commit made durable, for observers (bus, metrics, event feed)."""
-
-    room: str
-    seq: int
-    updates: list[tuple[int, bytes, str]]  # (seq, update, author)
-    received: float = 0.0  # time.monotonic() the oldest of them was applied (fan-out latency)
-
-
-CommitObserver = Callable[[CommitNotice], None]
-# (room, owner, accepted entries): presence changes, for the bus and the event feed
-AwarenessObserver = Callable[["Room", object, list[AwarenessEntry]], None]
-# (room, JSON text): ephemeral messages relayed in the room, for the event feed
-EphemeralObserver = Callable[["Room", str], None]
-NudgeObserver = Callable[["Room", list[AwarenessEntry]], None]
-# (room, seq): an update committed by another node was applied, for the event feed
-RemoteObserver = Callable[["Room", int], None]
-
-
 class Room:
     """Owns the Doc, the presence and the subscribers of one room."""
 
@@ -87,12 +68,7 @@ class Room:
         self.subscribers: set[Connection] = set()
         self.holders = 0  # subscribers + API users; the manager unloads at 0
         self.failed = False
-        self.observers: list[CommitObserver] = []
-        self.awareness_observers: list[AwarenessObserver] = []
-        self.ephemeral_observers: list[EphemeralObserver] = []
-        # (room, stale entries owned by other nodes' clients): for the cluster link
-        self.nudge_observers: list[NudgeObserver] = []
-        self.remote_observers: list[RemoteObserver] = []
+        self._listeners: list[RoomListener] = []
         self._on_failure = on_failure
         self._inflight: deque[_Inflight] = deque()
         self._waiting_syncs: list[tuple[int, Connection, bytes]] = []
@@ -100,6 +76,18 @@ class Room:
         self._subscription = doc.observe(self._capture)
         self.max_pending_bytes = 4 * 1024 * 1024
         self._pending = PendingTracker()
+
+    # -- listeners ---------------------------------------------------------------
+
+    def add_listener(self, listener: RoomListener) -> None:
+        """Tell `listener` what happens in this room from now on."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: RoomListener) -> None:
+        """Stop telling `listener` (idempotent)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     # -- documents ---------------------------------------------------------------
 
@@ -211,8 +199,8 @@ class Room:
         if changed:
             merged = effective[0] if len(effective) == 1 else merge_updates(*effective)
             self.broadcast(protocol.encode_update(merged))
-        for observer in self.remote_observers:
-            observer(self, seq)
+        for listener in tuple(self._listeners):
+            listener.on_remote(self, seq)
         return changed
 
     @property
@@ -251,8 +239,8 @@ class Room:
             [(r.seq, i.update, i.author) for r, i in zip(results, done, strict=True)],
             done[0].received,
         )
-        for observer in self.observers:
-            observer(notice)
+        for listener in tuple(self._listeners):
+            listener.on_commit(notice)
 
     async def flush(self) -> None:
         """Wait until every applied update is committed and broadcast."""
@@ -282,8 +270,8 @@ class Room:
         removed = self.presence.remove_owner(conn)
         if removed:
             self.broadcast(protocol.encode_awareness(encode_awareness_entries(removed)))
-            for observer in self.awareness_observers:
-                observer(self, conn, removed)
+            for listener in tuple(self._listeners):
+                listener.on_awareness(self, conn, removed)
 
     def answer_sync_step1(self, conn: Connection, state_vector: bytes) -> None:
         """Send what the peer lacks — only once everything it contains is committed."""
@@ -339,8 +327,8 @@ class Room:
     def relay_ephemeral(self, data: str, exclude: Connection | None = None) -> None:
         """Relay an ephemeral JSON message to subscribed connections (never stored)."""
         self.send_to_subscribed(SubscribeFlag.EPHEMERAL, protocol.encode_ephemeral(data), exclude)
-        for observer in self.ephemeral_observers:
-            observer(self, data)
+        for listener in tuple(self._listeners):
+            listener.on_ephemeral(self, data)
 
     # -- presence ----------------------------------------------------------------
 
@@ -352,8 +340,8 @@ class Room:
             exclude = owner if owner in self.subscribers else None
             payload = encode_awareness_entries(accepted)
             self.broadcast(protocol.encode_awareness(payload), exclude)
-            for observer in self.awareness_observers:
-                observer(self, owner, accepted)
+            for listener in tuple(self._listeners):
+                listener.on_awareness(self, owner, accepted)
         return accepted
 
     def announce_fresh(self, conn: Connection, fresh: list[AwarenessEntry]) -> None:
@@ -364,7 +352,7 @@ class Room:
         announcer, and each peer whose state the announcer saw unchanged before it left,
         that it was removed one clock later; y-protocols answers by bumping its clock
         and re-broadcasting, which every peer accepts. Peers on other nodes get it
-        through `nudge_observers` (the cluster link)."""
+        through the listeners' `on_nudge` (the cluster link)."""
         if not fresh:
             return
         stale = [
@@ -375,8 +363,8 @@ class Room:
         ]
         remote = self.nudge(fresh + stale)  # `fresh` is conn's own: it is nudged first
         if remote:
-            for observer in self.nudge_observers:
-                observer(self, remote)
+            for listener in tuple(self._listeners):
+                listener.on_nudge(self, remote)
 
     def nudge(self, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
         """Send each local owner of `entries` its removal one clock later (it will

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from sync.awareness import AwarenessEntry
+    from sync.room import Room
 
 
 class Transport(Protocol):
@@ -94,3 +98,43 @@ class Traffic:
         """Count one connection ended (or refused) with `code`."""
         key = int(code) if code is not None else 1006
         self.closes[key] = self.closes.get(key, 0) + 1
+
+
+@dataclass(slots=True)
+class CommitNotice:
+    """What a commit made durable, for listeners (bus, metrics, event feed, caches)."""
+
+    room: str
+    seq: int
+    updates: list[tuple[int, bytes, str]]  # (seq, update, author)
+    received: float = 0.0  # time.monotonic() the oldest of them was applied (fan-out latency)
+
+
+class RoomListener:
+    """Everything a room tells those who listen, as no-op methods: override what you
+    need. Register on one room (`Room.add_listener`) or on every room through the
+    manager (`RoomManager.add_listener`, which also tells loads and unloads)."""
+
+    async def before_load(self, name: str) -> None:
+        """The manager is about to read room `name` from the store."""
+
+    def on_load(self, room: Room) -> None:
+        """The room is loaded and registered (manager listeners only)."""
+
+    def on_unload(self, room: Room) -> None:
+        """The room was unloaded, or failed (manager listeners only)."""
+
+    def on_commit(self, notice: CommitNotice) -> None:
+        """Updates of this node were committed (and are being broadcast)."""
+
+    def on_awareness(self, room: Room, owner: object, entries: list[AwarenessEntry]) -> None:
+        """Presence entries from `owner` (a connection or a remote node) were accepted."""
+
+    def on_ephemeral(self, room: Room, data: str) -> None:
+        """An ephemeral JSON message was relayed in the room (never stored)."""
+
+    def on_nudge(self, room: Room, entries: list[AwarenessEntry]) -> None:
+        """Stale presence entries owned by other nodes' clients need a nudge."""
+
+    def on_remote(self, room: Room, seq: int) -> None:
+        """An update another node committed (at `seq`) was applied here."""

@@ -6,7 +6,6 @@ follower has a bounded queue (`web.sse.EventStream`)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import deque
@@ -16,7 +15,8 @@ from storage.history import version_parts
 from storage.ytext import TextReplay
 from sync.awareness import AwarenessEntry
 from sync.errors import RoomUnavailable
-from sync.room import CommitNotice, Room
+from sync.room import Room
+from sync.types import CommitNotice, RoomListener
 from web.metrics import Metrics
 from web.presence_view import PresenceView
 from web.sse import EventStream, sse
@@ -25,7 +25,7 @@ from web.state import AppState
 log = logging.getLogger("samepage.web")
 
 
-class RoomFeed:
+class RoomFeed(RoomListener):
     """Observes one room for its followers; exists while it has followers."""
 
     def __init__(self, hub: EventHub, room: Room) -> None:
@@ -43,10 +43,7 @@ class RoomFeed:
         self.closed = False
         self._inbox: deque[CommitNotice | int] = deque()
         self._wakeup = asyncio.Event()
-        room.observers.append(self._on_commit)
-        room.awareness_observers.append(self._on_awareness)
-        room.ephemeral_observers.append(self._on_ephemeral)
-        room.remote_observers.append(self._on_remote)
+        room.add_listener(self)
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"feed-{room.name}")
 
     def broadcast(self, chunk: bytes) -> None:
@@ -54,22 +51,22 @@ class RoomFeed:
         for stream in list(self.streams):
             stream.push(chunk)
 
-    def _on_commit(self, notice: CommitNotice) -> None:
+    def on_commit(self, notice: CommitNotice) -> None:
         self._inbox.append(notice)
         self._wakeup.set()
 
-    def _on_awareness(self, _room: Room, _owner: object, entries: list[AwarenessEntry]) -> None:
+    def on_awareness(self, _room: Room, _owner: object, entries: list[AwarenessEntry]) -> None:
         for event in self.presence.apply(entries):
             self.broadcast(sse("presence", event))
 
-    def _on_ephemeral(self, _room: Room, data: str) -> None:
+    def on_ephemeral(self, _room: Room, data: str) -> None:
         try:
             message: Any = json.loads(data)
         except ValueError:
             message = data
         self.broadcast(sse("ephemeral", {"message": message}))
 
-    def _on_remote(self, _room: Room, seq: int) -> None:
+    def on_remote(self, _room: Room, seq: int) -> None:
         # Another node committed it: its row is in the shared database; replay from there.
         self._inbox.append(seq)
         self._wakeup.set()
@@ -140,18 +137,11 @@ class RoomFeed:
         for stream in list(self.streams):
             stream.end(reason)
         self.hub.forget(self)
-        with contextlib.suppress(ValueError):
-            self.room.observers.remove(self._on_commit)
-        with contextlib.suppress(ValueError):
-            self.room.awareness_observers.remove(self._on_awareness)
-        with contextlib.suppress(ValueError):
-            self.room.ephemeral_observers.remove(self._on_ephemeral)
-        with contextlib.suppress(ValueError):
-            self.room.remote_observers.remove(self._on_remote)
+        self.room.remove_listener(self)
         self._task.cancel()
 
 
-class EventHub:
+class EventHub(RoomListener):
     """The app's room feeds (created on the first follower, dropped with the last)."""
 
     def __init__(self, state: AppState, metrics: Metrics) -> None:
@@ -160,7 +150,7 @@ class EventHub:
         self.feeds: dict[str, RoomFeed] = {}
         self.streams = 0
         metrics.sse_streams = lambda: self.streams
-        state.manager.on_unload.append(self._on_unload)
+        state.manager.add_listener(self)
 
     async def follow(self, room: Room) -> EventStream:
         """A new stream on `room` (which the caller holds)."""
@@ -193,7 +183,7 @@ class EventHub:
         if self.feeds.get(feed.room.name) is feed:
             del self.feeds[feed.room.name]
 
-    def _on_unload(self, room: Room) -> None:
+    def on_unload(self, room: Room) -> None:
         feed = self.feeds.get(room.name)
         if feed is not None and feed.room is room:
             feed.close("room_failed" if room.failed else "room_unloaded")

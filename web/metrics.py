@@ -22,7 +22,8 @@ from starlette.routing import Route
 
 from sync.awareness import AwarenessEntry
 from sync.errors import CloseCode
-from sync.room import CommitNotice, Room
+from sync.room import Room
+from sync.types import CommitNotice, RoomListener
 
 if TYPE_CHECKING:
     from web.state import AppState
@@ -147,7 +148,7 @@ class _LiveCollector(Collector):
         )
 
 
-class Metrics:
+class Metrics(RoomListener):
     """The app's metrics: one `CollectorRegistry` per app."""
 
     def __init__(self) -> None:
@@ -217,14 +218,14 @@ class Metrics:
         self.state = state
         self.cluster = cluster
         state.offload.on_outcome = lambda outcome: self.offloaded_jobs.labels(outcome).inc()
-        state.manager.observers.append(self.on_commit)
-        state.manager.on_load.append(self._on_load)
+        state.manager.add_listener(self)
 
-    def _on_load(self, room: Room) -> None:
-        room.ephemeral_observers.append(lambda _room, _data: self.ephemeral_messages.inc())
-        room.awareness_observers.append(self._on_awareness)
+    def on_ephemeral(self, room: Room, data: str) -> None:
+        """Listener: count relayed ephemeral messages."""
+        self.ephemeral_messages.inc()
 
-    def _on_awareness(self, room: Room, _owner: object, _entries: list[AwarenessEntry]) -> None:
+    def on_awareness(self, room: Room, owner: object, entries: list[AwarenessEntry]) -> None:
+        """Listener: presence is activity."""
         self.last_activity[room.name] = time.time()
 
     def on_commit(self, notice: CommitNotice) -> None:

@@ -10,12 +10,13 @@ import logging
 from storage.timelines import TextTimelines
 from storage.types import Store
 from sync.manager import RoomManager
-from sync.room import CommitNotice, Room
+from sync.room import Room
+from sync.types import CommitNotice, RoomListener
 
 log = logging.getLogger("samepage.web")
 
 
-class TextHistory:
+class TextHistory(RoomListener):
     """Keeps the text timelines of up to `keep` rooms up to date, `every` rows behind
     at most (the rows this node committed come with the commit notices)."""
 
@@ -23,23 +24,21 @@ class TextHistory:
         self.timelines = TextTimelines(store, keep=keep)
         self._every = max(1, every)
         self._catching_up: dict[str, asyncio.Task[None]] = {}
-        manager.observers.append(self._on_commit)
-        manager.on_load.append(self._on_load)
-        manager.on_unload.append(self._on_unload)
+        manager.add_listener(self)
 
     async def text_at(self, room: str, seq: int) -> str | None:
         """The `content` text after update `seq`; None when no timeline can say (the
         caller renders the version from stored rows instead)."""
         return await self.timelines.text_at(room, seq)
 
-    def _on_load(self, room: Room) -> None:
+    def on_load(self, room: Room) -> None:
         if room.seq == 0:  # a new room: its timeline starts empty, for free
             self.timelines.started(room.name)
 
-    def _on_unload(self, room: Room) -> None:
+    def on_unload(self, room: Room) -> None:
         self.timelines.unloaded(room.name)
 
-    def _on_commit(self, notice: CommitNotice) -> None:
+    def on_commit(self, notice: CommitNotice) -> None:
         self.timelines.committed(notice.room, [(seq, u) for seq, u, _ in notice.updates])
         room, seq = notice.room, notice.seq
         if room not in self._catching_up and self.timelines.behind(room, seq) >= self._every:

@@ -48,26 +48,26 @@ async def test_first_read_starts_a_build_and_later_reads_advance(store: SqlStore
 
 
 async def test_the_text_history_keeps_a_new_room_caught_up(store: SqlStore) -> None:
-    """web.text_history feeds the timelines from the room manager's hooks (a stand-in
-    manager here: only its hook lists are used)."""
+    """web.text_history feeds the timelines as a listener of the room manager (a
+    stand-in manager here: only `add_listener` is used)."""
     from types import SimpleNamespace
     from typing import Any, cast
 
-    from sync.room import CommitNotice
+    from sync.types import CommitNotice
     from web.text_history import TextHistory
 
     updates, texts = random_edits(95, seed=4)
-    manager = SimpleNamespace(observers=[], on_load=[], on_unload=[])
+    listeners: list[Any] = []
+    manager = SimpleNamespace(add_listener=listeners.append)
     history = TextHistory(store, cast(Any, manager), keep=8, every=10)
-    for hook in manager.on_load:
-        hook(SimpleNamespace(name="r", seq=0))  # a room with no update yet
+    assert listeners == [history]
+    history.on_load(cast(Any, SimpleNamespace(name="r", seq=0)))  # no update yet
     for update in updates:
         result = await store.append("r", update, "a")
         # Rows committed here come along (no read back); every 7th came from another
         # node, so the catch-up reads those from the database.
         rows = [(result.seq, update, "a")] if result.seq % 7 else []
-        for observer in manager.observers:
-            observer(CommitNotice("r", result.seq, rows))
+        history.on_commit(CommitNotice("r", result.seq, rows))
         await asyncio.sleep(0)
     while history._catching_up:
         await asyncio.gather(*history._catching_up.values())
