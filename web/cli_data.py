@@ -137,7 +137,7 @@ async def _rooms(store: Store, _args: argparse.Namespace) -> int:
 
 
 async def _history(store: Store, args: argparse.Namespace) -> int:
-    from storage.timeline import sessions
+    from storage.changes import sessions
 
     room = check_room_name(args.room)
     if args.group == "session":

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from storage.changes import READ_PAGE, diff_body, diff_inputs, sessions
 from storage.history import version_parts
-from storage.timeline import READ_PAGE, diff_body, diff_inputs, sessions
 from sync.errors import PermissionDenied
 from sync.restore import restore_update
 from sync.updates import EMPTY_UPDATE

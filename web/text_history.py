@@ -1,4 +1,4 @@
-"""The app's text-timeline cache (`storage.timelines.TextTimelines`): any version's text
+"""The app's text-timeline cache (`storage.texthistory.cache.TextTimelines`): any version's text
 in ~1 ms for recently read rooms. The real-time core knows nothing of it: it listens to
 the room manager's commits, loads and unloads, and the history routes ask it directly."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from storage.timelines import TextTimelines
+from storage.texthistory.cache import TextTimelines
 from storage.types import Store
 from sync.manager import RoomManager
 from sync.room import Room

@@ -64,7 +64,7 @@ versions = Table(
     PrimaryKeyConstraint("room", "seq", "label"),
 )
 
-# The latest saved text timeline of a room (storage/timelines.py): every character's
+# The latest saved text timeline of a room (storage/texthistory/cache.py): every character's
 # insert and delete seq up to `seq`, so a restarted server reads those versions at once.
 text_timelines = Table(
     "text_timelines",

@@ -20,7 +20,7 @@ from storage.compaction import compact_room
 from storage.history import AutoCheckpointer, doc_at, read_base, update_at
 from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
-from storage.timelines import TextTimelines
+from storage.texthistory.cache import TextTimelines
 from storage.types import Store, UpdateRecord
 from tests.helpers.services import fresh_pg_database
 from tests.storage.test_history_cursor import random_edits, text_of

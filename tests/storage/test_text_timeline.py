@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycrdt import Array, Doc, Map, Text
 
-from storage.text_timeline import TextTimeline, TimelineUnsupported
+from storage.texthistory.timeline import TextTimeline, TimelineUnsupported
 
 # (client, kind, where in [0, 1], what)
 OP = st.tuples(

@@ -16,7 +16,7 @@ from storage.compaction import compact_room
 from storage.history import AutoCheckpointer, doc_at, update_at
 from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
-from storage.timelines import TextTimelines
+from storage.texthistory.cache import TextTimelines
 from tests.storage.test_history_cursor import random_edits, text_of
 
 

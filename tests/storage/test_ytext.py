@@ -134,7 +134,7 @@ def test_replay_starts_from_a_version() -> None:
 async def test_a_long_range_is_diffed_by_its_ends() -> None:
     """Over MAX_REPLAY updates a diff gives the net difference of the two versions
     (exact) and no per-update changes, flagged truncated."""
-    from storage import timeline
+    from storage import changes as timeline
     from storage.memory import MemoryStore
 
     store = MemoryStore()

@@ -4,8 +4,8 @@ each with the seq that inserted it and the seq that deleted it.
 
 A CRDT never reorders what it integrated, so the text at version k is the characters
 with inserted <= k < deleted, in the final order: one vectorized filter (~0.3 ms for
-100,000 characters, storage/text_units.py) instead of decoding a checkpoint in Yrs
-(~70 ms); each run's order key (storage/order_keys.py) makes the final order an
+100,000 characters, storage/texthistory/units.py) instead of decoding a checkpoint in Yrs
+(~70 ms); each run's order key (storage/texthistory/order_keys.py) makes the final order an
 argsort. Blocks are columns of typed arrays, not objects: a timeline of 100,000 runs
 gives the garbage collector nothing to scan (a full collection over 100,000 run objects
 took ~40 ms, which showed up as latency spikes in every room on the server). The integration
@@ -22,8 +22,8 @@ import bisect
 from array import array
 from collections import deque
 
-from storage.order_keys import NONE, key_between, relabel
-from storage.text_units import TextUnits
+from storage.texthistory.order_keys import NONE, key_between, relabel
+from storage.texthistory.units import TextUnits
 from storage.yupdate import GC, ID, SKIP, STRING, Struct, decode_update
 
 
@@ -284,7 +284,7 @@ class TextTimeline:
             self._text.set_key(self._slot[block], key)
 
     def _place(self, run: int) -> None:
-        """Give `run` an order key between its neighbours' (storage/order_keys.py)."""
+        """Give `run` an order key between its neighbours' (storage/texthistory/order_keys.py)."""
         key = key_between(self._left[run], self._right[run], self._key)
         if key is not None:
             self._set_key(run, key)
@@ -376,5 +376,5 @@ class TextTimeline:
         return self._text.text_at(seq, self.seq)
 
     def snapshot(self) -> bytes:
-        """Its versions base..seq, for `storage.text_units.FrozenText` (after a restart)."""
+        """Its versions base..seq, for `storage.texthistory.units.FrozenText` (after a restart)."""
         return self._text.snapshot(self.seq)

@@ -7,8 +7,8 @@ from typing import Any
 
 from pycrdt import Doc, Text
 
+from storage.changes import diff
 from storage.memory import MemoryStore
-from storage.timeline import diff
 
 
 async def test_diff_positions_are_characters_in_non_ascii_text() -> None:

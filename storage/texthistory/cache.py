@@ -10,8 +10,8 @@ import time
 import zlib
 from collections import OrderedDict
 
-from storage.text_timeline import TextTimeline, TimelineUnsupported
-from storage.text_units import FrozenText
+from storage.texthistory.timeline import TextTimeline, TimelineUnsupported
+from storage.texthistory.units import FrozenText
 from storage.types import Store, UpdateRecord
 from storage.ytext import TEXT_ROOT
 
