@@ -29,6 +29,8 @@ RESULTS = BENCH / "results"
 QUIET_WAIT_S = 60.0  # how long to wait for the machine to calm down before each server
 DISTURBED_CORES = 0.35  # other processes' CPU during a measurement that voids it
 ATTEMPTS = 3
+# --fixed-rates: the ramps of s1/s2 measure these rates and do not stop at a failing one.
+FIXED_RATES: list[int] = []
 # After this (monotonic time) no more waiting for quiet and no repeats: a run stays bounded.
 RETRY_DEADLINE = [float("inf")]
 
@@ -118,7 +120,11 @@ def _attempt(scenario_key: str, server_key: str, quick: bool, work: Path) -> dic
     leftovers: list[int] = []
     try:
         server.wait_ready()
-        result = run_loadgen(server, scenario.config(quick), scenario.timeout_s)
+        config = scenario.config(quick)
+        if FIXED_RATES and config.get("scenario") == "fanout":
+            # Every rate measured, pass or fail: what each server spends at equal load.
+            config = {**config, "rates": FIXED_RATES, "stopOnFail": False, "maxSeconds": 600}
+        result = run_loadgen(server, config, scenario.timeout_s + 300)
     except Exception as exc:
         result = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
@@ -154,7 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         help="stop waiting for a quiet machine and repeating disturbed runs after this",
     )
     parser.add_argument("--name", default=None, help="results file stem (default: full/quick)")
+    parser.add_argument(
+        "--fixed-rates",
+        default="",
+        help="e.g. 2000,4000,8000: the fan-out scenarios measure each of these rates and"
+        " go on past a failing step (server CPU per update at equal load)",
+    )
     args = parser.parse_args(argv)
+    FIXED_RATES[:] = [int(r) for r in args.fixed_rates.split(",") if r]
     # SIGTERM unwinds like Ctrl-C, so the `finally` blocks stop the server we started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not shutil.which("taskset") or not shutil.which("node"):
