@@ -153,14 +153,20 @@ async def doc_at(store: Store, room: str, seq: int) -> Doc[Any]:
     return (await open_cursor(store, room, seq, track=False)).doc
 
 
-async def version_parts(store: Store, room: str, seq: int) -> list[bytes]:
-    """The document after update `seq` as updates to apply in order: the nearest
-    checkpoint and the rows after it, read consistently (`read_base`) — bytes only, for
-    a worker process or a merge."""
+async def version_at(store: Store, room: str, seq: int) -> tuple[int, list[bytes]]:
+    """The document after update `seq` as updates to apply in order — the nearest
+    checkpoint and the rows after it, read consistently (`read_base`), bytes only, for
+    a worker process or a merge — and the seq they give: `seq`, or the kept point
+    before it when a compaction folded it."""
     base = await read_base(store, room, seq)
     parts = [base.checkpoint[1]] if base.checkpoint is not None else []
     parts += [row.update for row in base.rows]
-    return parts
+    return base.seq, parts
+
+
+async def version_parts(store: Store, room: str, seq: int) -> list[bytes]:
+    """`version_at`'s updates only."""
+    return (await version_at(store, room, seq))[1]
 
 
 def merged(parts: list[bytes]) -> bytes:

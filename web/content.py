@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from storage.history import version_parts
+from storage.history import version_at
 from sync.content import text_of
 from sync.room import Room
 from web.errors import HTTPError
@@ -113,7 +113,8 @@ async def content_at(request: Request, room: str, fmt: str) -> Response:
         text = await state.text_history.text_at(room, seq)
         if text is not None:
             return PlainTextResponse(text, headers=headers)
-    parts = await version_parts(state.store, room, seq)
+    answered, parts = await version_at(state.store, room, seq)
+    headers["X-Samepage-Seq"] = str(answered)  # a folded seq reads as the kept point
     return await render_parts_response(state, parts, fmt, headers)
 
 

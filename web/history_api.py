@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from storage.changes import READ_PAGE, diff_body, diff_inputs, sessions
-from storage.history import version_parts
+from storage.history import version_at
 from sync.errors import PermissionDenied
 from sync.restore import restore_update
 from sync.updates import EMPTY_UPDATE
@@ -104,7 +104,7 @@ async def restore(request: Request) -> Response:
     if not 0 <= seq <= head:
         raise HTTPError(404, "no_such_version", f"seq {seq} not in 0..{head}")
     state = state_of(request)
-    target = await version_parts(state.store, room, seq)
+    seq, target = await version_at(state.store, room, seq)  # folded: the kept point
     author = identity.name or str(body.get("author") or "restore")[:200]
     async with state.manager.hold(room) as live:
         update = await offload(state, restore_update, live.doc.get_update(), target)

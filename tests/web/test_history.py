@@ -240,6 +240,18 @@ async def test_cli_and_api_agree_and_compaction_keeps_named_versions(tmp_path: P
                 expected = "".join(f"{i};" for i in range(30))
                 await eventually(lambda: str(again.get("content", type=Text)) == expected)
             assert (await http.get(f"/api/rooms/{room}/content")).text == expected
+            # A folded seq reads as the kept point before it, and says which one.
+            folded = await http.get(f"/api/rooms/{room}/content", params={"at": 25})
+            assert folded.headers["x-samepage-seq"] == "20"
+            assert folded.text == "".join(f"{i};" for i in range(20))
+            json_25 = await http.get(
+                f"/api/rooms/{room}/content", params={"at": 25, "format": "json"}
+            )
+            assert json_25.headers["x-samepage-seq"] == "20"
+            assert json_25.json() == {"content": folded.text}
+            restored = await http.post(f"/api/rooms/{room}/restore", json={"seq": 25})
+            assert restored.json()["restored"] == 20
+            assert (await http.get(f"/api/rooms/{room}/content")).text == folded.text
     finally:
         proc.stop()
 
