@@ -79,7 +79,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "s2",
             "100 rooms x 10 clients, one writer per room, rising aggregate rate",
-            [*PEERS, *WS_LAYERS],
+            [*PEERS, *WS_LAYERS, "samepage-memory"],
             {
                 **FANOUT,
                 "rooms": 100,
