@@ -210,6 +210,27 @@ async def test_diff_changes_and_net_rebuild_the_versions(
                 assert rebuilt == versions[end].text, f"{where}: net ops applied"
 
 
+async def test_restore_makes_every_root_that_version(
+    userver: ServerProcess, cases: list[Case]
+) -> None:
+    async with httpx.AsyncClient(base_url=userver.http) as http, node_driver(DOCGEN) as driver:
+        for case in cases:
+            api = Api(http, case.label)
+            room = room_for(case.label)  # a copy: restores add rows
+            await api.post_updates(room, case.doc.updates)
+            targets = [k for k in case.sample() if k != case.doc.head]
+            for k in [*targets, case.doc.head]:
+                await api.request("POST", f"/api/rooms/{room}/restore", json={"seq": k})
+                want = case.doc.versions[k]
+                where = f"[{case.label}] after POST restore {{seq: {k}}}"
+                got = (await api.content(room, "text")).text
+                assert got == want.text, f"{where}: text\n  want {want.text!r}\n  got  {got!r}"
+                state = (await api.content(room, "yjs")).content
+                [seen] = await yjs_versions(driver, case.doc.types, [state], every=False)
+                problem = json_mismatch(want.json, seen.json, case.doc.types)
+                assert problem is None, f"{where}: the roots as Yjs reads them: {problem}"
+
+
 async def test_cli_export_import_round_trip(
     userver: ServerProcess, cases: list[Case], tmp_path: Path
 ) -> None:
