@@ -66,7 +66,9 @@ class PendingTracker:
         if (
             not self._pending
             and len(effective) == 1
-            and get_state(effective[0]) == get_state(update)
+            # byte-identical (what Yrs captures from a Yjs update almost always is) skips
+            # decoding both: a 3 MB update took 0.3-0.9 s of the loop to compare by state
+            and (effective[0] == update or get_state(effective[0]) == get_state(update))
         ):
             return 0
         doc_state = protocol.decode_state_vector(doc.get_state())
