@@ -26,3 +26,10 @@ def secure_server(tmp_path: Path) -> Iterator[ServerProcess]:
         log_path=tmp_path / "server.log",
     ) as proc:
         yield proc
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Markers that select groups of tests."""
+    config.addinivalue_line(
+        "markers", "no_freeze: big documents on every path while another room is timed"
+    )

@@ -6,6 +6,7 @@
 //       random edits by several Y.Docs that sync now and then; every local transaction
 //       is one update, in the order they happened (each depends only on earlier ones)
 //   scripted {script}                 -> the same for a fixed list of edits (see SCRIPTS)
+//   bulk {seed, count}                -> {updates}: count one-character edits of `content`
 //   nasty {kind, url, room}           -> {types, sizes, text, json}: see NASTY
 //   render {types, updates, every}   -> {versions: [{json, text, sv}]} after each update
 //       (or only after the last one when every is false): the contract's JSON of every
@@ -396,6 +397,25 @@ const latencies = ({ stop = false }) => {
   return { latencies: probe.latencies, typed: probe.typed(), pending: probe.sent.size }
 }
 
+// `count` one-character updates typed as a person does: runs of 20 at a cursor that
+// then jumps somewhere else; a quarter non-ASCII, all in the BMP (so any UTF-16 index
+// is a code point boundary), every 200th a deletion.
+const bulk = ({ seed, count }) => {
+  const g = new Gen(seed)
+  const { updates, docs } = recorder(1, g.rand)
+  const text = docs[0].getText('content')
+  const chars = ['a', 'b', 'c', ' ', 'é', 'ü', '中', 'ש', '\n', 'a', 'b', 'e']
+  let cursor = 0
+  for (let i = 0; i < count; i++) {
+    if (i % 20 === 0) cursor = g.int(text.length + 1)
+    docs[0].transact(() => {
+      if (i % 200 === 199 && cursor > 0) text.delete(--cursor, 1)
+      else text.insert(cursor++, g.pick(chars))
+    }, 'local')
+  }
+  return { updates: updates.map(b64) }
+}
+
 // Valid but nasty documents (the hostile corpus of tests/web/test_hostile_live.py).
 // Every one also has some `content` text; `types` is how Yjs reads each root, except
 // for `confusion`, whose roots were written as different types by different clients.
@@ -480,7 +500,7 @@ const nasty = async ({ kind, url, room }) => {
   return { types, sizes: updates.map((u) => u.length), text, json }
 }
 
-const handlers = { generate, scripted, nasty, render: renderAll, typing, latencies }
+const handlers = { generate, scripted, bulk, nasty, render: renderAll, typing, latencies }
 
 serve(handlers, () => {
   if (probe !== null) {
