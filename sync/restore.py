@@ -20,9 +20,16 @@ from pycrdt import (
     merge_updates,
 )
 
-from storage.roots import RootKind, root_kinds
+from storage.roots import RootKind, root_shapes
 from storage.ytext import set_text
-from sync.content import TEXT_ROOT, render, root_view, value_depth, xml_attributes
+from sync.content import (
+    TEXT_ROOT,
+    plain_array,
+    render,
+    root_view,
+    value_depth,
+    xml_attributes,
+)
 from sync.protocol import decode_state_vector
 
 
@@ -107,7 +114,27 @@ def _restore_text(live: Text | XmlText, target: Text | XmlText) -> None:
             at += 1
 
 
-def _restore_root(live: Doc[Any], target: Doc[Any], name: str, kind: RootKind) -> None:
+def _restore_plain_array(live: Doc[Any], target: Doc[Any], name: str) -> None:
+    """An array of plain values on both sides: compared and copied in one pass each
+    (pycrdt's item-by-item access is quadratic on an array of many small inserts)."""
+    want = plain_array(target.get(name, type=Array))
+    have = live.get(name, type=Array)
+    if plain_array(have) != want:
+        # new items first, each at the front (pycrdt's extend inserts one by one at the
+        # end, walking every item and tombstone before it: quadratic), then the old
+        # ones removed in one range
+        with live.transaction() as txn:
+            for value in reversed(want):
+                have.integrated.insert(txn._txn, 0, value)
+        del have[len(want) :]
+
+
+def _restore_root(
+    live: Doc[Any], target: Doc[Any], name: str, kind: RootKind, plain: bool = False
+) -> None:
+    if kind is RootKind.ARRAY and plain:
+        _restore_plain_array(live, target, name)
+        return
     have = live.get(name, type=type(root_view(target, name, kind)))
     want = root_view(target, name, kind)
     if kind is RootKind.TEXT:
@@ -145,16 +172,17 @@ def _clear_root(live: Doc[Any], name: str, kind: RootKind) -> None:
 
 def restore_into(live: Doc[Any], target: Doc[Any]) -> None:
     """Change `live` (inside the caller's transaction) so its roots equal `target`'s."""
-    target_kinds = root_kinds(target.get_update(), value_depth())
-    live_kinds = root_kinds(live.get_update(), value_depth())
-    for name in sorted(set(target_kinds) | set(live_kinds)):
-        kind = target_kinds.get(name, RootKind.UNKNOWN)
+    target_shapes = root_shapes(target.get_update(), value_depth())
+    live_shapes = root_shapes(live.get_update(), value_depth())
+    for name in sorted(set(target_shapes) | set(live_shapes)):
+        kind, nested = target_shapes.get(name, (RootKind.UNKNOWN, False))
         if kind is RootKind.UNKNOWN:
-            old = live_kinds.get(name, RootKind.UNKNOWN)
+            old = live_shapes.get(name, (RootKind.UNKNOWN, False))[0]
             if old is not RootKind.UNKNOWN:
                 _clear_root(live, name, old)
         else:
-            _restore_root(live, target, name, kind)
+            live_nested = live_shapes.get(name, (kind, False))[1]
+            _restore_root(live, target, name, kind, plain=not nested and not live_nested)
 
 
 def restore_update(live_state: bytes, target_parts: list[bytes]) -> bytes:

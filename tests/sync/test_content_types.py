@@ -178,3 +178,18 @@ def test_large_plain_arrays_render_in_one_pass() -> None:
             array.insert(0, i)  # 20,000 separate items: fetched one by one, quadratic
     array.insert(0, b"\x01\x02")
     assert json_of(doc)["a"][:3] == [[1, 2], 19_999, 19_998]
+
+
+def test_restore_of_a_large_plain_array_is_one_pass() -> None:
+    doc: Doc = Doc()
+    array = doc.get("a", type=Array)
+    with doc.transaction():
+        for i in range(20_000):
+            array.insert(0, i)
+    target = doc.get_update()
+    wanted = json_of(doc)
+    with doc.transaction():
+        for i in range(100):
+            array.insert(0, -i)
+    doc.apply_update(restore_update(doc.get_update(), [target]))
+    assert json_of(doc) == wanted
