@@ -32,11 +32,9 @@ class RoomFeed(RoomListener):
         self.hub = hub
         self.room = room
         self.seq = room.seq
-        # With nothing in flight the live Doc is exactly the committed state at seq;
-        # otherwise build that state from the store first.
+        # The committed state at seq, read from the store and decoded in a thread by
+        # `_run` (encoding the live Doc here held the loop ~0.5 s for a million items).
         self.replay: TextReplay | None = None
-        # encoded now (same tick as `seq`), decoded in a thread by `_run`
-        self._initial = [room.doc.get_update()] if room.inflight == 0 else None
         self.presence = PresenceView(room.presence.states())
         self.streams: set[EventStream] = set()
         self.ready = asyncio.Event()
@@ -79,11 +77,7 @@ class RoomFeed(RoomListener):
 
     async def _run(self) -> None:
         try:
-            if self._initial is not None:
-                self.replay = await asyncio.to_thread(TextReplay, self._initial)
-                self._initial = None
-            else:
-                self.replay = await self._rebuild(self.seq)
+            self.replay = await self._rebuild(self.seq)
             self.ready.set()
             while True:
                 await self._wakeup.wait()
