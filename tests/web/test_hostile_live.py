@@ -23,7 +23,7 @@ from tests.helpers.clients import eventually, raw_client, yclient
 from tests.helpers.deep import deep_recursion, loads
 from tests.helpers.server import ServerProcess
 from tests.interop.node import DOCGEN, node_driver
-from tests.properties.unicode_api import CALL_TIMEOUT, Api, cli, json_mismatch
+from tests.properties.unicode_api import Api, cli, json_mismatch
 from tests.web.test_events import follow, rebuild
 
 CORPUS = json.loads(
@@ -126,7 +126,8 @@ class HealthWatch:
             await self._task
 
 
-NASTY = ["deep", "huge", "confusion"]
+NASTY = ["deep", "million", "huge", "confusion"]
+RESTORE_TIMEOUT = 30.0  # over the server's 20 s bound of one job, so its 503 arrives
 
 
 def million_items() -> list[int]:
@@ -189,16 +190,21 @@ async def test_nasty_documents_through_every_read_path(
                 assert out.decode() == text
             elif fmt == "json":
                 check_json(loads(out), "CLI export --format json")
+        # Restore is a write, not a read: a document it cannot rewrite may refuse it
+        # cleanly (JSON error) — a root written as four types at once is no one version
+        # (422), a million items are more than a server job's 20 s bound (503
+        # offload_timeout, tests/FINDINGS.md 7) — but never hang, and never 500.
+        refusable = {"confusion": {422}, "million": {503}}.get(kind, set())
         for seq in (1, head):
-            # A root written as four types at once is no one version a restore can
-            # write back: a clean refusal (422, JSON) is fine there, a hang or a 500 is not.
-            refusable = {422} if kind == "confusion" else set()
-            restored = await http.post(f"{base}/restore", json={"seq": seq}, timeout=CALL_TIMEOUT)
+            restored = await http.post(
+                f"{base}/restore", json={"seq": seq}, timeout=RESTORE_TIMEOUT
+            )
             await api.healthy(after=f"restore {seq}")
             assert restored.is_success or (
                 restored.status_code in refusable and "error" in restored.json()
             ), f"[nasty:{kind}] restore {seq}: {restored.status_code} {restored.text[:300]}"
-        assert (await api.content(room, "text")).text == text, "restored to the head"
-        check_json(loads((await api.content(room, "json")).content), "json after a restore")
+        if restored.is_success:  # back at the head
+            assert (await api.content(room, "text")).text == text, "restored to the head"
+            check_json(loads((await api.content(room, "json")).content), "json after a restore")
     assert not watch.late, f"/healthz slower than 1 s: {watch.late}"
     print(f"nasty {kind}: /healthz worst {1000 * watch.worst:.0f} ms")
