@@ -114,6 +114,7 @@ def cursor_from(base: Base, *, track: bool = True) -> Cursor:
 
 
 INLINE_DECODE_BYTES = 64 * 1024  # larger checkpoints are decoded in a worker thread
+INLINE_APPLY_ROWS = 50  # more rows than this are applied to a cursor in a worker thread
 
 
 async def open_cursor(store: Store, room: str, seq: int, *, track: bool = True) -> Cursor:
@@ -135,7 +136,11 @@ async def advance(store: Store, room: str, cursor: Cursor, upto: int) -> bool:
     rows = await store.updates_range(room, cursor.seq, upto)
     if _runs_from(rows, cursor.seq) != len(rows) or not rows or rows[-1].seq != upto:
         return False
-    cursor.apply([row.update for row in rows], upto)
+    updates = [row.update for row in rows]
+    if len(rows) > INLINE_APPLY_ROWS:  # Yrs releases the GIL: another core does it
+        await asyncio.to_thread(cursor.apply, updates, upto)
+    else:
+        cursor.apply(updates, upto)
     return True
 
 
@@ -192,7 +197,9 @@ async def build_checkpoint(
     `upto` was folded meanwhile (the compaction's checkpoints cover it)."""
     cursor = await cursor_at(store, room, upto, cursor)
     if cursor.seq == upto:
-        await store.add_checkpoint(room, upto, cursor.state())
+        # encoding a large document is ~10 ms of Yrs with the GIL released: a thread
+        # (the cursor's Doc is the caller's alone)
+        await store.add_checkpoint(room, upto, await asyncio.to_thread(cursor.state))
     return cursor
 
 

@@ -47,7 +47,9 @@ async def test_builds_reuse_the_cursor_and_later_versions_are_read_from_it() -> 
         await asyncio.sleep(0)
     await checkpointer.aclose()
     built = checkpointer._cursors["r"].seq
-    assert 25 <= built <= 35
+    # builds run while appends go on (encoding in a worker thread): how far the last
+    # one got depends on timing
+    assert 10 <= built <= 35
     checkpoint = await store.checkpoint_before("r", 35)
     assert checkpoint is not None and checkpoint[0] == built
     stored: Doc[Any] = Doc()
