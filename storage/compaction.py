@@ -10,6 +10,7 @@ before it; everything after the cutoff keeps full, per-update history.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -81,7 +82,8 @@ async def _compact(
         cursor = await cursor_at(store, room, point, cursor)
         if cursor.seq == point and not await _has_checkpoint(store, room, point):
             # With what is still pending: deleting the rows must not lose it.
-            await store.add_checkpoint(room, point, cursor.state())
+            # encoded in a thread: Yrs releases the GIL (compaction may run in a server)
+            await store.add_checkpoint(room, point, await asyncio.to_thread(cursor.state))
             added += 1
         if progress is not None:
             progress(done, len(points))
