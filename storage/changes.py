@@ -7,9 +7,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pycrdt import Doc, Text, merge_updates
+from pycrdt import Text
 
-from storage.history import version_parts
+from storage.history import doc_of, version_parts
 from storage.types import Store
 from storage.ytext import TEXT_ROOT, Utf8Text, diff_ops
 
@@ -131,16 +131,11 @@ def diff_rows(
     each text change with its author (at most `max_changes`; `truncated` says so).
     With `target` (the version at to_seq) instead of rows — a range too long to replay —
     only the net difference is given, and `truncated` is set. Pure: a worker runs it."""
-    doc: Doc[Any] = Doc()
-    if base:
-        doc.apply_update(base[0] if len(base) == 1 else merge_updates(*base))
+    doc = doc_of(base)
     text = doc.get(TEXT_ROOT, type=Text)
     result = Diff(from_seq, to_seq, str(text), "")
     if target is not None:
-        doc = Doc()
-        if target:
-            doc.apply_update(target[0] if len(target) == 1 else merge_updates(*target))
-        result.to_text = str(doc.get(TEXT_ROOT, type=Text))
+        result.to_text = str(doc_of(target).get(TEXT_ROOT, type=Text))
         result.truncated = to_seq > from_seq
         result.net = net_difference(result.from_text, result.to_text)
         return result

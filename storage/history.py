@@ -174,6 +174,14 @@ async def version_parts(store: Store, room: str, seq: int) -> list[bytes]:
     return (await version_at(store, room, seq))[1]
 
 
+def doc_of(parts: list[bytes]) -> Doc[Any]:
+    """A new document made of updates (a checkpoint and the rows after it, or a state)."""
+    doc: Doc[Any] = Doc()
+    if parts:
+        doc.apply_update(merged(parts))
+    return doc
+
+
 def merged(parts: list[bytes]) -> bytes:
     """Updates as one update (an empty document's when there are none)."""
     if not parts:

@@ -292,11 +292,9 @@ class TextReplay:
     after: the event feed's `text` patches."""
 
     def __init__(self, parts: list[bytes] | None = None) -> None:
-        from pycrdt import Doc, merge_updates
+        from storage.history import doc_of
 
-        self.doc: Any = Doc()
-        if parts:
-            self.doc.apply_update(parts[0] if len(parts) == 1 else merge_updates(*parts))
+        self.doc: Any = doc_of(parts or [])
         self._text = self.doc.get(TEXT_ROOT, type=Text)
         self._tracked = Utf8Text.of(self._text)
         self._deltas: list[list[dict[str, Any]]] = []

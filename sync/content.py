@@ -128,13 +128,14 @@ def _delta(chunks: list[tuple[Any, dict[str, Any] | None]], depth: int) -> list[
     return ops
 
 
-def _rich(chunks: list[tuple[Any, dict[str, Any] | None]]) -> bool:
+def is_rich(chunks: list[tuple[Any, dict[str, Any] | None]]) -> bool:
+    """Do text chunks (`Text.diff()`) hold formatting or embeds?"""
     return any(attrs or not isinstance(insert, str) for insert, attrs in chunks)
 
 
 def _text(text: Text, depth: int) -> Any:
     chunks = text.diff()
-    if not _rich(chunks):
+    if not is_rich(chunks):
         return "".join(insert for insert, _ in chunks)
     return {"delta": _delta(chunks, depth + 1)}
 
@@ -142,7 +143,7 @@ def _text(text: Text, depth: int) -> Any:
 def _xml_text(text: XmlText, depth: int) -> dict[str, Any]:
     chunks = text.diff()
     body: dict[str, Any] = {"text": "".join(i for i, _ in chunks if isinstance(i, str))}
-    if _rich(chunks):
+    if is_rich(chunks):
         body["delta"] = _delta(chunks, depth + 1)
     return body
 

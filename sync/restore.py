@@ -17,13 +17,14 @@ from pycrdt import (
     XmlFragment,
     XmlText,
     get_state,
-    merge_updates,
 )
 
+from storage.history import doc_of
 from storage.roots import RootKind, root_shapes
 from storage.ytext import set_text
 from sync.content import (
     TEXT_ROOT,
+    is_rich,
     plain_array,
     render,
     root_view,
@@ -31,14 +32,6 @@ from sync.content import (
     xml_attributes,
 )
 from sync.protocol import decode_state_vector
-
-
-def doc_of(parts: list[bytes]) -> Doc[Any]:
-    """A document made of updates (a checkpoint and the rows after it, or a state)."""
-    doc: Doc[Any] = Doc()
-    if parts:
-        doc.apply_update(parts[0] if len(parts) == 1 else merge_updates(*parts))
-    return doc
 
 
 def fresh_doc(state: bytes) -> Doc[Any]:
@@ -95,8 +88,7 @@ def _refine(have: Any, want: Any) -> None:
 
 def _restore_text(live: Text | XmlText, target: Text | XmlText) -> None:
     chunks = target.diff()
-    rich = any(attrs or not isinstance(insert, str) for insert, attrs in chunks)
-    if not rich and not any(attrs or not isinstance(i, str) for i, attrs in live.diff()):
+    if not is_rich(chunks) and not is_rich(live.diff()):
         set_text(live, "".join(insert for insert, _ in chunks))
         return
     if render(live) == render(target):

@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pycrdt import merge_updates
-
+from storage.history import doc_of, merged
 from sync.content import json_of_state, text_of
-from sync.restore import doc_of
 
 FORMATS = ("text", "json", "yjs")
 MEDIA_TYPES = {
@@ -20,17 +18,10 @@ MEDIA_TYPES = {
 }
 
 
-def state_of_parts(parts: list[bytes]) -> bytes:
-    """The version as one full-state update."""
-    if not parts:
-        return doc_of([]).get_update()
-    return parts[0] if len(parts) == 1 else merge_updates(*parts)
-
-
 def render_parts(parts: list[bytes], fmt: str, pretty: bool = False) -> bytes:
     """The version in a content format: text, json or yjs (a full-state update)."""
     if fmt == "yjs":
-        return state_of_parts(parts)
+        return merged(parts)
     if fmt == "text":
         return text_of(doc_of(parts)).encode()
     state = doc_of(parts).get_update()

@@ -8,11 +8,23 @@ from typing import Any
 
 from starlette.requests import Request
 
+from storage.changes import iso_time as iso
 from sync.names import check_room_name
 from sync.types import Identity
 from web.errors import HTTPError
 from web.guard import identify
 from web.state import AppState
+
+__all__ = [
+    "int_param",
+    "iso",
+    "json_body",
+    "parse_time",
+    "room_and_identity",
+    "room_param",
+    "state_of",
+    "time_param",
+]
 
 
 def state_of(request: Request) -> AppState:
@@ -67,11 +79,6 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise HTTPError(400, "bad_json", "body must be a JSON object")
     return body
-
-
-def iso(time_us: int) -> str:
-    """Microseconds since the epoch as an ISO 8601 UTC string."""
-    return dt.datetime.fromtimestamp(time_us / 1e6, tz=dt.UTC).isoformat(timespec="microseconds")
 
 
 def parse_time(text: str) -> int:

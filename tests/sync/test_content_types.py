@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText
 
+from storage.history import doc_of
 from storage.roots import RootKind, root_kinds
 from sync.content import json_of, json_of_state
-from sync.restore import doc_of, import_text_update, restore_update
+from sync.restore import import_text_update, restore_update
 
 
 def rich_doc() -> Doc:
