@@ -29,6 +29,7 @@ class Connection:
 
     __slots__ = (
         "_close_task",
+        "_deadline",
         "_queue",
         "_queued_bytes",
         "_sink",
@@ -77,6 +78,29 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
         self.bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
+        self._deadline: asyncio.TimerHandle | None = None
+        credential = identity.credential
+        if credential is not None and credential.expires_at is not None:
+            self._arm_deadline(credential.expires_at)
+
+    def _arm_deadline(self, expires_at: float) -> None:
+        """Close 4401 when the token expires (a timer on the loop: no sweep, no task)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # built outside a loop (a unit test): nothing to time
+            return
+        self._deadline = loop.call_later(max(0.0, expires_at - time.time()), self._expired)
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self.close_code is None:
+            log.info(
+                "token expired peer=%s room=%s user=%s",
+                self.peer,
+                self.room.name if self.room else "-",
+                self.identity.name or self.identity.user_id or "-",
+            )
+            self.abort(CloseCode.UNAUTHORIZED, "token expired")
 
     @property
     def closed(self) -> bool:
@@ -141,6 +165,7 @@ class Connection:
         if self.close_code is not None:
             return
         self.close_code = code
+        self._disarm()
         if self._queue is not None:
             self._queue.clear()
         self._queued_bytes = 0
@@ -196,10 +221,16 @@ class Connection:
         """The socket is gone: leave the room and write nothing more (idempotent)."""
         if self.close_code is None:
             self.close_code = CloseCode.NORMAL
+        self._disarm()
         if self.room is not None:
             self.room.leave(self)
         if self._wakeup is not None:
             self._wakeup.set()
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
     async def aclose(self) -> None:
         """Stop the writer and leave the room (idempotent)."""

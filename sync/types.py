@@ -33,12 +33,26 @@ class FrameSink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Credential:
+    """The token a connection was admitted with, as far as the sync layer cares: when it
+    expires (wall-clock seconds; the connection is closed 4401 then), and what the edge
+    needs to find it again (revocation, grant changes: `web.access`)."""
+
+    token_id: str = ""  # the token's `jti`
+    issued_at: float = 0.0
+    expires_at: float | None = None
+    writable: bool = True  # what the token itself allows, before any stored grant
+
+
+@dataclass(frozen=True, slots=True)
 class Identity:
-    """Who is on a connection and what they may do."""
+    """Who is on a connection and what they may do (`can_write` may be lowered while
+    connected: the edge replaces a connection's identity when a grant changes)."""
 
     user_id: str | None = None
     name: str | None = None
     can_write: bool = True
+    credential: Credential | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import jwt
 
 from sync.errors import CloseCode, SyncError
-from sync.types import Identity
+from sync.types import Credential, Identity
 
 ALGORITHM = "HS256"
 ISSUER = "samepage"
@@ -66,6 +66,7 @@ def issue_token(
         "admin": admin,
         "iat": now,
         "exp": now + ttl_s,
+        "jti": uuid.uuid4().hex,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
@@ -90,7 +91,10 @@ def verify_token(secret: str, token: str | None) -> Grant:
     if perm not in {"read", "write"} or not isinstance(claims.get("room"), str):
         raise AuthError("invalid token claims")
     name = claims.get("name") or None
-    identity = Identity(user_id=str(claims["sub"]), name=name, can_write=perm == "write")
+    jti = str(claims.get("jti") or "")
+    issued, expires = float(claims.get("iat") or 0), float(claims["exp"])
+    credential = Credential(jti, issued, expires, writable=perm == "write")
+    identity = Identity(str(claims["sub"]), name, perm == "write", credential)
     return Grant(identity, claims["room"], bool(claims.get("admin", False)))
 
 

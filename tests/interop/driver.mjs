@@ -47,10 +47,18 @@ const handlers = {
       params
     })
     const closes = []
+    const closeTimes = [] // Date.now() of each close, to time the server's closes
+    const reasons = []
+    let opens = 0
     provider.on('connection-close', (event) => {
-      if (event) closes.push(event.code)
+      if (event) {
+        closes.push(event.code)
+        closeTimes.push(Date.now())
+        reasons.push(event.reason)
+      }
     })
-    clients.set(client, { doc, text, provider, closes })
+    provider.on('status', ({ status }) => { if (status === 'connected') opens++ })
+    clients.set(client, { doc, text, provider, closes, closeTimes, reasons, opens: () => opens })
     return { clientID: doc.clientID }
   },
   async waitSynced ({ client, timeout = 10000 }) {
@@ -123,13 +131,16 @@ const handlers = {
     return states
   },
   status ({ client }) {
-    const { provider, closes } = get(client)
+    const { provider, closes, closeTimes, reasons, opens } = get(client)
     // shouldConnect turns false when y-websocket gives up (a 4400-4499 close)
     return {
       connected: provider.wsconnected,
       synced: provider.synced,
       shouldConnect: provider.shouldConnect,
-      closes
+      closes,
+      closeTimes,
+      reasons,
+      opens: opens()
     }
   },
   disconnect ({ client }) {

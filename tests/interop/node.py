@@ -235,7 +235,8 @@ class NodeClient:
         return {int(k): v for k, v in states.items()}
 
     async def status(self) -> dict[str, Any]:
-        """{connected, synced, shouldConnect, closes: [close codes seen]}."""
+        """{connected, synced, shouldConnect, closes: [close codes seen], closeTimes: [ms
+        since the epoch of each], reasons: [close reasons], opens: connections made}."""
         status: dict[str, Any] = await self._call("status")
         return status
 

@@ -19,6 +19,7 @@ import { PresenceView, TypingSignal } from './presence.js'
 import { registerOffline } from './offline.js'
 import { tokenFromUrl, claimsOf } from './token.js'
 import { HistoryPanel } from './history-panel.js'
+import { FLAG_ACCESS, followAccess, sessionEnd, showSessionBanner } from './access.js'
 
 const $ = (id) => document.getElementById(id)
 
@@ -27,7 +28,10 @@ const CONNECTION_TEXT = {
   connecting: 'Connecting…',
   reconnecting: 'Reconnecting…',
   offline: 'Offline',
-  denied: 'No access'
+  denied: 'No access',
+  expired: 'Session expired',
+  revoked: 'Access revoked',
+  readonly: 'Read-only'
 }
 const SAVE_TEXT = {
   saved: 'Saved',
@@ -45,7 +49,8 @@ function main () {
   const embed = body.dataset.mode === 'embed'
   const token = tokenFromUrl()
   const claims = token ? claimsOf(token) : {}
-  const readOnly = claims.perm === 'read'
+  // The token's permission; the server may lower it while we are connected (`access`).
+  let readOnly = claims.perm === 'read'
 
   const doc = new Y.Doc()
   const ytext = doc.getText('content')
@@ -71,6 +76,7 @@ function main () {
   const typing = new TypingSignal(awareness)
   // Writable or not; the History panel also locks it while a past version is shown.
   const access = new Compartment()
+  let lockedByHistory = false
   const accessFor = (locked) => [
     EditorState.readOnly.of(readOnly || locked),
     EditorView.editable.of(!(readOnly || locked))
@@ -106,16 +112,18 @@ function main () {
 
   // Connection and save status.
   let everConnected = false
-  let denied = false
+  let ended = null // why the server ended the session for good (a 44xx close)
   const connectionEl = $('connection')
   const saveEl = $('save-status')
   let tracker = null
   function render () {
     if (tracker === null) return
-    const conn = connectionState(provider, everConnected, denied)
+    const conn = connectionState(provider, everConnected, ended)
     connectionEl.dataset.state = conn
     connectionEl.querySelector('.label').textContent = CONNECTION_TEXT[conn]
-    const save = denied ? 'denied' : readOnly && tracker.state !== 'offline' ? 'readonly' : tracker.state
+    const save = ended === 'denied'
+      ? 'denied'
+      : readOnly && (ended !== null || tracker.state !== 'offline') ? 'readonly' : tracker.state
     saveEl.dataset.state = save
     saveEl.textContent = SAVE_TEXT[save]
   }
@@ -124,13 +132,21 @@ function main () {
     render()
   })
   provider.on('connection-close', () => setTimeout(render))
-  provider.on('closed', ({ code }) => {
-    denied = code >= 4400 && code < 4500
+  const setWritable = (writable) => {
+    readOnly = !writable
+    view.dispatch({ effects: access.reconfigure(accessFor(lockedByHistory)) })
     render()
+  }
+  provider.on('closed', ({ code, reason }) => {
+    ended = sessionEnd(code, reason)
+    if (ended === 'readonly') readOnly = true
+    if (everConnected || ended !== 'denied') showSessionBanner($('editor'), ended)
+    setWritable(false)
   })
+  followAccess(provider, (perm) => setWritable(perm === 'write'))
   window.addEventListener('online', render)
   window.addEventListener('offline', render)
-  tracker = new SaveTracker(doc, provider, render)
+  tracker = new SaveTracker(doc, provider, render, { flags: FLAG_ACCESS })
   render()
 
   // Presence, typing, renaming.
@@ -156,7 +172,10 @@ function main () {
       ytext,
       awareness,
       liveView: view,
-      lockLive: (locked) => view.dispatch({ effects: access.reconfigure(accessFor(locked)) })
+      lockLive: (locked) => {
+        lockedByHistory = locked
+        view.dispatch({ effects: access.reconfigure(accessFor(locked)) })
+      }
     })
     : null
 

@@ -28,10 +28,11 @@ export function addJitter (provider, { base = 100, cap = 5000, random = Math.ran
 
 /**
  * What to show for the connection: connected, connecting (first attempt), reconnecting,
- * offline (the browser is offline, or several attempts failed), or denied.
+ * offline (the browser is offline, or several attempts failed), or how the server ended
+ * the session (`ended`: 'denied', 'expired', 'revoked', 'readonly'; true means 'denied').
  */
-export function connectionState (provider, everConnected, denied) {
-  if (denied) return 'denied'
+export function connectionState (provider, everConnected, ended) {
+  if (ended) return typeof ended === 'string' ? ended : 'denied'
   if (provider.wsconnected) return 'connected'
   if (!navigator.onLine || provider.wsUnsuccessfulReconnects >= 3) return 'offline'
   return everConnected ? 'reconnecting' : 'connecting'

@@ -30,9 +30,11 @@ export class SaveTracker {
    * @param {import('yjs').Doc} doc
    * @param {import('y-websocket').WebsocketProvider} provider
    * @param {(state: 'saved' | 'saving' | 'offline') => void} onChange
+   * @param {{ flags?: number }} [opts] more subscribe flags (one subscribe sets them all)
    */
-  constructor (doc, provider, onChange) {
+  constructor (doc, provider, onChange, { flags = 0 } = {}) {
     this.doc = doc
+    this.flags = FLAG_SAVED | flags
     this.provider = provider
     this.onChange = onChange
     this.storedVector = null // null until this connection's first `saved`
@@ -64,7 +66,7 @@ export class SaveTracker {
     if (!ws || ws.readyState !== ws.OPEN) return
     const encoder = encoding.createEncoder()
     encoding.writeVarUint(encoder, MESSAGE_SUBSCRIBE)
-    encoding.writeVarUint(encoder, FLAG_SAVED)
+    encoding.writeVarUint(encoder, this.flags)
     ws.send(encoding.toUint8Array(encoder))
   }
 
