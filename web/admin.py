@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import logging
 import secrets
 import time
@@ -21,6 +20,7 @@ from starlette.routing import Route
 from storage.compaction import compact_room
 from sync.names import check_room_name
 from web.auth import authorize_admin, parse_ttl
+from web.bodies import int_field, json_body, str_field
 from web.errors import HTTPError
 from web.guard import token_of
 from web.state import AppState
@@ -150,14 +150,17 @@ async def admin_compact(request: Request) -> Response:
     a server holds the database). Rooms one after another; each answers what it did."""
     require_admin(request)
     state: AppState = request.app.state.samepage
+    body = await json_body(request, allow_empty=True)
+    keep_every = int_field(body, "keep_every", 100, minimum=1)
+    older = str_field(body, "older_than", "") if body.get("older_than") is not None else ""
+    rooms = body.get("rooms") or []
+    if not isinstance(rooms, list) or not all(isinstance(r, str) for r in rooms):
+        raise HTTPError(400, "bad_parameter", "rooms must be a list of room names")
+    names = [check_room_name(r) for r in rooms]
     try:
-        body = json.loads(await request.body() or b"{}")
-        keep_every = int(body.get("keep_every", 100))
-        older = body.get("older_than")
-        older_us = parse_ttl(str(older)) * 1_000_000 if older else None
-        names = [check_room_name(str(r)) for r in body.get("rooms") or []]
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise HTTPError(400, "bad_request", f"invalid compaction request: {exc}") from None
+        older_us = parse_ttl(older) * 1_000_000 if older else None
+    except ValueError as exc:
+        raise HTTPError(400, "bad_parameter", f"older_than: {exc}") from None
     if not names:
         names = [info.name for info in await state.store.list_rooms()]
     now = time.time_ns() // 1000

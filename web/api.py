@@ -12,6 +12,7 @@ from starlette.routing import Route
 from storage.types import RoomInfo
 from sync.errors import PermissionDenied
 from web.auth import verify_token
+from web.bodies import read_body
 from web.errors import HTTPError
 from web.guard import token_of
 from web.params import iso, room_and_identity, room_param, state_of
@@ -62,9 +63,7 @@ async def post_update(request: Request) -> Response:
     name, identity = room_and_identity(request)
     if not identity.can_write:
         raise PermissionDenied("read-only token")
-    body = await request.body()
-    if len(body) > state.settings.sync.max_update_bytes:
-        raise HTTPError(413, "too_large", f"update of {len(body)} bytes")
+    body = await read_body(request, state.settings.sync.max_update_bytes, "update")
     if not body:
         raise HTTPError(400, "empty_update", "the body must be a binary Yjs update")
     author = identity.name or request.headers.get("x-samepage-author", "api")[:200]

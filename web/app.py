@@ -17,7 +17,7 @@ from storage.types import Store
 from sync.manager import RoomManager
 from web import admin, api, content, events, health, history_api, metrics
 from web.cluster import make_cluster_link
-from web.errors import HANDLED, handle_error
+from web.errors import exception_handlers
 from web.feed import EventHub
 from web.loopwatch import ActiveRequests, LoopWatch
 from web.owner import DatabaseHold
@@ -110,6 +110,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={kind: handle_error for kind in HANDLED},
+        exception_handlers=exception_handlers(),
         middleware=[Middleware(ActiveRequests, watch=lambda: watch)],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,13 +38,21 @@ class Grant:
     admin: bool
 
 
+_TTL = re.compile(r"([0-9]{1,9}(?:\.[0-9]{1,6})?) ?([smhd]?)", re.ASCII)
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_TTL_DAYS = 36_500
+
+
 def parse_ttl(text: str) -> int:
-    """'90s', '15m', '1h', '7d' or plain seconds → seconds."""
-    text = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
+    """'90s', '15m', '1h', '7d' or plain seconds → seconds; ValueError for anything
+    else ('forever', '-5m', 'infd') or more than MAX_TTL_DAYS."""
+    found = _TTL.fullmatch(text.strip().lower())
+    if found is None:
+        raise ValueError(f"{text!r} is not a duration such as 90s, 15m, 1h or 7d")
+    seconds = float(found[1]) * _TTL_UNITS[found[2] or "s"]
+    if seconds > MAX_TTL_DAYS * 86400:
+        raise ValueError(f"{text!r} is longer than {MAX_TTL_DAYS} days")
+    return int(seconds)
 
 
 def issue_token(

@@ -56,7 +56,9 @@ async def compact_via_server(args: argparse.Namespace, holder: Holder) -> int | 
     """`samepage compact` through the server that holds the database; None when it
     cannot be reached from here (another machine's loopback URL): compacting in this
     process is safe beside it too."""
-    body: dict[str, Any] = {"keep_every": args.keep_every, "older_than": args.older_than}
+    body: dict[str, Any] = {"keep_every": args.keep_every}
+    if args.older_than:
+        body["older_than"] = args.older_than
     if args.room:
         body["rooms"] = args.room
     print(

@@ -82,6 +82,13 @@ async def head_seq(request: Request, room: str) -> int:
     return info.seq if info else 0
 
 
+def check_not_past(seq: int, head: int, name: str = "seq") -> int:
+    """`seq` itself, or a 404 when it is after the room's head."""
+    if seq > head:
+        raise HTTPError(404, "no_such_version", f"{name} {seq} is after the head ({head})")
+    return seq
+
+
 async def resolve_seq(request: Request, room: str) -> int | None:
     """`?at=SEQ` or `?time=ISO` → a seq (None when neither is given)."""
     at = int_param(request, "at")
@@ -91,9 +98,7 @@ async def resolve_seq(request: Request, room: str) -> int | None:
     if when is not None:
         return await state_of(request).store.seq_at_time(room, when)
     if at is not None:
-        head = await head_seq(request, room)
-        if at > head:
-            raise HTTPError(404, "no_such_version", f"seq {at} is after the head ({head})")
+        check_not_past(at, await head_seq(request, room), "at")
     return at
 
 

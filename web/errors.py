@@ -1,7 +1,12 @@
-"""HTTP error mapping: typed errors become a status and `{"error", "detail"}` once."""
+"""HTTP error mapping: typed errors become a status and `{"error", "detail"}` once;
+the framework's own errors (404, 405, a crash's 500) get the same JSON body."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -18,9 +23,11 @@ class HTTPError(Exception):
         self.status, self.error, self.detail = status, error, detail
 
 
-def error_response(status: int, error: str, detail: str = "") -> JSONResponse:
+def error_response(
+    status: int, error: str, detail: str = "", headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     """The JSON error body every route uses."""
-    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
 _STATUS: list[tuple[type[Exception], int, str]] = [
@@ -45,4 +52,24 @@ async def handle_error(_request: Request, exc: Exception) -> Response:
     raise exc
 
 
-HANDLED: list[type[Exception]] = [HTTPError, SyncError, StoreError]
+_FRAMEWORK = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+async def handle_http_exception(_request: Request, exc: Exception) -> Response:
+    """Starlette's own HTTPException (no route, wrong method, a static file missing)."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in {204, 304}:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    code = _FRAMEWORK.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, exc.detail, exc.headers)
+
+
+async def handle_crash(_request: Request, _exc: Exception) -> Response:
+    """Any other exception: a JSON 500 (uvicorn logs the traceback)."""
+    return error_response(500, "internal_error", "the server failed on this request")
+
+
+def exception_handlers() -> dict[Any, Any]:
+    """The app's `exception_handlers`: typed errors, framework errors, crashes."""
+    handlers: dict[Any, Any] = {kind: handle_error for kind in (HTTPError, SyncError, StoreError)}
+    return {**handlers, HTTPException: handle_http_exception, Exception: handle_crash}

@@ -12,8 +12,8 @@ slow WebSocket client, and resumes with `Last-Event-ID`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import math
 import time
 
 from starlette.requests import Request
@@ -26,10 +26,11 @@ from storage.ytext import replay_patches
 from sync.connection import Connection
 from sync.protocol import SubscribeFlag, encode_ephemeral
 from sync.room import Room
+from web.bodies import parse_json, read_body
 from web.errors import HTTPError
 from web.feed import EventHub
 from web.offload import OffloadError
-from web.params import room_and_identity
+from web.params import parse_count, room_and_identity
 from web.sse import EventStream, sse
 from web.state import AppState
 
@@ -43,9 +44,7 @@ RETRY_MS = 1000
 def last_event_id(request: Request) -> int | None:
     """`Last-Event-ID` header (EventSource sends it on reconnect) or `?last_event_id=`."""
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-    if raw is None or not raw.strip().isdigit():
-        return None
-    return int(raw.strip())
+    return None if raw is None else parse_count(raw.strip())
 
 
 class EventStreamResponse(Response):
@@ -170,7 +169,9 @@ async def room_events(request: Request) -> Response:
     try:
         heartbeat = float(request.query_params.get("heartbeat", HEARTBEAT_S))
     except ValueError:
-        raise HTTPError(400, "bad_heartbeat", "heartbeat must be a number of seconds") from None
+        heartbeat = math.nan
+    if not math.isfinite(heartbeat):
+        raise HTTPError(400, "bad_heartbeat", "heartbeat must be a number of seconds")
     heartbeat = min(60.0, max(1.0, heartbeat))
     return EventStreamResponse(hub, name, last_event_id(request), heartbeat, identity.name or "-")
 
@@ -181,21 +182,19 @@ async def post_ephemeral(request: Request) -> Response:
     awareness client id); never stored."""
     name, _identity = room_and_identity(request)
     state: AppState = request.app.state.samepage
-    body = await request.body()
-    limit = state.settings.sync.max_awareness_bytes
-    if len(body) > limit:
-        raise HTTPError(413, "too_large", f"ephemeral message of {len(body)} bytes (max {limit})")
+    body = await read_body(request, state.settings.sync.max_awareness_bytes, "ephemeral message")
     try:
-        json.loads(body)
+        parse_json(body)
         data = body.decode()
     except ValueError:
         raise HTTPError(400, "invalid_json", "the body must be a JSON document") from None
     room = state.manager.get(name)  # nobody listens in a room that is not loaded
     target = request.query_params.get("to")
     if target is not None:
-        if not target.isdigit():
+        client_id = parse_count(target)
+        if client_id is None:
             raise HTTPError(400, "bad_target", "to must be an awareness client id")
-        owner = _owner_of(room, int(target)) if room is not None else None
+        owner = _owner_of(room, client_id) if room is not None else None
         if owner is None:
             raise HTTPError(404, "no_such_client", f"no connection owns client id {target}")
         if not owner.subscriptions & SubscribeFlag.EPHEMERAL:

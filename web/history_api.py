@@ -16,9 +16,10 @@ from storage.history import version_at
 from sync.errors import PermissionDenied
 from sync.restore import restore_update
 from sync.updates import EMPTY_UPDATE
-from web.content import head_seq, offload
+from web.bodies import int_field, json_body, str_field
+from web.content import check_not_past, head_seq, offload
 from web.errors import HTTPError
-from web.params import int_param, iso, json_body, room_and_identity, state_of
+from web.params import int_param, iso, room_and_identity, state_of
 
 MAX_LIMIT = 1000
 MAX_UPDATES = 5000
@@ -28,9 +29,14 @@ async def history(request: Request) -> Response:
     """`GET /api/rooms/{room}/history?limit=&before=&group=session`."""
     room, _ = room_and_identity(request)
     store = state_of(request).store
-    limit = min(int_param(request, "limit", 100) or 100, MAX_LIMIT)
+    limit = min(int_param(request, "limit", 100, minimum=1) or 100, MAX_LIMIT)
     before = int_param(request, "before")
-    if request.query_params.get("group") == "session":
+    if before is not None:  # exclusive: head + 1 lists everything
+        check_not_past(before - 1, await head_seq(request, room), "before - 1")
+    group = request.query_params.get("group")
+    if group not in (None, "", "session"):
+        raise HTTPError(400, "bad_parameter", "group must be session (or absent)")
+    if group == "session":
         found = await sessions(store, room, limit=limit, before=before)
         return JSONResponse(
             [{**asdict(s), "start": iso(s.start_us), "end": iso(s.end_us)} for s in found]
@@ -51,12 +57,10 @@ async def diff_route(request: Request) -> Response:
     start = int_param(request, "from", 0) or 0
     end = int_param(request, "to")
     head = await head_seq(request, room)
-    if end is None:
-        end = head
+    check_not_past(start, head, "from")
+    end = head if end is None else check_not_past(end, head, "to")
     if end < start:
         raise HTTPError(400, "bad_parameter", "to must be >= from")
-    if end > head:
-        raise HTTPError(404, "no_such_version", f"seq {end} is after the head ({head})")
     state = state_of(request)
     inputs = await diff_inputs(state.store, room, start, end)
     body = await offload(state, diff_body, inputs, start, end)
@@ -71,10 +75,11 @@ async def versions(request: Request) -> Response:
         if not identity.can_write:
             raise PermissionDenied("read-only token")
         body = await json_body(request)
-        label = str(body.get("label", "")).strip()
-        if not label or len(label) > 200:
+        label = str_field(body, "label", "")
+        if not label:
             raise HTTPError(400, "bad_label", "label must be 1-200 characters")
-        seq = int(body["seq"]) if "seq" in body else await head_seq(request, room)
+        head = await head_seq(request, room)
+        seq = check_not_past(int_field(body, "seq", head), head)
         version = await store.add_version(room, seq, label, identity.name or "anonymous")
         return JSONResponse(version_json(version), status_code=201)
     return JSONResponse([version_json(v) for v in await store.list_versions(room)])
@@ -96,16 +101,12 @@ async def restore(request: Request) -> Response:
     if not identity.can_write:
         raise PermissionDenied("read-only token")
     body = await json_body(request)
-    try:
-        seq = int(body["seq"])
-    except (KeyError, TypeError, ValueError):
-        raise HTTPError(400, "bad_parameter", "seq (integer) is required") from None
-    head = await head_seq(request, room)
-    if not 0 <= seq <= head:
-        raise HTTPError(404, "no_such_version", f"seq {seq} not in 0..{head}")
+    if "seq" not in body:
+        raise HTTPError(400, "bad_parameter", "seq (integer) is required")
+    seq = check_not_past(int_field(body, "seq", 0), await head_seq(request, room))
+    author = identity.name or str_field(body, "author", "restore") or "restore"
     state = state_of(request)
     seq, target = await version_at(state.store, room, seq)  # folded: the kept point
-    author = identity.name or str(body.get("author") or "restore")[:200]
     async with state.manager.hold(room) as live:
         update = await offload(state, restore_update, live.doc.get_update(), target)
         future = live.apply_update(update, author) if update != EMPTY_UPDATE else None
@@ -121,9 +122,10 @@ async def updates(request: Request) -> Response:
     room, _ = room_and_identity(request)
     after = int_param(request, "after", 0) or 0
     upto = int_param(request, "upto")
-    if upto is None:
-        upto = await head_seq(request, room)
-    limit = min(int_param(request, "limit", MAX_UPDATES) or MAX_UPDATES, MAX_UPDATES)
+    head = await head_seq(request, room)
+    check_not_past(after, head, "after")
+    upto = head if upto is None else check_not_past(upto, head, "upto")
+    limit = min(int_param(request, "limit", MAX_UPDATES, minimum=1) or MAX_UPDATES, MAX_UPDATES)
     store, end = state_of(request).store, min(upto, after + limit)
     out: list[dict[str, Any]] = []
     at = after

@@ -1,16 +1,16 @@
 """Request plumbing shared by the HTTP routes: the app state, the room and caller, and
-parameters (query integers, JSON bodies, times) checked into typed values or a 400."""
+parameters (query integers, times) checked into typed values or a 400."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from starlette.requests import Request
 
 from storage.changes import iso_time as iso
 from sync.names import check_room_name
 from sync.types import Identity
+from web.bodies import MAX_INT
 from web.errors import HTTPError
 from web.guard import identify
 from web.state import AppState
@@ -18,7 +18,7 @@ from web.state import AppState
 __all__ = [
     "int_param",
     "iso",
-    "json_body",
+    "parse_count",
     "parse_time",
     "room_and_identity",
     "room_param",
@@ -45,17 +45,27 @@ def room_param(request: Request) -> str:
     return room_and_identity(request)[0]
 
 
-def int_param(request: Request, name: str, default: int | None = None) -> int | None:
-    """An optional non-negative integer query parameter."""
+def parse_count(raw: str) -> int | None:
+    """ASCII digits that fit an SQL integer as an int, else None (`int()` alone takes
+    "²"-free but odd forms such as " 1_0 " or Arabic-Indic digits; `isdigit()` takes "²")."""
+    if not (0 < len(raw) <= 19 and raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if value <= MAX_INT else None
+
+
+def int_param(
+    request: Request, name: str, default: int | None = None, minimum: int = 0
+) -> int | None:
+    """An optional integer query parameter in `minimum..MAX_INT`, else a 400."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HTTPError(400, "bad_parameter", f"{name} must be an integer") from None
-    if value < 0:
-        raise HTTPError(400, "bad_parameter", f"{name} must be >= 0")
+    value = parse_count(raw)
+    if value is None:
+        raise HTTPError(400, "bad_parameter", f"{name} must be an integer in 0..{MAX_INT}")
+    if value < minimum:
+        raise HTTPError(400, "bad_parameter", f"{name} must be >= {minimum}")
     return value
 
 
@@ -68,17 +78,6 @@ def time_param(request: Request, name: str) -> int | None:
         return parse_time(raw)
     except ValueError:
         raise HTTPError(400, "bad_parameter", f"{name} must be ISO 8601") from None
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object body."""
-    try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPError(400, "bad_json", "body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise HTTPError(400, "bad_json", "body must be a JSON object")
-    return body
 
 
 def parse_time(text: str) -> int:
