@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.server import TEST_SECRET, ServerProcess
+from tests.helpers.services import fresh_pg_database
 
 
 @pytest.fixture
@@ -26,6 +27,16 @@ def secure_server(tmp_path: Path) -> Iterator[ServerProcess]:
         log_path=tmp_path / "server.log",
     ) as proc:
         yield proc
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A SQLite path or a fresh PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "live.db")
+        return
+    async with fresh_pg_database() as url:
+        yield url
 
 
 def pytest_configure(config: pytest.Config) -> None:

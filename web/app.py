@@ -38,6 +38,7 @@ def make_store(settings: Settings, on_batch: Callable[[int, float], None] | None
         database_url(settings.db),
         sqlite_synchronous=settings.sqlite_synchronous,
         on_batch=on_batch,
+        migrate=settings.migrate,
     )
 
 

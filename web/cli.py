@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from storage.sql.migrations import SchemaTooNew
 from sync.types import SyncSettings
-from web import cli_data
+from web import cli_data, cli_ops
 from web.settings import Settings, env_default, sync_settings_from
 
 
@@ -143,6 +144,12 @@ def _add_serve(sub: Any) -> None:
         default=env_default("unready_after", defaults.unready_after_failed_commits),
         help="/readyz answers 503 after this many failed commits in a row",
     )
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        default=env_default("no_migrate", False),
+        help="do not migrate the schema on start: refuse a database that needs it",
+    )
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -175,6 +182,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         reuse_port=bool(args.reuse_port),
         unready_after_failed_commits=max(1, args.unready_after_failed_commits),
         text_timelines=max(0, args.text_timelines),
+        migrate=not args.no_migrate,
         sync=sync,
     )
 
@@ -247,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_token(sub)
     cli_data.add_commands(sub)
+    cli_ops.add_commands(sub)
     return parser
 
 
@@ -260,7 +269,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from web.cluster import check_cluster
         from web.owner import check_owner
 
-        refusal = check_exposure(settings) or check_cluster(settings) or check_owner(settings)
+        refusal = (
+            check_exposure(settings)
+            or check_cluster(settings)
+            or check_owner(settings)
+            or cli_ops.check_schema(settings)
+        )
         if refusal:
             print(f"error: {refusal}", file=sys.stderr)
             return 2
@@ -272,8 +286,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "token":
         return run_token(args)
+    if args.command in cli_ops.COMMANDS:
+        return cli_ops.run(args)
     if args.command in cli_data.COMMANDS:
-        return cli_data.run(args)
+        try:
+            return cli_data.run(args)
+        except SchemaTooNew as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     return 2
 
 

@@ -33,6 +33,7 @@ class Settings:
     reuse_port: bool = False  # bind with SO_REUSEPORT (set for the workers' children)
     unready_after_failed_commits: int = 3  # /readyz 503 after this many in a row
     text_timelines: int = 8  # rooms whose text timeline is kept in memory; 0 = none
+    migrate: bool = True  # migrate the schema on start (False: refuse an old one)
     sync: SyncSettings = field(default_factory=SyncSettings)
 
 

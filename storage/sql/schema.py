@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -14,13 +13,6 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
-
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied_us", BigInteger, nullable=False),
-)
 
 rooms = Table(
     "rooms",

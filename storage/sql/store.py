@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.sql import schema
 from storage.sql.engine import make_engine, write_transaction
 from storage.sql.locks import room_maintenance_lock
-from storage.sql.migrations import migrate
+from storage.sql.migrations import check_current, migrate
 from storage.sql.writer import GroupCommitWriter
 from storage.types import (
     AppendResult,
@@ -47,8 +47,10 @@ class SqlStore:
         *,
         sqlite_synchronous: str = "FULL",
         on_batch: Callable[[int, float], None] | None = None,
+        migrate: bool = True,
     ) -> None:
         self.url = url
+        self.migrate = migrate  # False: refuse a schema that is not the newest instead
         self.engine: AsyncEngine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self._writer = GroupCommitWriter(
             self.engine, on_batch=on_batch, sqlite_synchronous=sqlite_synchronous
@@ -56,9 +58,9 @@ class SqlStore:
         self._closed = False
 
     async def start(self) -> None:
-        """Run migrations and start the writer."""
+        """Run migrations (or check there are none to run) and start the writer."""
         try:
-            await migrate(self.engine)
+            await (migrate(self.engine) if self.migrate else check_current(self.engine))
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open database: {exc}") from exc
         self._writer.start()
