@@ -57,6 +57,7 @@ class RoomManager:
         self.rooms: dict[str, Room] = {}
         self.loads = 0
         self.unloads = 0
+        self.load_failures = 0
         self.traffic = Traffic()  # WebSocket frames/bytes/closes, for metrics
         # Listeners on every room (cluster link, metrics, event feed, caches); the
         # checkpoint builder listens first.
@@ -82,6 +83,7 @@ class RoomManager:
                     room = await self._load(name)
                 except BaseException as exc:
                     del self._loading[name]
+                    self.load_failures += 1
                     error = (
                         exc
                         if isinstance(exc, RoomUnavailable)

@@ -19,6 +19,7 @@ from web import admin, api, content, events, health, history_api, metrics
 from web.cluster import make_cluster_link
 from web.errors import exception_handlers
 from web.feed import EventHub
+from web.httpobs import RequestTiming
 from web.loopwatch import ActiveRequests, LoopWatch
 from web.owner import DatabaseHold
 from web.settings import Settings
@@ -112,5 +113,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
-        middleware=[Middleware(ActiveRequests, watch=lambda: watch)],
+        middleware=[
+            Middleware(
+                RequestTiming, observe=app_metrics.observe_request, access_log=settings.access_log
+            ),
+            Middleware(ActiveRequests, watch=lambda: watch),
+        ],
     )

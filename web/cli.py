@@ -57,6 +57,17 @@ def _add_serve(sub: Any) -> None:
         choices=["text", "json"],
     )
     serve.add_argument(
+        "--access-log",
+        action="store_true",
+        default=env_default("access_log", False),
+        help="log one line per HTTP request (logger samepage.access)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=env_default("forwarded_allow_ips", defaults.forwarded_allow_ips),
+        help="proxies whose X-Forwarded-For/-Proto are believed (comma-separated, '*': all)",
+    )
+    serve.add_argument(
         "--secret",
         default=env_default("secret", None),
         help="HS256 secret: turns token authentication on (also SAMEPAGE_SECRET)",
@@ -183,6 +194,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         unready_after_failed_commits=max(1, args.unready_after_failed_commits),
         text_timelines=max(0, args.text_timelines),
         migrate=not args.no_migrate,
+        access_log=bool(args.access_log),
+        forwarded_allow_ips=args.forwarded_allow_ips,
         sync=sync,
     )
 

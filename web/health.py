@@ -1,6 +1,6 @@
 """Probes: `GET /healthz` (the process answers) and `GET /readyz` (it can serve: the
-database answers and takes writes, Redis too when clustered, and it is not shutting
-down)."""
+database answers and takes writes, and it is not shutting down; with `--redis`, Redis
+down is reported as `degraded`, still ready)."""
 
 from __future__ import annotations
 
@@ -65,21 +65,23 @@ async def _check_redis(url: str) -> dict[str, Any]:
 
 
 async def readyz(request: Request) -> Response:
-    """`GET /readyz`: 200 when the database (and Redis, if configured) answer; 503 when
-    not, and while shutting down (so a load balancer stops sending new clients)."""
+    """`GET /readyz`: 200 when the database answers and takes writes; 503 when not, and
+    while shutting down (so a load balancer stops sending new clients). Redis down is
+    200 `degraded`: the node still serves its own clients (and catches up from the
+    database when the bus returns); failing every node at once would serve no one."""
     state: AppState | None = getattr(request.app.state, "samepage", None)
     if state is None:
         return JSONResponse({"status": "starting"}, status_code=503)
     if state.shutting_down:
         return JSONResponse({"status": "shutting_down"}, status_code=503)
     checks = {"database": await _check_store(state), "writes": await _check_writes(state)}
+    ready = all(check["ok"] for check in checks.values())
+    status = "ready" if ready else "unavailable"
     if state.settings.redis:
         checks["redis"] = await _check_redis(state.settings.redis)
-    ready = all(check["ok"] for check in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+        if ready and not checks["redis"]["ok"]:
+            status = "degraded"
+    return JSONResponse({"status": status, "checks": checks}, status_code=200 if ready else 503)
 
 
 routes = [

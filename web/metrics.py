@@ -11,7 +11,16 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
@@ -28,9 +37,20 @@ from sync.types import CommitNotice, RoomListener
 if TYPE_CHECKING:
     from web.state import AppState
 
+HTTP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 LOOP_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
+
+
+def samepage_version() -> str:
+    """The installed package's version (`unknown` when run from a bare source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("samepage")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def close_reason(code: int) -> str:
@@ -76,6 +96,16 @@ class _LiveCollector(Collector):
             value=sum(room.inflight for room in manager.rooms.values()),
         )
         yield CounterMetricFamily("samepage_room_loads", "Room loads", value=manager.loads)
+        yield CounterMetricFamily(
+            "samepage_room_load_failures",
+            "Room loads that failed (the joining clients were refused with 1013)",
+            value=manager.load_failures,
+        )
+        yield CounterMetricFamily(
+            "samepage_ws_opened",
+            "WebSocket connections admitted to a room",
+            value=state.connections_opened,
+        )
         timelines = state.text_history.timelines
         yield GaugeMetricFamily(
             "samepage_text_timelines", "Rooms with a text timeline in memory", value=timelines.kept
@@ -190,12 +220,26 @@ class Metrics(RoomListener):
             ["reason"],
             registry=r,
         )
-        # Set by the cluster link when running with --redis (seconds behind the bus).
-        self.bus_lag_seconds = Gauge(
-            "samepage_bus_lag_seconds",
-            "How far this node's view of the Redis bus lags behind (0 when single-node)",
+        self.http_seconds = Histogram(
+            "samepage_http_request_duration_seconds",
+            "HTTP requests by method, route template (never a room name) and status; an "
+            "event stream counts until it ends",
+            ["method", "route", "status"],
+            buckets=HTTP_BUCKETS,
             registry=r,
         )
+        # What every Python service exports: process_* (CPU, memory, file descriptors)
+        # and python_* (version, garbage collections), here in the app's own registry.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        self.build_info = Gauge(
+            "samepage_build_info",
+            "The running samepage's version (always 1)",
+            ["version"],
+            registry=r,
+        )
+        self.build_info.labels(samepage_version()).set(1)
         self.loop_lag_seconds = Histogram(
             "samepage_event_loop_lag_seconds",
             "How late the event loop ran a 50 ms timer (a stall holds every room)",
@@ -219,6 +263,10 @@ class Metrics(RoomListener):
         self.cluster = cluster
         state.offload.on_outcome = lambda outcome: self.offloaded_jobs.labels(outcome).inc()
         state.manager.add_listener(self)
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One HTTP request done (web.httpobs.RequestTiming)."""
+        self.http_seconds.labels(method, route, str(status)).observe(seconds)
 
     def on_ephemeral(self, room: Room, data: str) -> None:
         """Listener: count relayed ephemeral messages."""

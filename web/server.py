@@ -77,7 +77,9 @@ def serve(settings: Settings) -> None:
         ws_per_message_deflate=False,
         lifespan="on",
         log_config=None,
-        access_log=False,
+        access_log=False,  # ours, by route template: --access-log (web.httpobs)
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
     )
     # Workers of `--workers N` each bind the port with SO_REUSEPORT (uvicorn does not).

@@ -33,6 +33,8 @@ class Settings:
     reuse_port: bool = False  # bind with SO_REUSEPORT (set for the workers' children)
     unready_after_failed_commits: int = 3  # /readyz 503 after this many in a row
     text_timelines: int = 8  # rooms whose text timeline is kept in memory; 0 = none
+    access_log: bool = False  # one log line per HTTP request (samepage.access)
+    forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For is believed
     migrate: bool = True  # migrate the schema on start (False: refuse an old one)
     sync: SyncSettings = field(default_factory=SyncSettings)
 

@@ -22,9 +22,15 @@ class AppState:
     text_history: TextHistory  # any version's text, fast (text timelines)
     offload: Offload = field(default_factory=Offload)  # worker processes for big documents
     connections: int = 0
+    connections_opened: int = 0  # WebSockets admitted to a room since the start
     shutting_down: bool = False
     # Called once when shutdown begins (e.g. the event feed ends its streams).
     shutdown_hooks: list[Callable[[], None]] = field(default_factory=list)
+
+    def connection_opened(self) -> None:
+        """A WebSocket joined a room."""
+        self.connections += 1
+        self.connections_opened += 1
 
     def begin_shutdown(self) -> None:
         """Mark the app as stopping and run the shutdown hooks (idempotent)."""

@@ -65,7 +65,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     conn = Connection(StarletteTransport(websocket), identity, state.settings.sync, peer)
     conn.traffic = state.manager.traffic
     started = time.monotonic()
-    state.connections += 1
+    state.connection_opened()
     log.info("open room=%s peer=%s user=%s", name, peer, identity.name or "-")
     reason = ""
     try:

@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from web import wsframes
+from web.proxy import TrustedProxies
 from web.settings import Settings
 from web.state import AppState
 
@@ -24,6 +25,7 @@ class WsHub:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.proxies = TrustedProxies(settings.forwarded_allow_ips)
         self.app: Any = None
         self.state: AppState | None = None
         self.cluster: object | None = None

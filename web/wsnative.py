@@ -198,6 +198,10 @@ class WebSocketProtocol(asyncio.Protocol):
         path, _, query = target.partition("?")
         scope = {"type": "websocket", "headers": headers, "query_string": query.encode("latin-1")}
         request = HTTPConnection(scope)
+        if "x-forwarded-for" in request.headers:  # the real client, from a trusted proxy
+            host = self.peer.rpartition(":")[0]
+            client = self.hub.proxies.client(host, request.headers)
+            self.peer = self.peer if client == host else client
         key = request.headers.get("sec-websocket-key", "")
         if request.headers.get("upgrade", "").lower() != "websocket" or not wsframes.valid_key(key):
             self._reject("400 Bad Request")
@@ -269,7 +273,7 @@ class WebSocketProtocol(asyncio.Protocol):
         assert state is not None and conn is not None
         self.room = room
         self.phase = OPEN
-        state.connections += 1
+        state.connection_opened()
         log.info("open room=%s peer=%s user=%s", room.name, self.peer, conn.identity.name or "-")
         room.join(conn)
 

@@ -48,6 +48,7 @@ async def test_failed_load_is_refused_and_never_cached_as_empty() -> None:
     results = await asyncio.gather(*joins, return_exceptions=True)
     assert all(isinstance(r, RoomUnavailable) for r in results), results
     assert manager.get("doc") is None
+    assert manager.load_failures == 1  # one load failed (five joins shared it): /metrics
     room = await manager.acquire("doc")  # the next join loads for real
     from pycrdt import Text
 

@@ -4,6 +4,7 @@ close — and `/readyz` reports the database."""
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -42,6 +43,8 @@ async def test_counters_follow_a_scripted_session(server: ServerProcess) -> None
         async with raw_client(server.ws, "metered") as editor:
             await editor.send(frame)
             await eventually(lambda: bool(editor.of_type(protocol.SyncUpdate)), what="echo")
+            content = await http.get("/api/rooms/metered/content")
+            assert content.status_code == 200
             during = await scrape(http)
             assert during["samepage_connections"] == 1
             assert during["samepage_rooms_loaded"] == 1
@@ -69,8 +72,21 @@ async def test_counters_follow_a_scripted_session(server: ServerProcess) -> None
     assert after["samepage_group_commit_batch_size_sum"] == 1
     assert after["samepage_group_commit_seconds_count"] >= 1
     assert after["samepage_fanout_seconds_count"] == 1
-    assert after["samepage_bus_lag_seconds"] == 0
     assert after["samepage_event_streams"] == 0
+    assert after["samepage_ws_opened_total"] == 2
+    assert after["samepage_room_load_failures_total"] == 0
+    # What every Python service exports, and the version
+    assert after["process_cpu_seconds_total"] > 0 and after["process_open_fds"] > 0
+    assert any(key.startswith("python_info{") for key in after)
+    assert any(key.startswith("python_gc_collections_total{") for key in after)
+    build = 'samepage_build_info{version="' + version("samepage") + '"}'
+    assert after[build] == 1
+    # HTTP durations by route template, never by room; no bus series without --redis
+    http_key = 'samepage_http_request_duration_seconds_count{method="GET",route="%s",status="200"}'
+    assert after[http_key % "/api/rooms/{room}/content"] == 1
+    assert after[http_key % "/metrics"] >= 2
+    assert not [key for key in after if "metered" in key]
+    assert not [key for key in after if key.startswith("samepage_bus_")]
 
 
 async def test_readyz_checks_the_database(server: ServerProcess) -> None:
@@ -95,11 +111,19 @@ async def test_clustered_node_reports_redis_in_readyz_and_metrics(tmp_path: Path
                 await eventually(bus_up, what="bus connected")
                 ready = (await http.get("/readyz")).json()
                 assert ready["status"] == "ready" and ready["checks"]["redis"]["ok"] is True
+                assert "samepage_bus_dropped_total" in await scrape(http)
                 redis.stop()
+                # Still ready: the node serves its own clients; the body says degraded
                 down = await http.get("/readyz")
-                assert down.status_code == 503
+                assert down.status_code == 200, down.text
+                assert down.json()["status"] == "degraded"
                 assert down.json()["checks"]["redis"]["ok"] is False
                 assert down.json()["checks"]["database"]["ok"] is True
+                async with raw_client(proc.ws, "alone") as client:
+                    doc: Doc[int] = Doc()
+                    doc.get("content", type=Text).insert(0, "still served")
+                    await client.send(protocol.encode_update(doc.get_update()))
+                    await eventually(lambda: bool(client.of_type(protocol.SyncUpdate)), what="echo")
 
 
 async def test_json_logs_have_a_line_per_open_and_close_and_never_a_token(
@@ -107,7 +131,7 @@ async def test_json_logs_have_a_line_per_open_and_close_and_never_a_token(
 ) -> None:
     secret_value = "tok3n-that-must-never-be-logged"
     log_path = tmp_path / "server.log"
-    args = ["--log-format", "json"]
+    args = ["--log-format", "json", "--access-log"]
     with ServerProcess(tmp_path / "db.sqlite", extra_args=args, log_path=log_path) as proc:
         async with raw_client(proc.ws, f"logged?token={secret_value}") as client:
             await client.send(b"\x00\x07\x00")
@@ -134,6 +158,14 @@ async def test_json_logs_have_a_line_per_open_and_close_and_never_a_token(
     closed = [m for m in messages if m.startswith("close room=logged")]
     assert len(opened) == 1 and len(closed) == 1
     assert "code=1002" in closed[0] and "duration=" in closed[0] and "in=3B" in closed[0]
+    # ... and the fields as JSON keys
+    close = next(r for r in records if r["message"].startswith("close room=logged"))
+    assert close["room"] == "logged" and close["code"] == 1002
+    assert close["peer"].startswith("127.0.0.1:") and isinstance(close["duration"], float)
+    access = [r for r in records if r["logger"] == "samepage.access"]
+    events = [r for r in access if r["route"] == "/api/rooms/{room}/events"]
+    assert events and events[0]["status"] == 200 and events[0]["method"] == "GET"
+    assert events[0]["path"] == "/api/rooms/logged/events" and events[0]["peer"] == "127.0.0.1"
     assert any(m.startswith("refused input room=logged") for m in messages)
     assert any(m.startswith("events open room=logged") for m in messages)
     assert any(m.startswith("loaded room logged") for m in messages)
