@@ -28,8 +28,6 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycrdt import merge_updates
-
 from storage.types import Store
 from sync import protocol
 from sync.awareness import AwarenessEntry, decode_awareness, encode_awareness_entries
@@ -45,6 +43,7 @@ from sync.bus import (
     PresenceSnapshot,
     Resubscribed,
 )
+from sync.cluster_catchup import DatabaseCatchUp
 from sync.cluster_presence import RemoteNode, local_entries, replace_presence
 from sync.connection import Connection
 from sync.errors import ProtocolError
@@ -54,11 +53,10 @@ from sync.types import CommitNotice, RoomListener
 
 log = logging.getLogger("samepage.cluster")
 BUFFER_LIMIT = 10_000  # messages buffered while a room loads (beyond: catch up instead)
-STALE_LOAD_S = 30.0
 
 
 @dataclass(eq=False)
-class _RoomSync:
+class RoomSync:
     """What the link knows about one room it holds."""
 
     name: str
@@ -74,7 +72,7 @@ class _RoomSync:
     refreshing: asyncio.Future[None] | None = None
 
 
-class ClusterLink(RoomListener):
+class ClusterLink(DatabaseCatchUp, RoomListener):
     """Links one node's RoomManager to the Bus through the manager's extension points."""
 
     def __init__(
@@ -90,7 +88,7 @@ class ClusterLink(RoomListener):
         self.store: Store = manager.store
         self.resync_interval = resync_interval
         self.gap_grace = gap_grace
-        self.rooms: dict[str, _RoomSync] = {}
+        self.rooms: dict[str, RoomSync] = {}
         self.markers: dict[str, RemoteNode] = {}
         self.caught_up = 0  # updates applied from the database rather than the bus
         # Updates another node committed that changed a room here (bus or database):
@@ -148,13 +146,13 @@ class ClusterLink(RoomListener):
     async def before_load(self, name: str) -> None:
         sync = self.rooms.get(name)
         if sync is None or sync.room is not None:
-            sync = self.rooms[name] = _RoomSync(name)
+            sync = self.rooms[name] = RoomSync(name)
         await self.bus.join(name)
 
     def on_load(self, room: Room) -> None:
         sync = self.rooms.get(room.name)
         if sync is None or sync.room is not None:  # loaded without our before_load
-            sync = self.rooms[room.name] = _RoomSync(room.name, needs_catch_up=True)
+            sync = self.rooms[room.name] = RoomSync(room.name, needs_catch_up=True)
             self._spawn(self.bus.join(room.name))
         sync.room = room
         sync.applied = room.seq
@@ -223,7 +221,7 @@ class ClusterLink(RoomListener):
             return
         self._handle(sync, message)
 
-    def _handle(self, sync: _RoomSync, message: BusMessage) -> None:
+    def _handle(self, sync: RoomSync, message: BusMessage) -> None:
         room = sync.room
         if room is None or room.failed:
             return
@@ -256,7 +254,7 @@ class ClusterLink(RoomListener):
         if room.apply_remote_update(update, seq):
             self.remote_applied += 1
 
-    def _apply_update(self, sync: _RoomSync, room: Room, seq: int, update: bytes) -> None:
+    def _apply_update(self, sync: RoomSync, room: Room, seq: int, update: bytes) -> None:
         if seq <= sync.applied or seq in sync.seen:
             return
         self._apply_remote(room, update, seq)
@@ -267,12 +265,12 @@ class ClusterLink(RoomListener):
                 self.gap_grace, self._gap_due, sync
             )
 
-    def _advance(self, sync: _RoomSync) -> None:
+    def _advance(self, sync: RoomSync) -> None:
         while sync.applied + 1 in sync.seen:
             sync.applied += 1
             sync.seen.discard(sync.applied)
 
-    def _gap_due(self, sync: _RoomSync) -> None:
+    def _gap_due(self, sync: RoomSync) -> None:
         sync.gap_timer = None
         if sync.seen:
             self._spawn(self._catch_up(sync, max(sync.seen)))
@@ -302,117 +300,3 @@ class ClusterLink(RoomListener):
             room.broadcast(protocol.encode_query_awareness())
             self.bus.publish(PresenceQuery(room.name, self.bus.node_id))
         log.info("node %s gone: its presence removed", node_id)
-
-    # -- catching up from the database ---------------------------------------------
-
-    async def _catch_up(self, sync: _RoomSync, target: int) -> None:
-        """Make every seq <= target present in the Doc, reading what is missing."""
-        async with sync.lock:
-            room = sync.room
-            if room is None or room.failed or target <= sync.applied:
-                return
-            start = sync.applied
-            rows = await self.store.updates_range(sync.name, start, target)
-            if sync.room is not room or room.failed or self.rooms.get(sync.name) is not sync:
-                return
-            if [r.seq for r in rows] != list(range(start + 1, target + 1)):
-                # Rows were compacted away (a named version's row may remain among
-                # them): the checkpoint that covers them goes first.
-                checkpoint = await self.store.checkpoint_before(sync.name, target)
-                if checkpoint is not None and checkpoint[0] > start:
-                    self._apply_remote(room, checkpoint[1], checkpoint[0])
-            missing = [r for r in rows if r.seq > sync.applied and r.seq not in sync.seen]
-            applied = len(missing)
-            if missing:
-                # One merged update: local clients get one frame, not one per row (a
-                # long outage must not overflow their queues and close them).
-                updates = [r.update for r in missing]
-                try:
-                    merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
-                except Exception:  # a row pycrdt cannot merge: apply one by one
-                    for row in missing:
-                        self._apply_remote(room, row.update, row.seq)
-                else:
-                    self._apply_remote(room, merged, target)
-            sync.applied = max(sync.applied, target)
-            sync.seen = {s for s in sync.seen if s > sync.applied}
-            self._advance(sync)
-            self.catch_ups += 1
-            self.caught_up += applied
-            if applied:
-                log.info(
-                    "room %s caught up %d updates from the database (to seq %d)",
-                    sync.name,
-                    applied,
-                    target,
-                )
-
-    async def refresh(self, name: str) -> None:
-        """Catch room `name` up with the database now. Call it before a client joins:
-        a client that moved here from another node re-sends what it holds, and what
-        that node stored but we have not received yet is then known, not stored twice."""
-        sync = self.rooms.get(name)
-        if sync is None or sync.room is None:
-            return
-        if sync.refreshing is None or sync.refreshing.done():  # joins at once share one
-            sync.refreshing = asyncio.ensure_future(self._catch_up_to_db(sync))
-        await asyncio.shield(sync.refreshing)
-
-    async def _db_seq(self, name: str) -> int:
-        info = await self.store.room_info(name)
-        return info.seq if info is not None else 0
-
-    async def _catch_up_to_db(self, sync: _RoomSync) -> None:
-        await self._catch_up(sync, await self._db_seq(sync.name))
-
-    async def _after_resubscribe(self) -> None:
-        """The bus may have missed anything: catch every room up, re-exchange presence."""
-        for sync in list(self.rooms.values()):
-            room = sync.room
-            if room is None:
-                sync.needs_catch_up = True
-                continue
-            self.bus.publish(
-                PresenceSnapshot(
-                    room.name, encode_awareness_entries(local_entries(room)), self.bus.node_id
-                )
-            )
-            self.bus.publish(PresenceQuery(room.name, self.bus.node_id))
-        for sync in list(self.rooms.values()):
-            if sync.room is not None:
-                try:
-                    await self._catch_up_to_db(sync)
-                except Exception as exc:  # the periodic check retries
-                    log.warning("catch-up of %s failed: %r", sync.name, exc)
-
-    async def _periodic_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.resync_interval)
-            try:
-                await self._check_all()
-            except Exception as exc:  # database down: keep serving, retry next round
-                log.warning("cluster resync check failed: %r", exc)
-
-    async def _check_all(self) -> None:
-        now = time.monotonic()
-        loaded: list[_RoomSync] = []
-        for name, sync in list(self.rooms.items()):
-            if sync.room is not None:
-                loaded.append(sync)
-            elif now - sync.started > STALE_LOAD_S and self.manager.get(name) is None:
-                del self.rooms[name]  # its load failed; a later load starts afresh
-                self._spawn(self._leave(name))
-        db_seqs = await self.store.room_seqs([sync.name for sync in loaded]) if loaded else {}
-        lagging = [
-            (sync, db_seqs[sync.name])
-            for sync in loaded
-            if db_seqs.get(sync.name, 0) > sync.applied
-        ]
-        if not lagging:
-            return
-        # Updates in flight on the bus arrive within milliseconds; only what is still
-        # missing after a short grace is read from the database.
-        await asyncio.sleep(self.gap_grace)
-        for sync, db_seq in lagging:
-            if db_seq > sync.applied:
-                await self._catch_up(sync, db_seq)

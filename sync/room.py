@@ -1,5 +1,7 @@
 """A room: one pycrdt Doc, its presence and its subscribers — the only fan-out point.
 
+This module owns the Doc and the write path; `sync.room_peers` the fan-out and presence.
+
 Write path: apply to the Doc (capturing the effective update) → append to the store
 (group commit) → after the commit, broadcast one encoded frame to every subscriber
 (the sender included: for it the echo is the durable acknowledgement).
@@ -21,9 +23,10 @@ from pycrdt import Doc, TransactionEvent, merge_updates
 from storage.pending import LIVE_SCAN, unintegrated
 from storage.types import AppendResult, Store
 from sync import protocol
-from sync.awareness import AwarenessEntry, Presence, encode_awareness_entries, removal_of
+from sync.awareness import Presence, encode_awareness_entries
 from sync.errors import CloseCode, InvalidUpdate, LimitExceeded, RoomUnavailable
 from sync.protocol import SubscribeFlag
+from sync.room_peers import RoomPeers
 from sync.types import CommitNotice, RoomListener
 from sync.updates import PendingTracker, check_update_shape, reraise_if_fatal, would_change
 
@@ -48,7 +51,7 @@ class _Inflight:
     received: float = 0.0  # time.monotonic() when applied to the Doc
 
 
-class Room:
+class Room(RoomPeers):
     """Owns the Doc, the presence and the subscribers of one room."""
 
     def __init__(
@@ -303,94 +306,6 @@ class Room:
             else:
                 still.append((barrier, conn, frame))
         self._waiting_syncs = still
-
-    def broadcast(self, frame: bytes, exclude: Connection | None = None) -> None:
-        """Hand the same encoded frame to every subscriber (non-blocking): the native
-        WebSocket server frames it once and writes the same bytes to every socket."""
-        sent = 0
-        traffic = None
-        for conn in list(self.subscribers):  # a send may close a slow consumer
-            if conn is not exclude and conn.send(frame, counted=True):
-                sent += 1
-                traffic = conn.traffic
-        if traffic is not None:
-            traffic.sent(frame, sent)
-
-    def send_to_subscribed(
-        self, flag: SubscribeFlag, frame: bytes, exclude: Connection | None = None
-    ) -> None:
-        """Send an extension frame only to connections that asked for it."""
-        for conn in list(self.subscribers):
-            if conn is not exclude and conn.subscriptions & flag:
-                conn.send(frame)
-
-    def relay_ephemeral(self, data: str, exclude: Connection | None = None) -> None:
-        """Relay an ephemeral JSON message to subscribed connections (never stored)."""
-        self.send_to_subscribed(SubscribeFlag.EPHEMERAL, protocol.encode_ephemeral(data), exclude)
-        for listener in tuple(self._listeners):
-            listener.on_ephemeral(self, data)
-
-    # -- presence ----------------------------------------------------------------
-
-    def apply_awareness(self, owner: object, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
-        """Apply presence from `owner` (a local connection, or a remote node's marker)
-        and relay what was accepted to the local subscribers; returns the accepted."""
-        accepted = self.presence.apply(owner, entries)
-        if accepted:
-            exclude = owner if owner in self.subscribers else None
-            payload = encode_awareness_entries(accepted)
-            self.broadcast(protocol.encode_awareness(payload), exclude)
-            for listener in tuple(self._listeners):
-                listener.on_awareness(self, owner, accepted)
-        return accepted
-
-    def announce_fresh(self, conn: Connection, fresh: list[AwarenessEntry]) -> None:
-        """Make client ids `conn` just announced (new, or back after a reconnect or a
-        server restart) and their peers visible to each other at once, not at the next
-        15 s renewal. y-protocols ignores a state whose clock is not newer than the one
-        it last saw, and both sides of a reconnect resend unchanged clocks: so tell the
-        announcer, and each peer whose state the announcer saw unchanged before it left,
-        that it was removed one clock later; y-protocols answers by bumping its clock
-        and re-broadcasting, which every peer accepts. Peers on other nodes get it
-        through the listeners' `on_nudge` (the cluster link)."""
-        if not fresh:
-            return
-        stale = [
-            peer
-            for entry in fresh
-            for owner, peer in self.presence.stale_for_returning(entry.client_id)
-            if owner is not conn
-        ]
-        remote = self.nudge(fresh + stale)  # `fresh` is conn's own: it is nudged first
-        if remote:
-            for listener in tuple(self._listeners):
-                listener.on_nudge(self, remote)
-
-    def nudge(self, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
-        """Send each local owner of `entries` its removal one clock later (it will
-        re-announce); returns the entries owned elsewhere (by another node's clients)."""
-        local: dict[Connection, list[AwarenessEntry]] = {}
-        remote = []
-        for entry in entries:
-            owner = self.presence.owner_of(entry.client_id)
-            if owner in self.subscribers:
-                local.setdefault(owner, []).append(entry)
-            elif owner is not None:
-                remote.append(entry)
-        for owner, owned in local.items():
-            owner.send(protocol.encode_awareness(encode_awareness_entries(removal_of(owned))))
-        return remote
-
-    def remove_presence_of(self, owner: object) -> None:
-        """Remove every state owned by `owner` (a departed remote node) and broadcast."""
-        removed = self.presence.remove_owner(owner)
-        if removed:
-            self.broadcast(protocol.encode_awareness(encode_awareness_entries(removed)))
-
-    def awareness_frame(self) -> bytes | None:
-        """The full presence of the room as one frame (None when nobody is there)."""
-        entries = self.presence.entries()
-        return protocol.encode_awareness(encode_awareness_entries(entries)) if entries else None
 
     # -- lifecycle ---------------------------------------------------------------
 

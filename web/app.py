@@ -81,8 +81,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.cluster = link  # ClusterLink or None: bus state and catch-up counters
         app_metrics.attach(state, link)
         app.state.metrics = app_metrics
-        app.state.events = EventHub(state, app_metrics)
-        state.shutdown_hooks.append(app.state.events.close_all)
+        app.state.events = state.events = EventHub(state, app_metrics)
         log.info("samepage ready, database %s", settings.db)
         try:
             yield

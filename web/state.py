@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from storage.types import Store
 from sync.manager import RoomManager
 from web.offload import Offload
 from web.settings import Settings
 from web.text_history import TextHistory
+
+if TYPE_CHECKING:
+    from web.feed import EventHub
 
 
 @dataclass
@@ -24,8 +27,7 @@ class AppState:
     connections: int = 0
     connections_opened: int = 0  # WebSockets admitted to a room since the start
     shutting_down: bool = False
-    # Called once when shutdown begins (e.g. the event feed ends its streams).
-    shutdown_hooks: list[Callable[[], None]] = field(default_factory=list)
+    events: EventHub | None = None  # the SSE feeds, ended when shutdown begins
 
     def connection_opened(self) -> None:
         """A WebSocket joined a room."""
@@ -33,8 +35,7 @@ class AppState:
         self.connections_opened += 1
 
     def begin_shutdown(self) -> None:
-        """Mark the app as stopping and run the shutdown hooks (idempotent)."""
+        """Mark the app as stopping and end the event streams (idempotent)."""
         self.shutting_down = True
-        hooks, self.shutdown_hooks = self.shutdown_hooks, []
-        for hook in hooks:
-            hook()
+        if self.events is not None:
+            self.events.close_all()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,12 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def module_server(folder: Path, *extra_args: str) -> Iterator[ServerProcess]:
+    """A server on a SQLite file in `folder` for a module-scoped fixture
+    (`yield from module_server(...)`), its log in `folder/log`."""
+    proc = ServerProcess(folder / "db.sqlite", extra_args=list(extra_args), log_path=folder / "log")
+    proc.start()
+    yield proc
+    proc.stop()

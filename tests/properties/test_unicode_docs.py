@@ -15,120 +15,28 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-import os
 import random
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.helpers.clients import eventually
 from tests.helpers.deep import loads
 from tests.helpers.server import ServerProcess
-from tests.interop.node import DOCGEN, NodeDriver, node_driver
+from tests.interop.node import DOCGEN, node_driver
 from tests.properties.unicode_api import Api, apply_patch, cli, json_mismatch
+from tests.properties.unicode_cases import Case, cases, responsive, room_for, userver
 from tests.properties.ydocs import (
     Version,
     YDocument,
     node_document,
     pycrdt_document,
-    scripted_document,
     yjs_versions,
 )
 from tests.web.test_events import Event, follow
 
-STEPS = 40
-FIXED = ["node:1", "node:2", "pycrdt:1", "pycrdt:2"]
-SCRIPTS = ["script:grapheme", "script:typed"]
-
-
-def seeds() -> list[str]:
-    """The documents of this run: the env's list, or the fixed ones plus fresh seeds."""
-    chosen = os.environ.get("SAMEPAGE_UNICODE_SEEDS")
-    if chosen:
-        return [s.strip() for s in chosen.split(",") if s.strip()]
-    fresh = random.SystemRandom()
-    extra = [f"node:{fresh.randrange(10**6)}", f"pycrdt:{fresh.randrange(10**6)}"]
-    print(f"unicode docs: fresh seeds {extra} (replay: SAMEPAGE_UNICODE_SEEDS={','.join(extra)})")
-    return FIXED + SCRIPTS + extra
-
-
-@dataclass
-class Case:
-    """A document stored in its own room of the shared server."""
-
-    doc: YDocument
-    room: str
-
-    @property
-    def label(self) -> str:
-        """How to replay it."""
-        return self.doc.label
-
-    def sample(self, count: int = 3) -> list[int]:
-        """0, the head, and `count` versions in between (the same for a seed)."""
-        inner = list(range(1, self.doc.head))
-        rng = random.Random(self.label)
-        return sorted({0, self.doc.head, *rng.sample(inner, min(count, len(inner)))})
-
-
-async def make_document(driver: NodeDriver, label: str) -> YDocument:
-    """The document a label names."""
-    kind, _, value = label.partition(":")
-    if kind == "node":
-        return await node_document(driver, int(value), STEPS)
-    if kind == "pycrdt":
-        return await pycrdt_document(driver, int(value), STEPS)
-    return await scripted_document(driver, value)
-
-
-def room_for(label: str) -> str:
-    """A fresh room name for a document."""
-    return f"u-{label.replace(':', '-')}-{uuid.uuid4().hex[:6]}"
-
-
-@pytest.fixture(scope="module")
-def userver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server for the module; checkpoints every 7 updates so versions mix a
-    checkpoint and the rows after it."""
-    path = tmp_path_factory.mktemp("unicode")
-    proc = ServerProcess(
-        path / "db.sqlite", extra_args=["--checkpoint-every", "7"], log_path=path / "log"
-    )
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(autouse=True)
-def responsive(userver: ServerProcess) -> None:
-    """A test that froze the server fails alone: the next one gets it back (kill -9)."""
-    try:
-        httpx.get(userver.http + "/healthz", timeout=2).raise_for_status()
-    except httpx.HTTPError:
-        userver.kill()
-        userver.start()
-
-
-@pytest.fixture(scope="module")
-def cases(userver: ServerProcess) -> list[Case]:
-    """Every document of this run, generated, rendered by Yjs and stored."""
-
-    async def build() -> list[Case]:
-        async with node_driver(DOCGEN) as driver:
-            docs = [await make_document(driver, label) for label in seeds()]
-        found = []
-        async with httpx.AsyncClient(base_url=userver.http) as http:
-            for doc in docs:
-                case = Case(doc, room_for(doc.label))
-                await Api(http, doc.label).post_updates(case.room, doc.updates)
-                found.append(case)
-        return found
-
-    return asyncio.run(build())
+# The fixtures, imported by name for pytest.
+__all__ = ["cases", "responsive", "userver"]
 
 
 async def test_text_at_versions_and_history(userver: ServerProcess, cases: list[Case]) -> None:

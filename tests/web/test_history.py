@@ -18,18 +18,12 @@ from hypothesis import strategies as st
 from pycrdt import Doc, Text
 
 from tests.helpers.clients import eventually, yclient
-from tests.helpers.server import ROOT, ServerProcess
+from tests.helpers.server import ROOT, ServerProcess, module_server
 
 
 @pytest.fixture(scope="module")
 def hserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    path = tmp_path_factory.mktemp("history")
-    proc = ServerProcess(
-        path / "db.sqlite", extra_args=["--checkpoint-every", "7"], log_path=path / "log"
-    )
-    proc.start()
-    yield proc
-    proc.stop()
+    yield from module_server(tmp_path_factory.mktemp("history"), "--checkpoint-every", "7")
 
 
 async def seq_of(http: httpx.AsyncClient, room: str) -> int:
