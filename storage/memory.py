@@ -6,9 +6,17 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from storage.types import AppendResult, LoadedRoom, RoomInfo, StoreError, UpdateRecord, Version
+from storage.types import (
+    AppendResult,
+    Epoch,
+    LoadedRoom,
+    RoomInfo,
+    StoreError,
+    UpdateRecord,
+    Version,
+)
 
 
 @dataclass
@@ -17,6 +25,7 @@ class _Room:
     updates: dict[int, UpdateRecord] = field(default_factory=dict)
     checkpoints: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # seq -> (t, s)
     versions: list[Version] = field(default_factory=list)
+    epochs: dict[int, Epoch] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -48,7 +57,7 @@ class MemoryStore:
             entry = self._rooms[room] = _Room(RoomInfo(room, 0, 0, now, now))
         info = entry.info
         seq = info.seq + 1
-        entry.info = RoomInfo(room, seq, info.bytes + len(update), info.created_us, now)
+        entry.info = replace(info, seq=seq, bytes=info.bytes + len(update), updated_us=now)
         entry.updates[seq] = UpdateRecord(room, seq, now, author, update)
         loop.call_soon(future.set_result, AppendResult(room, seq, now))
         self._last = future
@@ -80,7 +89,8 @@ class MemoryStore:
 
     async def list_rooms(self) -> list[RoomInfo]:
         """Rooms, most recently updated first."""
-        return sorted((r.info for r in self._rooms.values()), key=lambda i: -i.updated_us)
+        infos = [r.info for r in self._rooms.values() if not r.info.deleted]
+        return sorted((i for i in infos if not i.name.startswith("~")), key=lambda i: -i.updated_us)
 
     async def history(
         self, room: str, limit: int = 100, before: int | None = None
@@ -147,6 +157,20 @@ class MemoryStore:
         for s in doomed:
             del entry.updates[s]
         return len(doomed)
+
+    async def list_epochs(self, room: str) -> list[Epoch]:
+        """The room's recorded epochs, oldest first."""
+        entry = self._rooms.get(room)
+        return [entry.epochs[e] for e in sorted(entry.epochs)] if entry else []
+
+    async def record_origin(self, room: str, origin: str, epoch: int, seq: int) -> None:
+        """Note where `room`'s current epoch was copied from."""
+        entry = self._rooms.get(room)
+        if entry is None:
+            return
+        current = entry.info.epoch
+        old = entry.epochs.get(current) or Epoch(room, current, time.time_ns() // 1000)
+        entry.epochs[current] = replace(old, origin_room=origin, origin_epoch=epoch, origin_seq=seq)
 
     async def save_text_timeline(self, room: str, base: int, seq: int, data: bytes) -> None:
         """Replace the room's saved text timeline snapshot."""

@@ -51,6 +51,9 @@ class RoomInfo:
     bytes: int
     created_us: int
     updated_us: int
+    epoch: int = 0  # the document's life (docs/rooms.md): reset and delete start the next
+    base: int = 0  # this epoch's rows have seq > base
+    deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,23 @@ class Version:
     label: str
     author: str
     time_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Epoch:
+    """One life of a room's document: where a fork started it, and for an ended epoch
+    how it ended and whether its history is kept (readable with `?epoch=`)."""
+
+    room: str
+    epoch: int
+    started_us: int
+    origin_room: str | None = None  # a fork: the room and version it was copied from
+    origin_epoch: int | None = None
+    origin_seq: int | None = None
+    ended_us: int | None = None
+    ended_by: str | None = None  # "reset" or "delete"
+    last_seq: int | None = None
+    kept: bool = False
 
 
 class Store(Protocol):
@@ -121,6 +141,13 @@ class Store(Protocol):
 
     async def delete_updates_covered(self, room: str, upto: int, keep: set[int]) -> int:
         """Delete update rows <= upto that a checkpoint covers, except those in keep."""
+
+    async def list_epochs(self, room: str) -> list[Epoch]:
+        """The room's recorded epochs, oldest first (none for a room never forked,
+        reset or deleted)."""
+
+    async def record_origin(self, room: str, origin: str, epoch: int, seq: int) -> None:
+        """Note that `room`'s current epoch began as a copy of `origin` at `seq`."""
 
     async def save_text_timeline(self, room: str, base: int, seq: int, data: bytes) -> None:
         """Keep a snapshot of the room's text timeline (replacing the one before)."""

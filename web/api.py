@@ -26,6 +26,7 @@ def _room_json(state: AppState, info: RoomInfo | None, name: str) -> dict[str, A
         "name": name,
         "seq": seq,
         "bytes": info.bytes if info else 0,
+        "epoch": info.epoch if info else 0,
         "connections": len(room.subscribers) if room is not None else 0,
         "created_at": iso(info.created_us) if info else None,
         "updated_at": iso(info.updated_us) if info else None,
@@ -49,6 +50,15 @@ async def get_room(request: Request) -> Response:
     info = await state.store.room_info(name)
     body = _room_json(state, info, name)
     room = state.manager.get(name)
+    current = body["epoch"]
+    body["origin"] = next(
+        (
+            {"room": e.origin_room, "epoch": e.origin_epoch, "seq": e.origin_seq}
+            for e in await state.store.list_epochs(name)
+            if e.epoch == current and e.origin_room
+        ),
+        None,
+    )
     body["presence"] = (
         [{"client_id": cid, "state": s} for cid, s in room.presence.states().items()]
         if room is not None

@@ -15,7 +15,7 @@ from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 from storage.types import Store
 from sync.manager import RoomManager
-from web import admin, api, content, events, health, history_api, metrics
+from web import admin, api, content, events, fork, health, history_api, metrics
 from web.cluster import make_cluster_link
 from web.errors import exception_handlers
 from web.feed import EventHub
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *api.routes,
         *content.routes,
         *history_api.routes,
+        *fork.routes,
         *events.routes,
         *health.routes,
         *metrics.routes,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -22,6 +23,12 @@ rooms = Table(
     Column("bytes", BigInteger, nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
+    # The document's life (docs/rooms.md): `samepage reset` starts epoch+1 after seq
+    # `base` (the rows of this epoch are > base); a deleted room keeps this row, with
+    # `deleted_us`, so that its seqs and epoch go on and an old copy cannot come back.
+    Column("epoch", Integer, nullable=False, server_default="0"),
+    Column("base", BigInteger, nullable=False, server_default="0"),
+    Column("deleted_us", BigInteger, nullable=True),
 )
 
 updates = Table(
@@ -66,4 +73,25 @@ text_timelines = Table(
     Column("seq", BigInteger, nullable=False),
     Column("time_us", BigInteger, nullable=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+# One row per life of a room that has something to say: where a fork came from, and
+# for an ended epoch when and how it ended, where its history is kept (`archive`, a
+# storage key no room name can take) and its last state vector (`clients`: the client
+# ids of its document, refused in the next epochs).
+room_epochs = Table(
+    "room_epochs",
+    metadata,
+    Column("room", String(128), nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("started_us", BigInteger, nullable=False),
+    Column("origin_room", String(128), nullable=True),
+    Column("origin_epoch", Integer, nullable=True),
+    Column("origin_seq", BigInteger, nullable=True),
+    Column("ended_us", BigInteger, nullable=True),
+    Column("ended_by", String(16), nullable=True),
+    Column("last_seq", BigInteger, nullable=True),
+    Column("archive", String(64), nullable=True),
+    Column("clients", LargeBinary, nullable=True),
+    PrimaryKeyConstraint("room", "epoch"),
 )

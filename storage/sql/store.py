@@ -13,13 +13,14 @@ from sqlalchemy import and_, delete, func, not_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.sql import schema
+from storage.sql import epochs, schema
 from storage.sql.engine import make_engine, write_transaction
 from storage.sql.locks import room_maintenance_lock
 from storage.sql.migrations import check_current, migrate
 from storage.sql.writer import GroupCommitWriter
 from storage.types import (
     AppendResult,
+    Epoch,
     LoadedRoom,
     RoomInfo,
     StoreError,
@@ -34,8 +35,23 @@ T = schema.text_timelines
 
 
 def _room_info(row: Any) -> RoomInfo:
-    name, seq, size, created, updated = row
-    return RoomInfo(name, int(seq), int(size), int(created), int(updated))
+    name, seq, size, created, updated, epoch, base, deleted = row
+    return RoomInfo(
+        name, int(seq), int(size), int(created), int(updated), int(epoch), int(base), bool(deleted)
+    )
+
+
+def _info_columns() -> Any:
+    return select(
+        R.c.name,
+        R.c.seq,
+        R.c.bytes,
+        R.c.created_us,
+        R.c.updated_us,
+        R.c.epoch,
+        R.c.base,
+        R.c.deleted_us.is_not(None),
+    )
 
 
 class SqlStore:
@@ -124,13 +140,7 @@ class SqlStore:
     async def room_info(self, room: str) -> RoomInfo | None:
         """Summary of one room."""
         async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(R.c.name, R.c.seq, R.c.bytes, R.c.created_us, R.c.updated_us).where(
-                        R.c.name == room
-                    )
-                )
-            ).first()
+            row = (await conn.execute(_info_columns().where(R.c.name == room))).first()
         return _room_info(row) if row else None
 
     async def room_seqs(self, rooms: list[str]) -> dict[str, int]:
@@ -144,15 +154,11 @@ class SqlStore:
         return found
 
     async def list_rooms(self) -> list[RoomInfo]:
-        """Every room, most recently updated first."""
+        """Every room, most recently updated first (not deleted ones, nor the storage
+        keys of earlier epochs' history)."""
+        query = _info_columns().where(R.c.deleted_us.is_(None), not_(R.c.name.startswith("~")))
         async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(R.c.name, R.c.seq, R.c.bytes, R.c.created_us, R.c.updated_us).order_by(
-                        R.c.updated_us.desc()
-                    )
-                )
-            ).all()
+            rows = (await conn.execute(query.order_by(R.c.updated_us.desc()))).all()
         return [_room_info(r) for r in rows]
 
     async def history(
@@ -253,6 +259,14 @@ class SqlStore:
                 condition = and_(condition, not_(U.c.seq.in_(sorted(keep))))
             result = await conn.execute(delete(U).where(condition))
             return int(getattr(result, "rowcount", 0) or 0)
+
+    async def list_epochs(self, room: str) -> list[Epoch]:
+        """The room's recorded epochs, oldest first."""
+        return await epochs.list_epochs(self.engine, room)
+
+    async def record_origin(self, room: str, origin: str, epoch: int, seq: int) -> None:
+        """Note where `room`'s current epoch was copied from."""
+        await epochs.record_origin(self.engine, room, origin, epoch, seq)
 
     async def save_text_timeline(self, room: str, base: int, seq: int, data: bytes) -> None:
         """Replace the room's saved text timeline snapshot."""

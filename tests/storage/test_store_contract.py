@@ -194,3 +194,22 @@ async def test_maintenance_lock_is_granted_when_nobody_holds_it(store: Store) ->
                 assert again is True
     async with store.maintenance_lock("r", wait=True) as after:
         assert after is True
+
+
+async def test_a_fork_origin_is_recorded_for_the_current_epoch(store: Store) -> None:
+    updates, _ = edits(2)
+    for update in updates:
+        await store.append("copy", update, "ana")
+    await store.flush()
+    assert await store.list_epochs("copy") == []
+    await store.record_origin("copy", "source", 0, 7)
+    [epoch] = await store.list_epochs("copy")
+    assert (epoch.room, epoch.epoch, epoch.origin_room, epoch.origin_seq) == (
+        "copy",
+        0,
+        "source",
+        7,
+    )
+    assert epoch.ended_us is None and not epoch.kept
+    info = await store.room_info("copy")
+    assert info is not None and (info.epoch, info.base, info.deleted) == (0, 0, False)

@@ -46,6 +46,7 @@ export class HistoryApi {
       this.json('/versions')
     ])
     const head = info.seq
+    this.origin = info.origin || null
     let prev = replay.lastSeq
     let after = prev
     while (after < head) {
@@ -77,4 +78,7 @@ export class HistoryApi {
   /** Make the text version `seq`'s again, as a new edit: {seq, restored, changed}.
    * `author` names the edit in the history when the server has no token user. */
   restore (seq, author = null) { return this.post('/restore', author ? { seq, author } : { seq }) }
+
+  /** A new room `to` that starts with version `seq`'s content: {room, seq, from}. */
+  fork (seq, to) { return this.post('/fork', { at: seq, to }) }
 }

@@ -8,6 +8,7 @@ import { diffTexts } from './textdiff.js'
 import { VersionView } from './version-view.js'
 import { HistoryApi } from './history-api.js'
 import { TimelineList, el } from './timeline-list.js'
+import { confirmCopy, renderOrigin, roomUrl } from './copy-version.js'
 
 const REFRESH_MS = 700 // after a live change, reload the new tail of the history…
 const REFRESH_MAX_MS = 3000 // …at the latest this long after the first unseen change
@@ -54,6 +55,7 @@ export class HistoryPanel {
     this.note = $('history-note')
     this.restoreButton = $('history-restore')
     this.nameButton = $('history-name')
+    this.forkButton = $('history-fork')
     this.nameForm = $('name-version')
     this.nameInput = $('name-version-input')
     this.banner = $('version-banner')
@@ -62,6 +64,7 @@ export class HistoryPanel {
     if (!canWrite) {
       this.restoreButton.hidden = true
       this.nameButton.hidden = true
+      this.forkButton.hidden = true
       this.panel.dataset.readonly = 'true'
     }
     this.bind()
@@ -86,6 +89,10 @@ export class HistoryPanel {
     this.playButton.addEventListener('click', () => (this.playing ? this.pause() : this.play()))
     this.showChanges.addEventListener('change', () => this.scheduleDiff(0))
     this.restoreButton.addEventListener('click', () => this.confirmRestore())
+    this.forkButton.addEventListener('click', () => {
+      const seq = this.shownSeq
+      confirmCopy(this.room, seq, (to) => this.copy(seq, to))
+    })
     this.nameButton.addEventListener('click', () => {
       this.nameForm.hidden = !this.nameForm.hidden
       if (!this.nameForm.hidden) this.nameInput.focus()
@@ -177,6 +184,7 @@ export class HistoryPanel {
     this.timeline.render(sessions, versions, head)
     this.markTimeline()
     this.renderMarks()
+    renderOrigin($('history-origin'), this.api.origin)
   }
 
   // ---------- viewing a version ----------
@@ -309,6 +317,21 @@ export class HistoryPanel {
     dialog.showModal()
   }
 
+  async copy (seq, to) {
+    try {
+      const result = await this.api.fork(seq, to)
+      this.say(`Copied version ${result.from.seq} to “${result.room}”.`, 'ok', {
+        label: 'Open the copy',
+        run: () => location.assign(roomUrl(result.room))
+      })
+    } catch (err) {
+      this.say(`Could not make a copy (${err.message}).`, 'error')
+    }
+  }
+
+  /** The version shown (the head when live). */
+  get shownSeq () { return this.viewing ? this.replay.steps[this.index].seq : this.head }
+
   async restore (seq, undo = false) {
     try {
       const me = this.awareness?.getLocalState()?.user?.name
@@ -360,6 +383,8 @@ export class HistoryPanel {
     this.restoreButton.title = atHead ? 'Pick an earlier version to restore it' : `Make version ${seq} the current text`
     this.nameButton.textContent = this.viewing ? `Name version ${seq}` : 'Name this version'
     this.nameButton.disabled = steps.length === 0
+    this.forkButton.disabled = steps.length === 0
+    this.forkButton.textContent = this.viewing ? `Make a copy from version ${seq}` : 'Make a copy from this version'
   }
 
   /** Named versions as small flags along the slider. */
