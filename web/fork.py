@@ -18,21 +18,13 @@ from sync.names import check_room_name
 from sync.restore import restore_update
 from sync.room import Room
 from sync.updates import EMPTY_UPDATE
-from web.content import head_seq, offload
+from web.bodies import int_field, json_body
+from web.content import check_not_past, head_seq, offload
 from web.errors import HTTPError
 from web.guard import identify
-from web.params import json_body, room_and_identity, state_of
+from web.params import room_and_identity, state_of
 
 log = logging.getLogger("samepage.web")
-
-
-def _seq_of(body: dict[str, Any], name: str) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise HTTPError(400, "bad_parameter", f"{name} must be an integer >= 0")
-    return value
 
 
 def _target_of(body: dict[str, Any]) -> str:
@@ -63,10 +55,7 @@ async def fork(request: Request) -> Response:
     source = await state.store.room_info(name)
     if head == 0 or source is None:
         raise HTTPError(404, "no_such_room", f"room {name} has no stored version")
-    at = _seq_of(body, "at")
-    at = head if at is None else at
-    if at > head:
-        raise HTTPError(404, "no_such_version", f"seq {at} is after the head ({head})")
+    at = check_not_past(int_field(body, "at", head), head, "at")
     if to == name:
         raise HTTPError(409, "room_exists", f"room {to} exists")
     seq, parts = await version_at(state.store, name, at)  # folded: the kept point

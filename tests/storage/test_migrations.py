@@ -182,7 +182,11 @@ async def test_migrate_a_first_schema_database_keeps_every_row(
     done = await asyncio.to_thread(run_cli, "migrate", "--db", database)
     assert done.returncode == 0, done.stderr
     assert "migrated the database from v1 (hand-rolled" in done.stderr, done.stderr
-    assert await _all_rows(database) == before, "a row changed or went missing"
+    after = await _all_rows(database)
+    # later revisions add columns: the first schema's columns are compared
+    width = {table: len(rows[0]) for table, rows in before.items() if rows}
+    after = {table: [row[: width.get(table)] for row in rows] for table, rows in after.items()}
+    assert after == before, "a row changed or went missing"
     diff, revision = await _diff_and_revision(database)
     assert revision == head()
     assert diff == [], f"the migrated schema differs from storage/sql/schema.py: {diff}"
