@@ -75,6 +75,16 @@ class PresenceNudge:
 
 
 @dataclass(frozen=True, slots=True)
+class BusNotice:
+    """A node-wide message of the layer above (an access change, ...): `topic` names
+    its listener (`ClusterLink.on_notice`), `payload` is that listener's own bytes."""
+
+    topic: str
+    payload: bytes
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
 class Resubscribed:
     """Local only, never sent: the bus (re)connected and may have missed messages of
     every room it holds — catch up from the database and exchange presence again."""
@@ -90,6 +100,7 @@ BusMessage = (
     | PresenceQuery
     | PresenceSnapshot
     | PresenceNudge
+    | BusNotice
     | Resubscribed
 )
 BusHandler = Callable[[BusMessage], None]
@@ -189,7 +200,7 @@ class MemoryBus:
         """Route to the other nodes (dropped while disconnected, like a Redis outage)."""
         if not self.connected or isinstance(message, Resubscribed):
             return
-        room = None if isinstance(message, NodeGone) else message.room
+        room = None if isinstance(message, (NodeGone, BusNotice)) else message.room
         self.hub.route(message, room)
 
     def deliver(self, message: BusMessage) -> None:

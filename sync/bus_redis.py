@@ -2,9 +2,10 @@
 
 One channel per room (`{prefix}:room:{name}`) carries committed updates (with their seq
 in the shared log), awareness, and presence queries/snapshots; `{prefix}:nodes` carries
-goodbyes. Pub/sub is at-most-once: whatever a node misses while Redis (or its link to
-it) is down, it catches up from the database, which is the source of truth — the bus
-reports every (re)subscription as `Resubscribed` so the cluster link knows when.
+goodbyes and node-wide notices (`BusNotice`: access changes). Pub/sub is at-most-once:
+whatever a node misses while Redis (or its link to it) is down, it catches up from the
+database, which is the source of truth — the bus reports every (re)subscription as
+`Resubscribed` so the cluster link knows when.
 
 Liveness: each node refreshes `{prefix}:node:{node_id}` (TTL `ttl_s`) every
 `heartbeat_s`; a peer whose key expired is reported as `NodeGone`. The node id on the
@@ -30,6 +31,7 @@ from redis.exceptions import RedisError
 from sync.bus import (
     BusHandler,
     BusMessage,
+    BusNotice,
     NodeGone,
     Resubscribed,
 )
@@ -180,7 +182,7 @@ class RedisBus:
         if self._closed or isinstance(message, Resubscribed):
             return
         origin_tagged = with_origin(message, self.node_id)
-        if isinstance(origin_tagged, (NodeGone, Resubscribed)):
+        if isinstance(origin_tagged, (NodeGone, BusNotice, Resubscribed)):
             channel = self._nodes_channel
         else:
             channel = self._room_channel(origin_tagged.room)

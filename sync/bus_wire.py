@@ -10,6 +10,7 @@ from sync.bus import (
     BusAwareness,
     BusEphemeral,
     BusMessage,
+    BusNotice,
     BusUpdate,
     NodeGone,
     PresenceNudge,
@@ -21,6 +22,7 @@ from sync.protocol import Reader, write_var_bytes, write_var_string, write_var_u
 
 WIRE_VERSION = 1
 _UPDATE, _AWARENESS, _QUERY, _SNAPSHOT, _GONE, _EPHEMERAL, _NUDGE = 1, 2, 3, 4, 5, 6, 7
+_NOTICE = 8
 
 
 def encode_bus_message(message: BusMessage) -> bytes:
@@ -41,6 +43,8 @@ def encode_bus_message(message: BusMessage) -> bytes:
         body = [_NUDGE, message.origin, message.room, message.payload]
     elif isinstance(message, NodeGone):
         body = [_GONE, message.origin]
+    elif isinstance(message, BusNotice):
+        body = [_NOTICE, message.origin, message.topic, message.payload]
     else:
         raise ValueError(f"{type(message).__name__} is never sent")
     parts = [head]
@@ -64,6 +68,9 @@ def decode_bus_message(data: bytes) -> BusMessage:
     message: BusMessage
     if kind == _GONE:
         message = NodeGone(origin)
+    elif kind == _NOTICE:
+        topic = reader.var_string()
+        message = BusNotice(topic, reader.var_bytes(), origin)
     else:
         room = reader.var_string()
         if kind == _UPDATE:

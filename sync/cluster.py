@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ from sync.bus import (
     BusAwareness,
     BusEphemeral,
     BusMessage,
+    BusNotice,
     BusUpdate,
     NodeGone,
     PresenceNudge,
@@ -99,6 +100,7 @@ class ClusterLink(DatabaseCatchUp, RoomListener):
         self._periodic: asyncio.Task[None] | None = None
         self._closed = False
         self._relaying = False  # relaying another node's ephemeral message
+        self._notice_handlers: dict[str, Callable[[bytes | None], None]] = {}
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -203,8 +205,24 @@ class ClusterLink(DatabaseCatchUp, RoomListener):
 
     # -- inbound -------------------------------------------------------------------
 
+    def on_notice(self, topic: str, handler: Callable[[bytes | None], None]) -> None:
+        """`handler(payload)` for every `BusNotice` of `topic` from another node, and
+        `handler(None)` when the bus reconnected (notices may have been missed)."""
+        self._notice_handlers[topic] = handler
+
+    def publish_notice(self, topic: str, payload: bytes) -> None:
+        """Tell every other node (their `on_notice(topic)` handler)."""
+        self.bus.publish(BusNotice(topic, payload, self.bus.node_id))
+
     def _on_bus(self, message: BusMessage) -> None:
+        if isinstance(message, BusNotice):
+            handler = self._notice_handlers.get(message.topic)
+            if handler is not None:
+                handler(message.payload)
+            return
         if isinstance(message, Resubscribed):
+            for handler in self._notice_handlers.values():
+                handler(None)
             self._spawn(self._after_resubscribe())
             return
         if isinstance(message, NodeGone):

@@ -9,6 +9,7 @@ drained by one writer task."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 from sync.errors import CloseCode
 from sync.limits import TokenBucket
+from sync.protocol import SubscribeFlag, encode_access
 from sync.types import FrameSink, Identity, SyncSettings, Traffic, Transport
 
 if TYPE_CHECKING:
@@ -82,6 +84,22 @@ class Connection:
         credential = identity.credential
         if credential is not None and credential.expires_at is not None:
             self._arm_deadline(credential.expires_at)
+
+    def access_frame(self) -> bytes:
+        """The `access` extension message for this connection's permission now."""
+        credential = self.identity.credential
+        expires = credential.expires_at if credential is not None else None
+        perm = "write" if self.identity.can_write else "read"
+        return encode_access(json.dumps({"perm": perm, "expires_at": expires}))
+
+    def change_identity(self, identity: Identity) -> None:
+        """A grant changed while connected: the next message is checked against the new
+        identity, and a client subscribed to `access` is told when write permission
+        changed."""
+        changed = identity.can_write != self.identity.can_write
+        self.identity = identity
+        if changed and self.subscriptions & SubscribeFlag.ACCESS:
+            self.send(self.access_frame())
 
     def _arm_deadline(self, expires_at: float) -> None:
         """Close 4401 when the token expires (a timer on the loop: no sweep, no task)."""

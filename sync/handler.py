@@ -102,11 +102,13 @@ def _process(conn: Connection, frame: bytes) -> Awaitable[None] | None:
         conn.subscriptions = message.flags
         if message.flags & SubscribeFlag.SAVED:
             room.send_saved_after_commit(conn)
+        if message.flags & SubscribeFlag.ACCESS:
+            conn.send(conn.access_frame())
     elif isinstance(message, protocol.Ephemeral):
         room.relay_ephemeral(message.data, exclude=conn)
     elif isinstance(message, protocol.Unknown):
         log.info("ignoring unknown message type %d from %s", message.message_type, conn.peer)
-    else:  # Saved is server -> client only
+    else:  # Saved and Access are server -> client only
         log.info("ignoring %s from client %s", type(message).__name__, conn.peer)
     return None
 

@@ -26,6 +26,7 @@ class MessageType(IntEnum):
     SUBSCRIBE = 100
     SAVED = 101
     EPHEMERAL = 102
+    ACCESS = 103
 
 
 class SyncType(IntEnum):
@@ -41,6 +42,7 @@ class SubscribeFlag(IntEnum):
 
     SAVED = 1
     EPHEMERAL = 2
+    ACCESS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,14 @@ class Ephemeral:
 
 
 @dataclass(frozen=True, slots=True)
+class Access:
+    """samepage extension: the connection's permission now (JSON `{"perm": "read" |
+    "write", "expires_at": seconds | null}`), sent on subscribe and when it changes."""
+
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """A message type this server does not know (ignored for forward compatibility)."""
 
@@ -114,6 +124,7 @@ Message = (
     | Subscribe
     | Saved
     | Ephemeral
+    | Access
     | Unknown
 )
 
@@ -221,6 +232,8 @@ def decode_frame(frame: bytes) -> Message:
         message = Saved(reader.var_uint(), reader.var_bytes())
     elif kind == MessageType.EPHEMERAL:
         message = Ephemeral(reader.var_string())
+    elif kind == MessageType.ACCESS:
+        message = Access(reader.var_string())
     else:
         # Forward compatibility: the payload of an unknown type is not ours to parse.
         return Unknown(kind)
@@ -270,6 +283,11 @@ def encode_saved(seq: int, state_vector: bytes) -> bytes:
 def encode_ephemeral(data: str) -> bytes:
     """Frame a samepage ephemeral message."""
     return bytes((MessageType.EPHEMERAL,)) + write_var_string(data)
+
+
+def encode_access(data: str) -> bytes:
+    """Frame a samepage access message (JSON text)."""
+    return bytes((MessageType.ACCESS,)) + write_var_string(data)
 
 
 def decode_state_vector(data: bytes) -> dict[int, int]:

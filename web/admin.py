@@ -34,7 +34,8 @@ def require_admin(request: Request) -> None:
     """With `--secret`, only an admin token (`samepage token '*' --admin`) may look."""
     state: AppState = request.app.state.samepage
     if state.settings.secret:
-        authorize_admin(state.settings.secret, token_of(request))
+        identity = authorize_admin(state.settings.secret, token_of(request))
+        state.access.admit(identity, None)  # a revoked admin token is refused too
 
 
 def _iso(seconds: float | None) -> str | None:

@@ -21,18 +21,22 @@ def admit(state: AppState, name: str, request: HTTPConnection) -> Identity:
     """Room name, token, connection limits; raises the `SyncError` to close with."""
     if not is_valid_room_name(name):
         raise InvalidRoomName(f"invalid room name {name[:40]!r}")
-    identity = identify(request, state.settings, name)
+    identity = identify(request, state, name)
     check_capacity(state, name)
     return identity
 
 
-async def join_room(state: AppState, app: Any, name: str) -> Room:
+async def join_room(
+    state: AppState, app: Any, name: str, identity: Identity
+) -> tuple[Room, Identity]:
     """Acquire room `name` (loading it if needed; in a cluster, caught up with the
-    database first). The caller releases it."""
+    database first) for `identity`, checked again against access changes made during the
+    load: the identity to serve with. The caller releases the room."""
     room = await state.manager.acquire(name)
     try:
         await refresh_before_join(app, name)
+        identity = state.access.admit(identity, name)
     except BaseException:
         state.manager.release(room)
         raise
-    return room
+    return room, identity

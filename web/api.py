@@ -37,9 +37,16 @@ async def list_rooms(request: Request) -> Response:
     """`GET /api/rooms`: every stored room, most recently edited first."""
     state = state_of(request)
     infos = await state.store.list_rooms()
-    if state.settings.secret:
-        pattern = verify_token(state.settings.secret, token_of(request)).room_pattern
-        infos = [i for i in infos if fnmatch.fnmatchcase(i.name, pattern)]
+    settings = state.settings
+    if settings.secret:
+        grant = verify_token(settings.secret, token_of(request), settings.max_token_ttl_s)
+        identity = state.access.admit(grant.identity, None)  # 401 when revoked
+        refused = state.access.rules.refusal
+        infos = [
+            i
+            for i in infos
+            if fnmatch.fnmatchcase(i.name, grant.room_pattern) and not refused(identity, i.name)
+        ]
     return JSONResponse([_room_json(state, info, info.name) for info in infos])
 
 

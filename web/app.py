@@ -15,7 +15,8 @@ from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 from storage.types import Store
 from sync.manager import RoomManager
-from web import admin, api, content, events, fork, health, history_api, metrics
+from web import admin, admin_access, api, content, events, fork, health, history_api, metrics
+from web.access import AccessControl, access_store_for
 from web.cluster import make_cluster_link
 from web.errors import exception_handlers
 from web.feed import EventHub
@@ -75,7 +76,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         text_history = TextHistory(
             store, manager, settings.text_timelines, settings.sync.checkpoint_every
         )
-        state = AppState(settings, store, manager, text_history)
+        access = AccessControl(
+            access_store_for(store), manager, link, max_token_ttl_s=settings.max_token_ttl_s
+        )
+        await access.start()
+        state = AppState(settings, store, manager, text_history, access)
         watch.start()
         app.state.samepage = state
         app.state.cluster = link  # ClusterLink or None: bus state and catch-up counters
@@ -89,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.begin_shutdown()
             await manager.aclose()
             await text_history.aclose()
+            await access.aclose()
             if link is not None:
                 await link.aclose()
             await store.aclose()
@@ -107,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *health.routes,
         *metrics.routes,
         *admin.routes,
+        *admin_access.routes,
         *_page_routes(),
     ]
     return Starlette(

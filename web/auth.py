@@ -80,8 +80,9 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: str, token: str | None) -> Grant:
-    """Check signature and expiry; raise AuthError (4401) when they fail."""
+def verify_token(secret: str, token: str | None, max_ttl_s: float | None = None) -> Grant:
+    """Check signature and expiry (and, given `max_ttl_s`, that the token was not issued
+    for longer); raise AuthError (4401) when they fail."""
     if not token:
         raise AuthError("missing token")
     try:
@@ -102,14 +103,18 @@ def verify_token(secret: str, token: str | None) -> Grant:
     name = claims.get("name") or None
     jti = str(claims.get("jti") or "")
     issued, expires = float(claims.get("iat") or 0), float(claims["exp"])
+    if max_ttl_s is not None and expires - issued > max_ttl_s:
+        raise AuthError(f"token lifetime over the server's maximum ({max_ttl_s:.0f}s)")
     credential = Credential(jti, issued, expires, writable=perm == "write")
     identity = Identity(str(claims["sub"]), name, perm == "write", credential)
     return Grant(identity, claims["room"], bool(claims.get("admin", False)))
 
 
-def authorize(secret: str, token: str | None, room: str | None) -> Identity:
+def authorize(
+    secret: str, token: str | None, room: str | None, max_ttl_s: float | None = None
+) -> Identity:
     """Verify a token and check it grants `room` (None: any room-independent call)."""
-    grant = verify_token(secret, token)
+    grant = verify_token(secret, token, max_ttl_s)
     if room is not None and not fnmatch.fnmatchcase(room, grant.room_pattern):
         raise NotAllowed("token does not grant this room")
     return grant.identity

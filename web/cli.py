@@ -9,7 +9,8 @@ from typing import Any
 
 from storage.sql.migrations import SchemaTooNew
 from sync.types import SyncSettings
-from web import cli_data, cli_ops
+from web import cli_access, cli_data, cli_ops
+from web.auth import parse_ttl
 from web.settings import Settings, env_default, sync_settings_from
 
 
@@ -71,6 +72,11 @@ def _add_serve(sub: Any) -> None:
         "--secret",
         default=env_default("secret", None),
         help="HS256 secret: turns token authentication on (also SAMEPAGE_SECRET)",
+    )
+    serve.add_argument(
+        "--max-token-ttl",
+        default=env_default("max_token_ttl", "30d"),
+        help="tokens issued for longer are refused; revocations are kept this long",
     )
     serve.add_argument(
         "--open",
@@ -184,6 +190,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         log_level=args.log_level,
         log_format=args.log_format,
         secret=args.secret or None,
+        max_token_ttl_s=parse_ttl(args.max_token_ttl),
         open=bool(args.open),
         allowed_origins=tuple(o.strip().rstrip("/") for o in origins),
         max_connections=args.max_connections,
@@ -212,23 +219,25 @@ def _add_token(sub: Any) -> None:
 
 def run_token(args: argparse.Namespace) -> int:
     """Print a signed token on the last line of output."""
-    from web.auth import issue_token, parse_ttl
+    from web.auth import issue_token, verify_token
 
     if not args.secret:
         print("error: --secret or SAMEPAGE_SECRET is required", file=sys.stderr)
         return 2
     mode = "read-only" if args.read_only else "read-write"
-    print(f"# {mode} token for room {args.room!r}, valid {args.ttl}", file=sys.stderr)
-    print(
-        issue_token(
-            args.secret,
-            args.room,
-            user=args.user,
-            read_only=args.read_only,
-            ttl_s=parse_ttl(args.ttl),
-            admin=args.admin,
-        )
+    token = issue_token(
+        args.secret,
+        args.room,
+        user=args.user,
+        read_only=args.read_only,
+        ttl_s=parse_ttl(args.ttl),
+        admin=args.admin,
     )
+    credential = verify_token(args.secret, token).identity.credential
+    jti = credential.token_id if credential else "-"
+    print(f"# {mode} token for room {args.room!r}, valid {args.ttl}", file=sys.stderr)
+    print(f"# jti {jti} (to revoke it: samepage revoke --jti {jti})", file=sys.stderr)
+    print(token)
     return 0
 
 
@@ -269,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_token(sub)
     cli_data.add_commands(sub)
     cli_ops.add_commands(sub)
+    cli_access.add_commands(sub)
     return parser
 
 
@@ -307,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SchemaTooNew as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    if args.command in cli_access.COMMANDS:
+        return cli_access.run(args)
     return 2
 
 

@@ -49,7 +49,7 @@ async def fork(request: Request) -> Response:
     state = state_of(request)
     body = await json_body(request)
     to = _target_of(body)
-    if not identify(request, state.settings, to).can_write:
+    if not identify(request, state, to).can_write:
         raise PermissionDenied("the token may not write the new room")
     head = await head_seq(request, name)
     source = await state.store.room_info(name)

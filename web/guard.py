@@ -35,11 +35,14 @@ def token_of(conn: HTTPConnection) -> str | None:
     return conn.query_params.get("token") or None
 
 
-def identify(conn: HTTPConnection, settings: Settings, room: str | None) -> Identity:
-    """The caller's identity; with a secret configured the token must grant `room`."""
+def identify(conn: HTTPConnection, state: AppState, room: str | None) -> Identity:
+    """The caller's identity; with a secret configured the token must grant `room` and
+    not be revoked, and a stored grant may lower it to read-only (`web.access`)."""
+    settings = state.settings
     if not settings.secret:
         return Identity()
-    return authorize(settings.secret, token_of(conn), room)
+    identity = authorize(settings.secret, token_of(conn), room, settings.max_token_ttl_s)
+    return state.access.admit(identity, room)
 
 
 def check_capacity(state: AppState, room: str) -> None:

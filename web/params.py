@@ -37,7 +37,7 @@ def room_and_identity(request: Request) -> tuple[str, Identity]:
     """The validated room name from the path and the caller's identity (with auth on,
     a token granting that room)."""
     name = check_room_name(request.path_params["room"])
-    return name, identify(request, state_of(request).settings, name)
+    return name, identify(request, state_of(request), name)
 
 
 def room_param(request: Request) -> str:

@@ -22,6 +22,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"
     secret: str | None = None  # enables token authentication
+    max_token_ttl_s: int = 30 * 86400  # longer-lived tokens are refused; revocations kept so long
     open: bool = False  # allow serving without a secret on a non-loopback address
     allowed_origins: tuple[str, ...] = ()  # empty: only the page's own origin
     max_connections: int = 10_000

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from storage.types import Store
 from sync.manager import RoomManager
+from web.access import AccessControl
 from web.offload import Offload
 from web.settings import Settings
 from web.text_history import TextHistory
@@ -23,6 +24,7 @@ class AppState:
     store: Store
     manager: RoomManager
     text_history: TextHistory  # any version's text, fast (text timelines)
+    access: AccessControl  # revocations and grants, enforced live
     offload: Offload = field(default_factory=Offload)  # worker processes for big documents
     connections: int = 0
     connections_opened: int = 0  # WebSockets admitted to a room since the start

@@ -56,7 +56,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         identity = admit(state, name, websocket)
-        room = await join_room(state, websocket.app, name)
+        room, identity = await join_room(state, websocket.app, name, identity)
     except SyncError as exc:
         log.warning("refused ws peer=%s room=%s code=%d: %s", peer, name[:40], exc.code, exc.detail)
         state.manager.traffic.closed(exc.code)

@@ -251,7 +251,7 @@ class WebSocketProtocol(asyncio.Protocol):
         state = self.hub.state
         assert state is not None and self.conn is not None
         try:
-            room = await join_room(state, self.hub.app, name)
+            room, identity = await join_room(state, self.hub.app, name, self.conn.identity)
         except SyncError as exc:
             log.warning(
                 "refused ws peer=%s room=%s code=%d: %s", self.peer, name[:40], exc.code, exc.detail
@@ -264,6 +264,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if self.phase != JOINING:  # the client left meanwhile
             state.manager.release(room)
             return
+        self.conn.change_identity(identity)
         self._joined(room)
         self._drain_backlog_soon()
 

@@ -95,3 +95,27 @@ room_epochs = Table(
     Column("clients", LargeBinary, nullable=True),
     PrimaryKeyConstraint("room", "epoch"),
 )
+
+# Access changes (storage/access.py): tokens refused before they expire, kept until they
+# would have expired anyway; per-user, per-room limits on what a token allows.
+revocations = Table(
+    "revocations",
+    metadata,
+    Column("kind", String(8), nullable=False),  # jti | user | room
+    Column("value", String(200), nullable=False),
+    Column("revoked_us", BigInteger, nullable=False),
+    Column("until_us", BigInteger, nullable=False),
+    Column("by", String(200), nullable=False),
+    PrimaryKeyConstraint("kind", "value"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("user_id", String(200), nullable=False),
+    Column("room", String(128), nullable=False),
+    Column("perm", String(8), nullable=False),  # read | write
+    Column("changed_us", BigInteger, nullable=False),
+    Column("by", String(200), nullable=False),
+    PrimaryKeyConstraint("user_id", "room"),
+)

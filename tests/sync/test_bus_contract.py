@@ -15,6 +15,7 @@ from sync.bus import (
     BusAwareness,
     BusEphemeral,
     BusMessage,
+    BusNotice,
     BusUpdate,
     LocalBus,
     MemoryBus,
@@ -147,6 +148,15 @@ async def test_every_message_kind_arrives_intact(cluster: Cluster) -> None:
     assert b.got == sent
 
 
+async def test_notices_reach_every_peer_whatever_rooms_it_joined(cluster: Cluster) -> None:
+    a, b, c = await cluster.node("a"), await cluster.node("b"), await cluster.node("c")
+    await b.bus.join(room())  # b holds some room, c none: both get node-wide notices
+    notice = BusNotice("access", b'{"revoke": "x"}', a.bus.node_id)
+    a.bus.publish(notice)
+    await eventually(lambda: bool(b.of(BusNotice)) and bool(c.of(BusNotice)), 5)
+    assert b.of(BusNotice) == [notice] == c.of(BusNotice) and not a.of(BusNotice)
+
+
 async def test_leave_stops_delivery_and_join_again_resumes(cluster: Cluster) -> None:
     a, b, witness = await cluster.node("a"), await cluster.node("b"), await cluster.node("w")
     name = room()
@@ -223,9 +233,10 @@ def test_wire_format_round_trips_and_rejects_garbage() -> None:
         PresenceNudge("r", b"\x00", "n.1"),
         BusEphemeral("r", "{}", "n.1"),
         NodeGone("n.1"),
+        BusNotice("access", b'{"kind": "jti"}', "n.1"),
     ]:
         assert decode_bus_message(encode_bus_message(message)) == message
     good = encode_bus_message(BusUpdate("r", 1, b"abc", "n"))
-    for bad in [b"", b"\x02" + good[1:], good[:-1], good + b"\x00", b"\x01\x09\x01n\x01r"]:
+    for bad in [b"", b"\x02" + good[1:], good[:-1], good + b"\x00", b"\x01\x0a\x01n\x01r"]:
         with pytest.raises(ProtocolError):
             decode_bus_message(bad)

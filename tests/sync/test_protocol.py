@@ -19,6 +19,7 @@ ROUND_TRIPS = [
     (protocol.encode_subscribe(3), protocol.Subscribe(3)),
     (protocol.encode_saved(12345, b"\x01\x05\x07"), protocol.Saved(12345, b"\x01\x05\x07")),
     (protocol.encode_ephemeral('{"ü": "ß"}'), protocol.Ephemeral('{"ü": "ß"}')),
+    (protocol.encode_access('{"perm": "read"}'), protocol.Access('{"perm": "read"}')),
 ]
 
 

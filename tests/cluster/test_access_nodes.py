@@ -1,0 +1,58 @@
+"""Access changes across two nodes (PostgreSQL + Redis, docs/security.md): a token
+revoked on one node closes its socket on the other within a second (the Redis bus), and
+is refused there on connect and on the HTTP API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+from tests.cluster.conftest import room_name, start_all
+from tests.helpers.server import TEST_SECRET, ServerProcess
+from tests.interop.node import node_driver
+from tests.interop.test_access import closed_with
+from tests.interop.test_revocation import ADMIN, jti_of
+
+Nodes = Callable[[int, str], list[ServerProcess]]
+
+
+def secured(nodes: list[ServerProcess]) -> list[ServerProcess]:
+    for node in nodes:
+        node.extra_args += ["--secret", TEST_SECRET]
+    return nodes
+
+
+async def test_a_revocation_on_one_node_closes_the_socket_on_the_other(
+    make_nodes: Nodes, shared_redis: str
+) -> None:
+    from web.auth import issue_token
+
+    a, b = secured(make_nodes(2, shared_redis))
+    await start_all([a, b])
+    room = room_name("revoked")
+    token = issue_token(TEST_SECRET, room, user="trudy")
+    async with node_driver() as driver:
+        on_b = await driver.client(b.ws, room, name="on-b", params={"token": token})
+        await on_b.insert(0, "written on b")
+        asked = time.time()
+        async with httpx.AsyncClient(base_url=a.http) as http:
+            response = await http.post(
+                "/api/admin/revoke",
+                json={"jti": jti_of(token)},
+                headers={"Authorization": f"Bearer {ADMIN}"},
+            )
+        assert response.status_code == 200, response.text
+        status = await closed_with(on_b, 4401)
+        lag = status["closeTimes"][0] / 1000 - asked  # type: ignore[index]
+        print(f"closed on the other node {lag * 1000:.0f} ms after the request")
+        assert lag < 1.0 and status["reasons"] == ["token revoked"], status
+
+        again = await driver.client(b.ws, room, name="again", synced=False, params={"token": token})
+        assert (await closed_with(again, 4401))["shouldConnect"] is False
+        async with httpx.AsyncClient(base_url=b.http) as http:
+            response = await http.get(
+                f"/api/rooms/{room}/content", headers={"Authorization": f"Bearer {token}"}
+            )
+        assert response.status_code == 401
