@@ -26,6 +26,16 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# Debian's nginx (and openssl for a test certificate) for the reverse-proxy test
+# (tests/deploy/test_nginx.py) and bench s7.
+if ! { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null 2>&1 || ! command -v openssl >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl >/dev/null
+  else
+    echo "nginx missing and not root: the proxy test will skip (outside CI) or fail (in CI)"
+  fi
+fi
+
 # Services used by the multi-node tests.
 if command -v redis-cli >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true

@@ -45,7 +45,23 @@ def _copy(source: Any, sink: Any) -> None:
         sink.flush()
 
 
-class ServerProcess:
+class LoopbackUrls:
+    """`http` and `ws` base URLs of something listening on 127.0.0.1:`port`."""
+
+    port: int
+
+    @property
+    def http(self) -> str:
+        """Base HTTP URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        """Base WebSocket URL (append `/{room}`)."""
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+
+class ServerProcess(LoopbackUrls):
     """`python -m web.cli serve` with its own database; start/stop/kill/restart."""
 
     def __init__(
@@ -67,16 +83,6 @@ class ServerProcess:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_file: object | None = None
-
-    @property
-    def http(self) -> str:
-        """Base HTTP URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        """Base WebSocket URL (append `/{room}`)."""
-        return f"ws://127.0.0.1:{self.port}/ws"
 
     def start(self, timeout: float = 60.0) -> None:
         """Start and wait until /healthz answers."""

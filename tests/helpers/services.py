@@ -38,9 +38,8 @@ def require(service: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
-@asynccontextmanager
-async def fresh_pg_database() -> AsyncIterator[str]:
-    """Create a throwaway PostgreSQL database; yield its SQLAlchemy URL; drop it."""
+async def create_pg_database() -> str:
+    """Create a throwaway PostgreSQL database; return its SQLAlchemy URL."""
     require("PostgreSQL", PG_HOST, PG_PORT)
     import asyncpg
 
@@ -50,11 +49,26 @@ async def fresh_pg_database() -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+    return f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+
+
+async def drop_pg_database(url: str) -> None:
+    """Drop a database `create_pg_database` made (its connections too)."""
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="test")
     try:
-        yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="test")
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await admin.close()
+
+
+@asynccontextmanager
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """Create a throwaway PostgreSQL database; yield its SQLAlchemy URL; drop it."""
+    url = await create_pg_database()
+    try:
+        yield url
+    finally:
+        await drop_pg_database(url)

@@ -1,0 +1,1 @@
+"""Deployment files tested for real: nginx, containers, systemd (deploy/, Dockerfile)."""
