@@ -1,5 +1,6 @@
 """The page when access changes under it (docs/security.md): an expired token says
-"Session expired" and offers to reload."""
+"Session expired" and offers to reload; a grant lowered to read-only makes the editor
+read-only on the same socket, and lifting it makes it writable again."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from playwright.async_api import Browser, expect
 
 from tests.browser.tabs import Tab
 from tests.helpers.server import TEST_SECRET, ServerProcess
+from tests.interop.test_revocation import grant
 from web.auth import issue_token
 
 
@@ -38,4 +40,29 @@ async def test_an_expired_session_says_so_and_offers_to_reload(
     await tab.wait_saved()
     await tab.wait_text("typed before the end")
     await expect(tab.page.locator(".session-banner")).to_have_count(0)
+    assert tab.errors == []
+
+
+async def test_a_downgrade_turns_the_open_page_read_only_without_reconnecting(
+    browser: Browser, secure_server: ServerProcess
+) -> None:
+    room = "lowered"
+    token = issue_token(TEST_SECRET, room, user="Oscar")
+    tab = await Tab.open(browser, f"{secure_server.http}/r/{room}?token={token}", "Oscar")
+    await tab.type_at_end("drafted while allowed")
+    await tab.wait_saved()
+    await tab.page.evaluate("window.firstSocket = window.samepage.provider.ws")
+    editor = tab.page.locator(".live-editor .cm-content")
+
+    await grant(secure_server, "Oscar", room, "read")
+    await expect(editor).to_have_attribute("contenteditable", "false")
+    await expect(tab.save_status).to_have_text("Read-only")
+    await expect(tab.connection).to_have_attribute("data-state", "connected")
+    assert await tab.page.evaluate("window.firstSocket === window.samepage.provider.ws")
+
+    await grant(secure_server, "Oscar", room, "write")
+    await expect(editor).to_have_attribute("contenteditable", "true")
+    await tab.type_at_end(" and again")
+    await tab.wait_saved()
+    assert await tab.page.evaluate("window.firstSocket === window.samepage.provider.ws")
     assert tab.errors == []

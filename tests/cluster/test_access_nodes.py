@@ -1,4 +1,5 @@
-"""Access changes across two nodes (PostgreSQL + Redis, docs/security.md): a token
+"""Access changes across two nodes (PostgreSQL + Redis, docs/security.md): a grant
+lowered on one node makes the next write of a connection on the other 4403; a token
 revoked on one node closes its socket on the other within a second (the Redis bus), and
 is refused there on connect and on the HTTP API."""
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.cluster.conftest import room_name, start_all
+from tests.helpers.clients import eventually
 from tests.helpers.server import TEST_SECRET, ServerProcess
 from tests.interop.node import node_driver
 from tests.interop.test_access import closed_with
@@ -24,7 +26,7 @@ def secured(nodes: list[ServerProcess]) -> list[ServerProcess]:
     return nodes
 
 
-async def test_a_revocation_on_one_node_closes_the_socket_on_the_other(
+async def test_a_downgrade_and_a_revocation_on_one_node_act_on_the_other(
     make_nodes: Nodes, shared_redis: str
 ) -> None:
     from web.auth import issue_token
@@ -33,15 +35,36 @@ async def test_a_revocation_on_one_node_closes_the_socket_on_the_other(
     await start_all([a, b])
     room = room_name("revoked")
     token = issue_token(TEST_SECRET, room, user="trudy")
+    admin = {"Authorization": f"Bearer {ADMIN}"}
     async with node_driver() as driver:
         on_b = await driver.client(b.ws, room, name="on-b", params={"token": token})
+        victor = issue_token(TEST_SECRET, room, user="victor")
+        lowered = await driver.client(b.ws, room, name="lowered", params={"token": victor})
+        async with httpx.AsyncClient(base_url=a.http) as http:
+            response = await http.post(
+                "/api/admin/grants",
+                json={"user": "victor", "room": room, "perm": "read"},
+                headers=admin,
+            )
+        assert response.status_code == 200, response.text
+
+        async def b_knows() -> bool:  # node B applied the grant (its admin view says so)
+            async with httpx.AsyncClient(base_url=b.http) as http:
+                grants = (await http.get("/api/admin/access", headers=admin)).json()["grants"]
+            return [(g["user"], g["perm"]) for g in grants] == [("victor", "read")]
+
+        await eventually(b_knows, 5, "node B heard of the grant")
+        await lowered.insert(0, "victor writes")
+        status = await closed_with(lowered, 4403)
+        assert status["closes"] == [4403], status
+
         await on_b.insert(0, "written on b")
         asked = time.time()
         async with httpx.AsyncClient(base_url=a.http) as http:
             response = await http.post(
                 "/api/admin/revoke",
                 json={"jti": jti_of(token)},
-                headers={"Authorization": f"Bearer {ADMIN}"},
+                headers=admin,
             )
         assert response.status_code == 200, response.text
         status = await closed_with(on_b, 4401)

@@ -1,7 +1,9 @@
-"""Revocation with real y-websocket clients (docs/security.md): by jti through the admin
-API and through `samepage revoke`, by user, by room. Sockets using a revoked token close
-4401 within a second and y-websocket stops; the token is refused on connect and on the
-HTTP API, also after a restart; other tokens carry on."""
+"""Revocation and downgrade with real y-websocket clients (docs/security.md): by jti
+through the admin API and through `samepage revoke`, by user, by room. Sockets using a
+revoked token close 4401 within a second and y-websocket stops; the token is refused on
+connect and on the HTTP API, also after a restart; other tokens carry on. A grant
+lowered to read-only applies to the live connection: it keeps following the room, and
+its next write closes it 4403."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.helpers.clients import eventually
 from tests.helpers.server import TEST_SECRET, ServerProcess, run_cli
 from tests.interop.node import NodeClient, node_driver
 from tests.interop.test_access import auth_server, closed_with
@@ -133,3 +136,60 @@ async def test_revoke_by_user_and_by_room_and_it_survives_a_restart(tmp_path: Pa
         assert kinds == [("room", "r2"), ("user", "mallory")]
     finally:
         server.stop()
+
+
+async def grant(server: ServerProcess, user: str, room: str, perm: str) -> None:
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        response = await http.post(
+            "/api/admin/grants",
+            json={"user": user, "room": room, "perm": perm},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+    assert response.status_code == 200, response.text
+
+
+async def test_a_downgrade_applies_to_the_live_connection_its_next_write_is_4403(
+    auth_server: ServerProcess,
+) -> None:
+    room = "downgraded"
+    token = issue_token(TEST_SECRET, room, user="dave")
+    async with node_driver() as driver:
+        dave = await driver.client(auth_server.ws, room, name="dave", params={"token": token})
+        erin = await driver.client(
+            auth_server.ws, room, name="erin", params={"token": issue_token(TEST_SECRET, room)}
+        )
+        await dave.insert(0, "dave wrote this")
+        await grant(auth_server, "dave", room, "read")
+        # Still connected, still following the room: no reconnection happened.
+        await erin.insert(10**6, ", erin too")
+
+        async def dave_follows() -> bool:
+            return await dave.text() == "dave wrote this, erin too"
+
+        await eventually(dave_follows, 10, "the downgraded connection still follows")
+        status = await dave.status()
+        assert status["closes"] == [] and status["opens"] == 1, status
+        assert await http_status(auth_server, token, room) == 200  # reading is fine
+
+        await dave.insert(0, "not any more ")
+        status = await closed_with(dave, 4403)
+        assert status["closes"] == [4403] and status["shouldConnect"] is False, status
+        assert "read-only" in status["reasons"][0]  # type: ignore[index]
+        async with httpx.AsyncClient(base_url=auth_server.http) as http:
+            posted = await http.post(
+                f"/api/rooms/{room}/updates",
+                content=b"\x00\x00",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert posted.status_code == 403
+
+        # Lifted again: the same token writes on a new connection.
+        await grant(auth_server, "dave", room, "write")
+        again = await driver.client(auth_server.ws, room, name="again", params={"token": token})
+        await again.insert(0, "back: ")
+
+        async def stored() -> bool:
+            return (await erin.text()).startswith("back: dave wrote this")
+
+        await eventually(stored, 10, "the write after the grant came back")
+        assert (await again.status())["closes"] == []
