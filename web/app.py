@@ -15,9 +15,20 @@ from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 from storage.types import Store
 from sync.manager import RoomManager
-from web import admin, admin_access, api, content, events, fork, health, history_api, metrics
+from web import (
+    admin,
+    admin_access,
+    admin_rooms,
+    api,
+    content,
+    events,
+    fork,
+    health,
+    history_api,
+    metrics,
+)
 from web.access import AccessControl, access_store_for
-from web.cluster import make_cluster_link
+from web.cluster import default_node_id, make_cluster_link
 from web.errors import exception_handlers
 from web.feed import EventHub
 from web.httpobs import RequestTiming
@@ -26,6 +37,7 @@ from web.owner import DatabaseHold
 from web.settings import Settings
 from web.state import AppState
 from web.text_history import TextHistory
+from web.webhooks.service import start_webhooks
 from web.ws import websocket_endpoint
 
 log = logging.getLogger("samepage.web")
@@ -87,12 +99,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app_metrics.attach(state, link)
         app.state.metrics = app_metrics
         app.state.events = state.events = EventHub(state, app_metrics)
+        state.webhooks = await start_webhooks(
+            settings.webhooks,
+            manager,
+            link.bus.node_id if link is not None else settings.node_id or default_node_id(),
+            settings.redis,
+            app_metrics.webhook_outcome,
+        )
         log.info("samepage ready, database %s", settings.db)
         try:
             yield
         finally:
             state.begin_shutdown()
             await manager.aclose()
+            if state.webhooks is not None:
+                await state.webhooks.aclose()
             await text_history.aclose()
             await access.aclose()
             if link is not None:
@@ -114,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *metrics.routes,
         *admin.routes,
         *admin_access.routes,
+        *admin_rooms.routes,
         *_page_routes(),
     ]
     return Starlette(

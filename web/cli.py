@@ -12,6 +12,7 @@ from sync.types import SyncSettings
 from web import cli_access, cli_data, cli_ops
 from web.auth import parse_ttl
 from web.settings import Settings, env_default, sync_settings_from
+from web.webhooks import config as webhook_config
 
 
 def _add_serve(sub: Any) -> None:
@@ -167,6 +168,7 @@ def _add_serve(sub: Any) -> None:
         default=env_default("no_migrate", False),
         help="do not migrate the schema on start: refuse a database that needs it",
     )
+    webhook_config.add_flags(serve)
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -202,6 +204,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         text_timelines=max(0, args.text_timelines),
         migrate=not args.no_migrate,
         access_log=bool(args.access_log),
+        webhooks=webhook_config.settings_from(args),
         forwarded_allow_ips=args.forwarded_allow_ips,
         sync=sync,
     )
@@ -288,7 +291,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from web.server import serve
 
-        settings = settings_from_args(args)
+        try:
+            settings = settings_from_args(args)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         from web.cluster import check_cluster
         from web.owner import check_owner
 

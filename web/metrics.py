@@ -252,6 +252,19 @@ class Metrics(RoomListener):
             ["outcome"],
             registry=r,
         )
+        self.webhook_deliveries = Counter(
+            "samepage_webhook_deliveries",
+            "Webhook attempts by outcome (delivered, http_error, timeout, connection_error) "
+            "and events given up or dropped (gave_up, dropped)",
+            ["outcome"],
+            registry=r,
+        )
+        self.webhook_seconds = Histogram(
+            "samepage_webhook_attempt_seconds",
+            "Duration of one webhook POST",
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
         self.cluster: Any = None  # the ClusterLink with --redis
         r.register(
             _LiveCollector(lambda: self.state, lambda: self.sse_streams(), lambda: self.cluster)
@@ -282,6 +295,12 @@ class Metrics(RoomListener):
         self.last_activity[notice.room] = time.time()
         if notice.received:
             self.fanout_seconds.observe(max(0.0, time.monotonic() - notice.received))
+
+    def webhook_outcome(self, outcome: str, seconds: float) -> None:
+        """A webhook attempt ended, or an event was given up or dropped."""
+        self.webhook_deliveries.labels(outcome).inc()
+        if seconds:
+            self.webhook_seconds.observe(seconds)
 
     def on_batch(self, size: int, seconds: float) -> None:
         """Group-commit callback (`GroupCommitWriter(on_batch=...)`)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sync.types import SyncSettings
+from web.webhooks.config import WebhookSettings
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For is believed
     migrate: bool = True  # migrate the schema on start (False: refuse an old one)
     sync: SyncSettings = field(default_factory=SyncSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
 
 def env_default(name: str, default: Any) -> Any:

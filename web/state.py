@@ -14,6 +14,7 @@ from web.text_history import TextHistory
 
 if TYPE_CHECKING:
     from web.feed import EventHub
+    from web.webhooks.service import Webhooks
 
 
 @dataclass
@@ -30,6 +31,7 @@ class AppState:
     connections_opened: int = 0  # WebSockets admitted to a room since the start
     shutting_down: bool = False
     events: EventHub | None = None  # the SSE feeds, ended when shutdown begins
+    webhooks: Webhooks | None = None  # with --webhook (docs/webhooks.md)
 
     def connection_opened(self) -> None:
         """A WebSocket joined a room."""
