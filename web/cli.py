@@ -1,4 +1,5 @@
-"""`samepage` command line: a thin layer of flags over typed functions."""
+"""`samepage` command line: a thin layer of flags over typed functions (flag ↔
+variable rule: web/cli_env.py; checks and error lines: web/cli_checks.py)."""
 
 from __future__ import annotations
 
@@ -11,78 +12,105 @@ from storage.sql.migrations import SchemaTooNew
 from sync.types import SyncSettings
 from web import cli_access, cli_data, cli_ops
 from web.auth import parse_ttl
-from web.settings import Settings, env_default, sync_settings_from
+from web.cli_checks import check_database, duration, report
+from web.cli_env import HelpFormatter, Parser, apply_env, check_env
+from web.settings import Settings, sync_settings_from
 from web.webhooks import config as webhook_config
+
+DESCRIPTION = """samepage: documents many people edit at once, in the browser or from any Yjs
+client, with every change kept.
+
+  samepage serve                 run the server (open http://127.0.0.1:8000)
+  samepage token ROOM --secret S  issue an access token
+  samepage rooms | history | export | import | compact   work with stored rooms
+
+Each flag of serve can also be set by a variable: --flag-name = SAMEPAGE_FLAG_NAME."""
 
 
 def _add_serve(sub: Any) -> None:
-    serve = sub.add_parser("serve", help="run the sync server")
+    serve = sub.add_parser(
+        "serve",
+        help="run the sync server",
+        description="Run the sync server: the page at /, WebSockets at /ws/{room}, "
+        "the HTTP API at /api (described at /openapi.json).",
+    )
     defaults = Settings()
-    serve.add_argument("--host", default=env_default("host", defaults.host))
-    serve.add_argument("--port", type=int, default=env_default("port", defaults.port))
+    serve.add_argument("--host", default=defaults.host, help="address to listen on")
+    serve.add_argument("--port", type=int, default=defaults.port, help="TCP port")
     serve.add_argument(
         "--db",
-        default=env_default("db", defaults.db),
-        help="SQLite path, SQLAlchemy URL (postgresql+asyncpg://...) or memory://",
+        default=defaults.db,
+        help="SQLite path, SQLAlchemy URL (postgresql://user@host/db) or memory://",
     )
     serve.add_argument(
         "--sqlite-synchronous",
-        default=env_default("sqlite_synchronous", defaults.sqlite_synchronous),
+        default=defaults.sqlite_synchronous,
         choices=["FULL", "NORMAL"],
+        help="SQLite fsync policy: FULL survives power loss, NORMAL only crashes",
     )
     serve.add_argument(
         "--max-frame-bytes",
         type=int,
-        default=env_default("max_frame_bytes", defaults.max_frame_bytes),
+        default=defaults.max_frame_bytes,
+        help="largest WebSocket frame and HTTP update accepted",
     )
     serve.add_argument(
         "--shutdown-timeout",
         type=float,
-        default=env_default("shutdown_timeout", defaults.shutdown_timeout),
+        default=defaults.shutdown_timeout,
+        help="seconds to flush rooms and close clients on SIGTERM",
     )
     serve.add_argument(
         "--ws",
-        default=env_default("ws", defaults.ws),
+        default=defaults.ws,
         choices=["native", "websockets-sansio", "websockets", "wsproto"],
         help="WebSocket server: samepage's own (native, the fastest) or uvicorn's (ASGI)",
     )
     serve.add_argument(
         "--ws-ping-interval",
         type=float,
-        default=env_default("ws_ping_interval", defaults.ws_ping_interval),
+        default=defaults.ws_ping_interval,
         help="seconds; a silent socket is pinged and dropped after 2-3 intervals (0: off)",
     )
-    serve.add_argument("--log-level", default=env_default("log_level", defaults.log_level))
+    serve.add_argument(
+        "--log-level",
+        default=defaults.log_level,
+        type=str.lower,
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity",
+    )
     serve.add_argument(
         "--log-format",
-        default=env_default("log_format", defaults.log_format),
+        default=defaults.log_format,
         choices=["text", "json"],
+        help="log lines as text or one JSON object each",
     )
     serve.add_argument(
         "--access-log",
         action="store_true",
-        default=env_default("access_log", False),
+        default=False,
         help="log one line per HTTP request (logger samepage.access)",
     )
     serve.add_argument(
         "--forwarded-allow-ips",
-        default=env_default("forwarded_allow_ips", defaults.forwarded_allow_ips),
+        default=defaults.forwarded_allow_ips,
         help="proxies whose X-Forwarded-For/-Proto are believed (comma-separated, '*': all)",
     )
     serve.add_argument(
         "--secret",
-        default=env_default("secret", None),
-        help="HS256 secret: turns token authentication on (also SAMEPAGE_SECRET)",
+        default=None,
+        help="HS256 secret: turns token authentication on",
     )
     serve.add_argument(
         "--max-token-ttl",
-        default=env_default("max_token_ttl", "30d"),
+        default="30d",
+        type=duration,
         help="tokens issued for longer are refused; revocations are kept this long",
     )
     serve.add_argument(
         "--open",
         action="store_true",
-        default=env_default("open", False),
+        default=False,
         help="serve without authentication on a non-loopback address (not recommended)",
     )
     serve.add_argument(
@@ -90,82 +118,84 @@ def _add_serve(sub: Any) -> None:
         dest="allowed_origins",
         action="append",
         default=None,
-        help="allowed browser Origin for WebSockets (repeatable; default: the page's own)",
+        help="browser Origin allowed to connect and call the API (repeatable; the "
+        "variable takes a comma-separated list; '*' = any; default: the page's own)",
     )
     serve.add_argument(
         "--max-connections",
         type=int,
-        default=env_default("max_connections", defaults.max_connections),
+        default=defaults.max_connections,
+        help="WebSocket connections this server accepts (0 = unlimited)",
     )
     sync_defaults = SyncSettings()
-    for flag, name in [
-        ("--max-connections-per-room", "max_connections_per_room"),
-        ("--max-awareness-bytes", "max_awareness_bytes"),
-        ("--outbound-queue-bytes", "outbound_queue_bytes"),
-        ("--max-pending-bytes", "max_pending_bytes_per_room"),
-        ("--message-burst", "message_burst"),
+    for flag, name, help_text in [
+        ("--max-connections-per-room", "max_connections_per_room", "0 = unlimited"),
+        ("--max-awareness-bytes", "max_awareness_bytes", "largest presence/ephemeral message"),
+        ("--outbound-queue-bytes", "outbound_queue_bytes", "a slower reader is disconnected"),
+        ("--max-pending-bytes", "max_pending_bytes_per_room", "unsaved bytes held per room"),
+        ("--message-burst", "message_burst", "messages a connection may send at once"),
     ]:
         serve.add_argument(
-            flag,
-            dest=name,
-            type=int,
-            default=env_default(flag[2:].replace("-", "_"), getattr(sync_defaults, name)),
+            flag, dest=name, type=int, default=getattr(sync_defaults, name), help=help_text
         )
     serve.add_argument(
         "--messages-per-second",
         type=float,
-        default=env_default("messages_per_second", sync_defaults.messages_per_second),
+        default=sync_defaults.messages_per_second,
         help="per-connection message rate limit (0 = unlimited)",
     )
     serve.add_argument(
         "--unload-grace",
         dest="unload_grace_s",
         type=float,
-        default=env_default("unload_grace", sync_defaults.unload_grace_s),
+        default=sync_defaults.unload_grace_s,
+        help="seconds an empty room stays loaded",
     )
     serve.add_argument(
         "--checkpoint-every",
         type=int,
-        default=env_default("checkpoint_every", sync_defaults.checkpoint_every),
+        default=sync_defaults.checkpoint_every,
+        help="store a full checkpoint every N updates (fast loads and history reads)",
     )
     serve.add_argument(
         "--text-timelines",
         type=int,
-        default=env_default("text_timelines", defaults.text_timelines),
+        default=defaults.text_timelines,
         help="rooms whose text timeline (fast history reads) is kept in memory; 0: none",
     )
     serve.add_argument(
         "--outbound-queue-frames",
         type=int,
-        default=env_default("outbound_queue_frames", sync_defaults.outbound_queue_frames),
+        default=sync_defaults.outbound_queue_frames,
+        help="frames queued per connection before it counts as slow",
     )
     serve.add_argument(
         "--redis",
-        default=env_default("redis", defaults.redis),
+        default=defaults.redis,
         help="redis://host:port — join a cluster: nodes share rooms through Redis",
     )
     serve.add_argument(
         "--node-id",
-        default=env_default("node_id", defaults.node_id),
+        default=defaults.node_id,
         help="this node's name in the cluster (default: the host name)",
     )
     serve.add_argument(
         "--workers",
         type=int,
-        default=env_default("workers", defaults.workers),
+        default=defaults.workers,
         help="server processes on this machine (needs --redis and a shared database)",
     )
     serve.add_argument(
         "--unready-after",
         dest="unready_after_failed_commits",
         type=int,
-        default=env_default("unready_after", defaults.unready_after_failed_commits),
+        default=defaults.unready_after_failed_commits,
         help="/readyz answers 503 after this many failed commits in a row",
     )
     serve.add_argument(
         "--no-migrate",
         action="store_true",
-        default=env_default("no_migrate", False),
+        default=False,
         help="do not migrate the schema on start: refuse a database that needs it",
     )
     webhook_config.add_flags(serve)
@@ -175,10 +205,7 @@ def _add_serve(sub: Any) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Turn parsed `serve` flags into Settings."""
     values = vars(args)
-    origins = args.allowed_origins
-    if origins is None:
-        env_origins = env_default("allowed_origins", "")
-        origins = [o for o in env_origins.split(",") if o.strip()]
+    origins = args.allowed_origins or []
     sync = sync_settings_from({**values, "max_update_bytes": args.max_frame_bytes})
     return Settings(
         host=args.host,
@@ -213,11 +240,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def _add_token(sub: Any) -> None:
     token = sub.add_parser("token", help="issue an access token for a room")
     token.add_argument("room", help="room name or glob pattern (e.g. 'team-*', '*')")
-    token.add_argument("--secret", default=env_default("secret", None))
+    token.add_argument("--secret", default=None, help="the server's --secret")
     token.add_argument("--user", default=None, help="user name shown to others")
-    token.add_argument("--read-only", action="store_true")
+    token.add_argument("--read-only", action="store_true", help="may read, not write")
     token.add_argument("--admin", action="store_true", help="may open /admin")
-    token.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 7d")
+    token.add_argument("--ttl", default="1h", type=duration, help="lifetime: 90s, 15m, 1h, 7d")
 
 
 def run_token(args: argparse.Namespace) -> int:
@@ -273,21 +300,47 @@ def check_exposure(settings: Settings) -> str | None:
     return None
 
 
+def version() -> str:
+    """The installed package's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("samepage")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
-    parser = argparse.ArgumentParser(prog="samepage", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="samepage", description=DESCRIPTION, formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"samepage {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve(sub)
     _add_token(sub)
     cli_data.add_commands(sub)
     cli_ops.add_commands(sub)
     cli_access.add_commands(sub)
+    apply_env(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `samepage` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the `samepage` console script: one line on stderr and a non-zero
+    exit for any failure a user can meet, never a traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    bad_env = check_env(args)
+    if bad_env:
+        print(f"samepage {args.command}: error: {bad_env}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args, argv)
+    except (Exception, KeyboardInterrupt) as exc:
+        return report(exc, f"samepage {args.command}")
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     if args.command == "serve":
         from web.server import serve
 
@@ -299,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from web.cluster import check_cluster
         from web.owner import check_owner
 
+        check_database(settings.db, must_exist=False, allow_memory=True)
         refusal = (
             check_exposure(settings)
             or check_cluster(settings)

@@ -21,7 +21,6 @@ from storage.sql.store import SqlStore
 from sync.names import is_valid_room_name
 from web.auth import parse_ttl
 from web.cli_live import auth_headers, serving_holder
-from web.settings import env_default
 
 COMMANDS = ("revoke", "grant")
 
@@ -41,13 +40,13 @@ def add_commands(sub: Any) -> None:
     perm.add_argument("--read-only", action="store_true", help="lower to read-only")
     perm.add_argument("--write", action="store_true", help="lift a read-only limit")
     for command in (revoke, grant):
-        command.add_argument("--db", default=env_default("db", "samepage.db"))
+        command.add_argument("--db", default="samepage.db")
         command.add_argument("--url", help="the server to ask (default: the one holding --db)")
-        command.add_argument("--secret", default=env_default("secret", None), help="sign")
-        command.add_argument("--token", default=env_default("token", None), help="admin token")
+        command.add_argument("--secret", default=None, help="sign")
+        command.add_argument("--token", default=None, help="admin token")
         command.add_argument(
             "--max-token-ttl",
-            default=env_default("max_token_ttl", "30d"),
+            default="30d",
             help="the server's --max-token-ttl (how long a revocation is kept)",
         )
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,6 @@ from pycrdt import Doc
 
 from storage.compaction import compact_room
 from storage.history import merged, version_parts
-from storage.sql.engine import database_url
 from storage.sql.owner import Holder
 from storage.sql.store import SqlStore
 from storage.types import Store
@@ -27,65 +28,79 @@ from sync.content import deep_limit
 from sync.names import check_room_name
 from sync.restore import import_text_update
 from web.auth import parse_ttl
+from web.cli_checks import CliError, check_database, duration, iso_time, positive, seq
 from web.cli_live import auth_headers, compact_via_server, refused, serving_holder
 from web.jobs import render_parts
 from web.params import iso, parse_time
-from web.settings import env_default
 
 
 def add_commands(sub: Any) -> None:
     """Register the data commands on the CLI's subparsers."""
-    db_default = env_default("db", "samepage.db")
 
     def parser(name: str, help_text: str) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
-        p.add_argument("--db", default=db_default, help="SQLite path or SQLAlchemy URL")
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--db", default="samepage.db", help="SQLite path or SQLAlchemy URL")
         return p
 
-    parser("rooms", "list stored rooms")
+    rooms = parser("rooms", "list stored rooms, most recently edited first")
+    rooms.add_argument("--json", action="store_true", help="a JSON array, as GET /api/rooms")
     history = parser("history", "show a room's history as a table")
     history.add_argument("room")
-    history.add_argument("--limit", type=int, default=50)
-    history.add_argument("--group", choices=["session"], default=None)
+    history.add_argument("--limit", type=positive, default=50, help="rows, newest first")
+    history.add_argument("--group", choices=["session"], default=None, help="one row a session")
+    history.add_argument("--json", action="store_true", help="a JSON array, as the API's")
     export = parser("export", "write a room (or a past version) to stdout or a file")
     export.add_argument("room")
     at = export.add_mutually_exclusive_group()
-    at.add_argument("--at", type=int, help="the version after update SEQ")
-    at.add_argument("--time", help="the last version at or before this ISO 8601 time")
-    export.add_argument("--format", choices=["text", "json", "yjs"], default="text")
+    at.add_argument("--at", type=seq, help="the version after update SEQ")
+    at.add_argument(
+        "--time", type=iso_time, help="the last version at or before this ISO 8601 time"
+    )
+    export.add_argument(
+        "--format", choices=["text", "json", "yjs"], default="text", help="output format"
+    )
     export.add_argument("-o", "--output", help="file to write (default: stdout)")
     imp = parser("import", "add a Yjs update or a plain-text file to a room")
     imp.add_argument("room")
     imp.add_argument("file")
-    imp.add_argument("--author", default="import")
+    imp.add_argument("--author", default="import", help="name stored with the change")
     imp.add_argument("--url", help="go through a running server (e.g. http://127.0.0.1:8000)")
-    imp.add_argument("--token", default=env_default("token", None), help="for --url with auth")
-    imp.add_argument("--secret", default=env_default("secret", None), help="sign that token")
+    imp.add_argument("--token", default=None, help="for --url with auth")
+    imp.add_argument("--secret", default=None, help="sign that token")
     compact = parser("compact", "fold old updates into checkpoints (retention policy)")
     compact.add_argument("--room", action="append", help="only these rooms (repeatable)")
     compact.add_argument(
         "--keep-every",
-        type=int,
+        type=positive,
         default=100,
-        help="keep a restorable version every N updates (default 100)",
+        help="keep a restorable version every N updates",
     )
     compact.add_argument(
-        "--older-than", default=None, help="only compact updates older than this (e.g. 30d, 12h)"
+        "--older-than",
+        type=duration,
+        default=None,
+        help="only compact updates older than this (e.g. 30d, 12h)",
     )
     compact.add_argument(
         "--direct",
         action="store_true",
         help="compact in this process even when a server holds the database (safe too)",
     )
-    compact.add_argument("--token", default=env_default("token", None), help="an admin token")
-    compact.add_argument("--secret", default=env_default("secret", None), help="sign one")
+    compact.add_argument("--token", default=None, help="an admin token")
+    compact.add_argument("--secret", default=None, help="sign one")
 
 
 COMMANDS = {"rooms", "history", "export", "import", "compact"}
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one data command."""
+    """Run one data command (its inputs checked before any database is opened)."""
+    rooms = args.room if args.command == "compact" else [getattr(args, "room", None)]
+    for room in filter(None, rooms or []):  # compact without --room: every room
+        check_room_name(room)
+    url = check_database(args.db, must_exist=args.command != "import")
+    if args.command == "import" and not Path(args.file).is_file():
+        raise CliError(f"no file to import at {args.file!r}")
     handler: Callable[[Store, argparse.Namespace], Awaitable[int]] = {
         "rooms": _rooms,
         "history": _history,
@@ -107,11 +122,11 @@ def run(args: argparse.Namespace) -> int:
             args.url = holder.url
         if args.command == "import" and args.url:
             return asyncio.run(_import_via_server(args, holder))
-    return asyncio.run(_with_store(args.db, lambda store: handler(store, args)))
+    return asyncio.run(_with_store(url, lambda store: handler(store, args)))
 
 
-async def _with_store(db: str, body: Callable[[Store], Awaitable[int]]) -> int:
-    store = SqlStore(database_url(db))
+async def _with_store(url: str, body: Callable[[Store], Awaitable[int]]) -> int:
+    store = SqlStore(url)
     await store.start()
     try:
         return await body(store)
@@ -127,8 +142,12 @@ def _table(headers: list[str], rows: list[list[Any]]) -> None:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
 
 
-async def _rooms(store: Store, _args: argparse.Namespace) -> int:
+async def _rooms(store: Store, args: argparse.Namespace) -> int:
     rooms = await store.list_rooms()
+    if args.json:
+        keys = ("name", "seq", "bytes", "created_at", "updated_at")
+        rows = [(r.name, r.seq, r.bytes, iso(r.created_us), iso(r.updated_us)) for r in rooms]
+        return _json([dict(zip(keys, row, strict=True)) for row in rows])
     _table(
         ["room", "seq", "bytes", "updated"],
         [[r.name, r.seq, r.bytes, iso(r.updated_us)] for r in rooms],
@@ -142,6 +161,10 @@ async def _history(store: Store, args: argparse.Namespace) -> int:
     room = check_room_name(args.room)
     if args.group == "session":
         found = await sessions(store, room, limit=args.limit)
+        if args.json:
+            return _json(
+                [{**asdict(s), "start": iso(s.start_us), "end": iso(s.end_us)} for s in found]
+            )
         _table(
             ["seqs", "author", "start", "end", "updates"],
             [
@@ -151,6 +174,13 @@ async def _history(store: Store, args: argparse.Namespace) -> int:
         )
         return 0
     rows = await store.history(room, limit=args.limit)
+    if args.json:
+        return _json(
+            [
+                {"seq": r.seq, "time": iso(r.time_us), "author": r.author, "bytes": len(r.update)}
+                for r in rows
+            ]
+        )
     _table(
         ["seq", "time", "author", "bytes"],
         [[r.seq, iso(r.time_us), r.author, len(r.update)] for r in rows],
@@ -163,16 +193,10 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
     info = await store.room_info(room)
     head = info.seq if info else 0
     seq = head if args.at is None else args.at
-    if args.time:
-        try:
-            when = parse_time(args.time)
-        except ValueError:
-            print(f"error: --time {args.time!r} is not an ISO 8601 time", file=sys.stderr)
-            return 2
-        seq = await store.seq_at_time(room, when)
+    if args.time:  # checked by the parser
+        seq = await store.seq_at_time(room, parse_time(args.time))
     if seq > head:
-        print(f"error: seq {seq} is after the head ({head})", file=sys.stderr)
-        return 1
+        raise CliError(f"--at {seq} is after the head of {room!r} (seq {head})")
     parts = await version_parts(store, room, seq)
     deep_limit()  # json of deeply nested documents, as the server's workers allow
     data = render_parts(parts, args.format, pretty=True)
@@ -217,7 +241,10 @@ async def _import_via_server(args: argparse.Namespace, holder: Holder | None = N
     room = check_room_name(args.room)
     headers = {"X-Samepage-Author": args.author, **auth_headers(args, room, admin=False)}
     async with httpx.AsyncClient(base_url=args.url.rstrip("/"), headers=headers) as http:
-        full = await http.get(f"/api/rooms/{room}/content", params={"format": "yjs"})
+        try:
+            full = await http.get(f"/api/rooms/{room}/content", params={"format": "yjs"})
+        except httpx.TransportError as exc:
+            raise CliError(f"cannot reach the server at {args.url} ({exc})") from None
         if holder is not None and (code := refused(full, holder)) is not None:
             return code
         full.raise_for_status()
@@ -228,7 +255,17 @@ async def _import_via_server(args: argparse.Namespace, holder: Holder | None = N
     return 0
 
 
-def _progress_bar(room: str) -> Callable[[int, int], None]:
+def _json(value: Any) -> int:
+    """Print `value` as JSON (the same shape as the HTTP API's answer)."""
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _progress_bar(room: str) -> Callable[[int, int], None] | None:
+    """A bar redrawn with `\r` on a terminal; nothing when stderr is a log or a pipe."""
+    if not sys.stderr.isatty():
+        return None
+
     def show(done: int, total: int) -> None:
         width = 30
         filled = width * done // max(total, 1)

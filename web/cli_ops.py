@@ -17,7 +17,7 @@ from storage.sql.engine import database_url, make_engine
 from storage.sql.migrations import check_current, describe, migrate, schema_status
 from storage.sql.owner import DatabaseOwner, OwnerConflict
 from storage.types import StoreError
-from web.settings import Settings, env_default
+from web.settings import Settings
 
 COMMANDS = {"migrate", "backup", "restore"}
 PG_DUMP_ADVICE = (
@@ -28,7 +28,7 @@ PG_DUMP_ADVICE = (
 
 def add_commands(sub: Any) -> None:
     """Register the operator commands on the CLI's subparsers."""
-    db_default = env_default("db", "samepage.db")
+    db_default = "samepage.db"
     migrate_cmd = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate_cmd.add_argument("--db", default=db_default, help="SQLite path or SQLAlchemy URL")
     backup = sub.add_parser("backup", help="copy a SQLite database consistently, even live")

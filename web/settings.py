@@ -1,8 +1,8 @@
-"""Settings: one frozen object built once from CLI flags and `SAMEPAGE_*` variables."""
+"""Settings: one frozen object built once from CLI flags and `SAMEPAGE_*` variables
+(the flag ↔ variable rule: web/cli_env.py)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -40,20 +40,6 @@ class Settings:
     migrate: bool = True  # migrate the schema on start (False: refuse an old one)
     sync: SyncSettings = field(default_factory=SyncSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
-
-
-def env_default(name: str, default: Any) -> Any:
-    """The value of `SAMEPAGE_<NAME>` converted to the type of `default`, else default."""
-    raw = os.environ.get(f"SAMEPAGE_{name.upper()}")
-    if raw is None:
-        return default
-    if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
-    return raw
 
 
 def sync_settings_from(values: dict[str, Any]) -> SyncSettings:

@@ -28,14 +28,18 @@ def free_port() -> int:
         return port
 
 
-def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """Run `samepage ARGS...` (another process, as an operator would) to its end."""
+def run_cli(
+    *args: str, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `samepage ARGS...` (another process, as an operator would) to its end;
+    `env` adds variables to this process's environment."""
     return subprocess.run(
         [sys.executable, "-m", "web.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import time
 import tomllib
 from dataclasses import dataclass, fields, replace
@@ -100,7 +99,8 @@ def verify(
 
 def add_flags(serve: Any) -> None:
     """`--webhook URL` (repeatable), `--webhook-secret`, `--webhook-config FILE` (and
-    SAMEPAGE_WEBHOOK=URL,URL / SAMEPAGE_WEBHOOK_SECRET / SAMEPAGE_WEBHOOK_CONFIG)."""
+    SAMEPAGE_WEBHOOK=URL,URL / SAMEPAGE_WEBHOOK_SECRET / SAMEPAGE_WEBHOOK_CONFIG, read
+    by the CLI's flag ↔ variable rule, web/cli_env.py)."""
     serve.add_argument(
         "--webhook",
         dest="webhooks",
@@ -111,12 +111,12 @@ def add_flags(serve: Any) -> None:
     )
     serve.add_argument(
         "--webhook-secret",
-        default=os.environ.get("SAMEPAGE_WEBHOOK_SECRET") or None,
+        default=None,
         help="HMAC-SHA256 key of the X-Samepage-Signature header",
     )
     serve.add_argument(
         "--webhook-config",
-        default=os.environ.get("SAMEPAGE_WEBHOOK_CONFIG") or None,
+        default=None,
         metavar="FILE",
         help="a TOML file with a [webhooks] table (urls, secret, timings)",
     )
@@ -124,10 +124,8 @@ def add_flags(serve: Any) -> None:
 
 def settings_from(args: Any) -> WebhookSettings:
     """The webhook settings of parsed `serve` flags (ValueError when they are wrong)."""
-    urls = args.webhooks
-    if urls is None:
-        urls = [u.strip() for u in os.environ.get("SAMEPAGE_WEBHOOK", "").split(",") if u.strip()]
-    settings = check(WebhookSettings(urls=tuple(urls), secret=args.webhook_secret))
+    urls = args.webhooks or []
+    settings = check(WebhookSettings(urls=tuple(urls), secret=args.webhook_secret or None))
     if args.webhook_config:
         try:
             settings = load_config(args.webhook_config, settings)

@@ -1,0 +1,106 @@
+"""Flags, variables and settings agree under one rule (`--flag-name` ↔
+`SAMEPAGE_FLAG_NAME`): each flag of `serve` names its variable in the help, the
+variable reaches the setting the flag sets, and every setting has a flag."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from typing import Any
+
+import pytest
+
+from sync.types import SyncSettings
+from web.cli import build_parser, settings_from_args
+from web.cli_env import CONNECTION_FLAGS, env_name
+from web.settings import Settings
+
+NOT_FLAGS = {"sync", "reuse_port"}  # nested / set by --workers for its children
+
+
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    raise AssertionError("no subcommands")
+
+
+def options(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Action]]:
+    found = []
+    for action in parser._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if longs and action.help != argparse.SUPPRESS and longs[0] != "--help":
+            found.append((max(longs, key=len), action))
+    return found
+
+
+def sample(action: argparse.Action) -> tuple[str, Any]:
+    """A value for the flag's variable other than its default, and what it parses to."""
+    if action.nargs == 0:
+        return "yes", True
+    if action.choices:
+        choice = next(c for c in action.choices if c != action.default)
+        return str(choice), choice
+    if isinstance(action, argparse._AppendAction):
+        return "http://a.example, http://b.example/", ("http://a.example", "http://b.example")
+    if action.type is int:
+        return str(action.default + 7), action.default + 7
+    if action.type is float:
+        return str(action.default + 0.5), action.default + 0.5
+    return "sample-value", "sample-value"
+
+
+def test_every_serve_flag_names_its_variable_in_the_help() -> None:
+    serve = subparsers(build_parser())["serve"]
+    text = " ".join(serve.format_help().split())
+    for flag, action in options(serve):
+        assert getattr(action, "env", None) == env_name(flag), flag
+        assert f"env {env_name(flag)})" in text, flag
+        assert action.help, f"{flag} has no help"
+
+
+def test_connection_flags_of_every_command_read_their_variable() -> None:
+    for command, parser in subparsers(build_parser()).items():
+        for flag, action in options(parser):
+            wanted = env_name(flag) if command == "serve" or flag in CONNECTION_FLAGS else None
+            assert getattr(action, "env", None) == wanted, (command, flag)
+
+
+def test_every_setting_has_a_flag_and_every_flag_a_setting() -> None:
+    serve = subparsers(build_parser())["serve"]
+    dests = {action.dest for _, action in options(serve)}
+    settings = {f.name for f in fields(Settings)} - NOT_FLAGS
+    assert settings <= dests, f"settings without a flag: {settings - dests}"
+    nested = {f.name for f in fields(SyncSettings)} | {"webhook_secret", "webhook_config"}
+    assert dests <= settings | nested, f"flags without a setting: {dests - settings - nested}"
+
+
+@pytest.mark.parametrize("flag", [flag for flag, _ in options(subparsers(build_parser())["serve"])])
+def test_the_variable_reaches_the_setting(flag: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    action = dict(options(subparsers(build_parser())["serve"]))[flag]
+    raw, expected = sample(action)
+    monkeypatch.setenv(env_name(flag), raw)
+    settings = settings_from_args(build_parser().parse_args(["serve"]))
+    holder: Any = settings if hasattr(settings, action.dest) else settings.sync
+    assert getattr(holder, action.dest) == expected, (flag, raw)
+    monkeypatch.delenv(env_name(flag))
+    if action.nargs == 0:
+        argv = [flag]
+    elif isinstance(action, argparse._AppendAction):
+        argv = [part for value in raw.split(",") for part in (flag, value.strip())]
+    else:
+        argv = [flag, raw]
+    flagged = settings_from_args(build_parser().parse_args(["serve", *argv]))
+    holder = flagged if hasattr(flagged, action.dest) else flagged.sync
+    assert getattr(holder, action.dest) == expected, (flag, argv)
+
+
+def test_the_old_origins_variable_still_works(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SAMEPAGE_ALLOWED_ORIGINS", "https://old.example")
+    settings = settings_from_args(build_parser().parse_args(["serve"]))
+    assert settings.allowed_origins == ("https://old.example",)
+    assert (
+        "SAMEPAGE_ALLOWED_ORIGINS is now called SAMEPAGE_ALLOWED_ORIGIN" in capsys.readouterr().err
+    )
