@@ -11,11 +11,18 @@ from typing import Any
 import pytest
 
 from sync.types import SyncSettings
+from web.auth import parse_ttl
 from web.cli import build_parser, settings_from_args
+from web.cli_checks import duration
 from web.cli_env import CONNECTION_FLAGS, env_name
 from web.settings import Settings
 
 NOT_FLAGS = {"sync", "reuse_port"}  # nested / set by --workers for its children
+# Flags whose setting has another name or form: dest → (setting, conversion).
+CONVERTED: dict[str, tuple[str, Any]] = {
+    "no_migrate": ("migrate", lambda value: not value),
+    "max_token_ttl": ("max_token_ttl_s", parse_ttl),
+}
 
 
 def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -47,6 +54,8 @@ def sample(action: argparse.Action) -> tuple[str, Any]:
         return str(action.default + 7), action.default + 7
     if action.type is float:
         return str(action.default + 0.5), action.default + 0.5
+    if action.type is duration:
+        return "2h", "2h"
     return "sample-value", "sample-value"
 
 
@@ -59,20 +68,29 @@ def test_every_serve_flag_names_its_variable_in_the_help() -> None:
         assert action.help, f"{flag} has no help"
 
 
-def test_connection_flags_of_every_command_read_their_variable() -> None:
-    for command, parser in subparsers(build_parser()).items():
+def test_server_and_connection_flags_of_every_command_read_their_variable() -> None:
+    commands = subparsers(build_parser())
+    shared = CONNECTION_FLAGS | {flag for flag, _ in options(commands["serve"])}
+    for command, parser in commands.items():
         for flag, action in options(parser):
-            wanted = env_name(flag) if command == "serve" or flag in CONNECTION_FLAGS else None
+            wanted = env_name(flag) if flag in shared else None
             assert getattr(action, "env", None) == wanted, (command, flag)
 
 
 def test_every_setting_has_a_flag_and_every_flag_a_setting() -> None:
     serve = subparsers(build_parser())["serve"]
-    dests = {action.dest for _, action in options(serve)}
+    dests = {CONVERTED.get(a.dest, (a.dest,))[0] for _, a in options(serve)}
     settings = {f.name for f in fields(Settings)} - NOT_FLAGS
     assert settings <= dests, f"settings without a flag: {settings - dests}"
     nested = {f.name for f in fields(SyncSettings)} | {"webhook_secret", "webhook_config"}
     assert dests <= settings | nested, f"flags without a setting: {dests - settings - nested}"
+
+
+def reached(settings: Settings, dest: str, flag_value: Any) -> bool:
+    """Does the setting the flag with this dest sets hold `flag_value`?"""
+    name, convert = CONVERTED.get(dest, (dest, lambda value: value))
+    holder = settings if hasattr(settings, name) else settings.sync
+    return bool(getattr(holder, name) == convert(flag_value))
 
 
 @pytest.mark.parametrize("flag", [flag for flag, _ in options(subparsers(build_parser())["serve"])])
@@ -81,8 +99,7 @@ def test_the_variable_reaches_the_setting(flag: str, monkeypatch: pytest.MonkeyP
     raw, expected = sample(action)
     monkeypatch.setenv(env_name(flag), raw)
     settings = settings_from_args(build_parser().parse_args(["serve"]))
-    holder: Any = settings if hasattr(settings, action.dest) else settings.sync
-    assert getattr(holder, action.dest) == expected, (flag, raw)
+    assert reached(settings, action.dest, expected), (flag, raw)
     monkeypatch.delenv(env_name(flag))
     if action.nargs == 0:
         argv = [flag]
@@ -91,8 +108,7 @@ def test_the_variable_reaches_the_setting(flag: str, monkeypatch: pytest.MonkeyP
     else:
         argv = [flag, raw]
     flagged = settings_from_args(build_parser().parse_args(["serve", *argv]))
-    holder = flagged if hasattr(flagged, action.dest) else flagged.sync
-    assert getattr(holder, action.dest) == expected, (flag, argv)
+    assert reached(flagged, action.dest, expected), (flag, argv)
 
 
 def test_the_old_origins_variable_still_works(
