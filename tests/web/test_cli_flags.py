@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +19,16 @@ from web.cli_env import CONNECTION_FLAGS, env_name
 from web.settings import Settings
 
 NOT_FLAGS = {"sync", "reuse_port"}  # nested / set by --workers for its children
-# Flags whose setting has another name or form: dest → (setting, conversion).
-CONVERTED: dict[str, tuple[str, Any]] = {
-    "no_migrate": ("migrate", lambda value: not value),
-    "max_token_ttl": ("max_token_ttl_s", parse_ttl),
+WEBHOOK_FILE = '[webhooks]\nurls = ["http://c.example"]\n'
+# Flags whose setting has another name or form: dest → (the setting, the flag's value
+# as that setting holds it).
+CONVERTED: dict[str, tuple[Any, Any]] = {
+    "no_migrate": (lambda s: s.migrate, lambda value: not value),
+    "max_token_ttl": (lambda s: s.max_token_ttl_s, parse_ttl),
+    "allowed_origins": (lambda s: s.allowed_origins, lambda v: tuple(o.rstrip("/") for o in v)),
+    "webhooks": (lambda s: s.webhooks.urls, tuple),
+    "webhook_secret": (lambda s: s.webhooks.secret, str),
+    "webhook_config": (lambda s: s.webhooks.urls, lambda _: ("http://c.example",)),
 }
 
 
@@ -49,7 +56,7 @@ def sample(action: argparse.Action) -> tuple[str, Any]:
         choice = next(c for c in action.choices if c != action.default)
         return str(choice), choice
     if isinstance(action, argparse._AppendAction):
-        return "http://a.example, http://b.example/", ("http://a.example", "http://b.example")
+        return "http://a.example, http://b.example/", ("http://a.example", "http://b.example/")
     if action.type is int:
         return str(action.default + 7), action.default + 7
     if action.type is float:
@@ -79,7 +86,8 @@ def test_server_and_connection_flags_of_every_command_read_their_variable() -> N
 
 def test_every_setting_has_a_flag_and_every_flag_a_setting() -> None:
     serve = subparsers(build_parser())["serve"]
-    dests = {CONVERTED.get(a.dest, (a.dest,))[0] for _, a in options(serve)}
+    renamed = {"no_migrate": "migrate", "max_token_ttl": "max_token_ttl_s"}
+    dests = {renamed.get(a.dest, a.dest) for _, a in options(serve)}
     settings = {f.name for f in fields(Settings)} - NOT_FLAGS
     assert settings <= dests, f"settings without a flag: {settings - dests}"
     nested = {f.name for f in fields(SyncSettings)} | {"webhook_secret", "webhook_config"}
@@ -88,15 +96,22 @@ def test_every_setting_has_a_flag_and_every_flag_a_setting() -> None:
 
 def reached(settings: Settings, dest: str, flag_value: Any) -> bool:
     """Does the setting the flag with this dest sets hold `flag_value`?"""
-    name, convert = CONVERTED.get(dest, (dest, lambda value: value))
-    holder = settings if hasattr(settings, name) else settings.sync
-    return bool(getattr(holder, name) == convert(flag_value))
+    if dest in CONVERTED:
+        get, convert = CONVERTED[dest]
+        return bool(get(settings) == convert(flag_value))
+    holder = settings if hasattr(settings, dest) else settings.sync
+    return bool(getattr(holder, dest) == flag_value)
 
 
 @pytest.mark.parametrize("flag", [flag for flag, _ in options(subparsers(build_parser())["serve"])])
-def test_the_variable_reaches_the_setting(flag: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_variable_reaches_the_setting(
+    flag: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     action = dict(options(subparsers(build_parser())["serve"]))[flag]
     raw, expected = sample(action)
+    if action.dest == "webhook_config":
+        (tmp_path / "hooks.toml").write_text(WEBHOOK_FILE)
+        raw = expected = str(tmp_path / "hooks.toml")
     monkeypatch.setenv(env_name(flag), raw)
     settings = settings_from_args(build_parser().parse_args(["serve"]))
     assert reached(settings, action.dest, expected), (flag, raw)
