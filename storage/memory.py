@@ -13,6 +13,7 @@ from storage.types import (
     Epoch,
     LoadedRoom,
     RoomInfo,
+    RoomKey,
     StoreError,
     UpdateRecord,
     Version,
@@ -87,10 +88,21 @@ class MemoryStore:
         """Last seqs of the stored ones of `rooms`."""
         return {r: self._rooms[r].info.seq for r in rooms if r in self._rooms}
 
-    async def list_rooms(self) -> list[RoomInfo]:
-        """Rooms, most recently updated first."""
-        infos = [r.info for r in self._rooms.values() if not r.info.deleted]
-        return sorted((i for i in infos if not i.name.startswith("~")), key=lambda i: -i.updated_us)
+    async def list_rooms(
+        self, *, prefix: str = "", after: RoomKey | None = None, limit: int | None = None
+    ) -> list[RoomInfo]:
+        """Rooms, most recently updated first, ties by name (a page: `after`, `limit`)."""
+        infos = [
+            r.info
+            for r in self._rooms.values()
+            if not r.info.deleted and not r.info.name.startswith("~")
+        ]
+        ordered = sorted(
+            (i for i in infos if i.name.startswith(prefix)), key=lambda i: (-i.updated_us, i.name)
+        )
+        if after is not None:
+            ordered = [i for i in ordered if (-i.updated_us, i.name) > (-after[0], after[1])]
+        return ordered[:limit]
 
     async def history(
         self, room: str, limit: int = 100, before: int | None = None

@@ -84,6 +84,10 @@ class Epoch:
     kept: bool = False
 
 
+RoomKey = tuple[int, str]
+"""A room's place in the room list: (updated_us, name); a page cursor."""
+
+
 class Store(Protocol):
     """Durable update log with checkpoints, history and named versions.
 
@@ -113,8 +117,11 @@ class Store(Protocol):
     async def room_seqs(self, rooms: list[str]) -> dict[str, int]:
         """The last committed seq of each of `rooms` that is stored (one round trip)."""
 
-    async def list_rooms(self) -> list[RoomInfo]:
-        """Every stored room, most recently updated first."""
+    async def list_rooms(
+        self, *, prefix: str = "", after: RoomKey | None = None, limit: int | None = None
+    ) -> list[RoomInfo]:
+        """Stored rooms, most recently updated first (ties by name): those whose name
+        starts with `prefix`, after `after` in that order, at most `limit`."""
 
     async def history(
         self, room: str, limit: int = 100, before: int | None = None

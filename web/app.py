@@ -26,9 +26,11 @@ from web import (
     health,
     history_api,
     metrics,
+    openapi,
 )
 from web.access import AccessControl, access_store_for
 from web.cluster import default_node_id, make_cluster_link
+from web.cors import Cors
 from web.errors import exception_handlers
 from web.feed import EventHub
 from web.httpobs import RequestTiming
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *admin.routes,
         *admin_access.routes,
         *admin_rooms.routes,
+        *openapi.routes,
         *_page_routes(),
     ]
     return Starlette(
@@ -143,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
         middleware=[
+            Middleware(Cors, settings=settings),
             Middleware(
                 RequestTiming, observe=app_metrics.observe_request, access_log=settings.access_log
             ),

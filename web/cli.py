@@ -14,7 +14,7 @@ from web import cli_access, cli_data, cli_ops
 from web.auth import parse_ttl
 from web.cli_checks import check_database, duration, report
 from web.cli_env import HelpFormatter, Parser, apply_env, check_env
-from web.settings import Settings, sync_settings_from
+from web.settings import Settings, package_version, sync_settings_from
 from web.webhooks import config as webhook_config
 
 DESCRIPTION = """samepage: documents many people edit at once, in the browser or from any Yjs
@@ -300,21 +300,10 @@ def check_exposure(settings: Settings) -> str | None:
     return None
 
 
-def version() -> str:
-    """The installed package's version."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as installed
-
-    try:
-        return installed("samepage")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     parser = Parser(prog="samepage", description=DESCRIPTION, formatter_class=HelpFormatter)
-    parser.add_argument("--version", action="version", version=f"samepage {version()}")
+    parser.add_argument("--version", action="version", version=f"samepage {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve(sub)
     _add_token(sub)

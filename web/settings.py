@@ -46,3 +46,13 @@ def sync_settings_from(values: dict[str, Any]) -> SyncSettings:
     """Build SyncSettings from a dict holding (some of) its field names."""
     known = {f.name for f in fields(SyncSettings)}
     return SyncSettings(**{k: v for k, v in values.items() if k in known and v is not None})
+
+
+def package_version() -> str:
+    """The installed samepage's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("samepage")
+    except PackageNotFoundError:
+        return "unknown (not installed)"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import and_, delete, func, not_, select, text
+from sqlalchemy import and_, delete, func, not_, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +23,7 @@ from storage.types import (
     Epoch,
     LoadedRoom,
     RoomInfo,
+    RoomKey,
     StoreError,
     UpdateRecord,
     Version,
@@ -153,12 +154,21 @@ class SqlStore:
                 found.update({name: int(seq) for name, seq in (await conn.execute(query)).all()})
         return found
 
-    async def list_rooms(self) -> list[RoomInfo]:
-        """Every room, most recently updated first (not deleted ones, nor the storage
-        keys of earlier epochs' history)."""
+    async def list_rooms(
+        self, *, prefix: str = "", after: RoomKey | None = None, limit: int | None = None
+    ) -> list[RoomInfo]:
+        """Rooms, most recently updated first, ties by name (not deleted ones, nor the
+        storage keys of earlier epochs' history); a page of them with `after`/`limit`."""
         query = _info_columns().where(R.c.deleted_us.is_(None), not_(R.c.name.startswith("~")))
+        if prefix:
+            query = query.where(R.c.name.startswith(prefix, autoescape=True))
+        if after is not None:
+            updated, name = after
+            later = and_(R.c.updated_us == updated, R.c.name > name)
+            query = query.where(or_(R.c.updated_us < updated, later))
+        query = query.order_by(R.c.updated_us.desc(), R.c.name).limit(limit)
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query.order_by(R.c.updated_us.desc()))).all()
+            rows = (await conn.execute(query)).all()
         return [_room_info(r) for r in rows]
 
     async def history(

@@ -77,6 +77,31 @@ async def test_rooms_are_independent(store: Store) -> None:
     assert await store.room_info("nope") is None
 
 
+async def test_room_list_pages_by_cursor_and_filters_by_prefix(store: Store) -> None:
+    """Pages follow the list's order (newest first, ties by name) without gaps or
+    repeats; the prefix is literal (`_` and `%` are not wildcards)."""
+    updates, _ = edits(1)
+    names = ["team-a", "team-b", "team_c", "team%d", "other", "tea"]
+    for name in names:
+        await store.append(name, updates[0], "a")
+    everything = await store.list_rooms()
+    assert sorted(r.name for r in everything) == sorted(names)
+    keys = [(r.updated_us, r.name) for r in everything]
+    assert keys == sorted(keys, key=lambda k: (-k[0], k[1]))
+    paged, after = [], None
+    while True:
+        page = await store.list_rooms(after=after, limit=4)
+        paged += page
+        if len(page) < 4:
+            break
+        after = (page[-1].updated_us, page[-1].name)
+    assert [r.name for r in paged] == [r.name for r in everything]
+    assert sorted(r.name for r in await store.list_rooms(prefix="team-")) == ["team-a", "team-b"]
+    assert [r.name for r in await store.list_rooms(prefix="team_")] == ["team_c"]
+    assert [r.name for r in await store.list_rooms(prefix="team%")] == ["team%d"]
+    assert await store.list_rooms(prefix="zzz") == []
+
+
 async def test_load_is_checkpoint_plus_tail(store: Store) -> None:
     updates, texts = edits(20)
     await asyncio.gather(*(store.append("r", u, "a") for u in updates[:12]))
