@@ -33,8 +33,9 @@ MAX_ROOMS = 200  # stored rooms listed (most recently edited first); loaded room
 def require_admin(request: Request) -> None:
     """With `--secret`, only an admin token (`samepage token '*' --admin`) may look."""
     state: AppState = request.app.state.samepage
-    if state.settings.secret:
-        identity = authorize_admin(state.settings.secret, token_of(request))
+    settings = state.settings
+    if settings.keyring is not None:
+        identity = authorize_admin(settings.keyring, token_of(request), settings.max_token_ttl_s)
         state.access.admit(identity, None)  # a revoked admin token is refused too
 
 

@@ -74,9 +74,9 @@ def _visible_to(request: Request, state: AppState) -> Callable[[str], bool]:
     """Which rooms the caller may list: all without `--secret`, else those its token
     grants and no revocation or grant rule refuses (a revoked token is a 401)."""
     settings = state.settings
-    if not settings.secret:
+    if settings.keyring is None:
         return lambda _name: True
-    grant = verify_token(settings.secret, token_of(request), settings.max_token_ttl_s)
+    grant = verify_token(settings.keyring, token_of(request), settings.max_token_ttl_s)
     identity = state.access.admit(grant.identity, None)
     refused = state.access.rules.refusal
     return lambda name: (

@@ -12,6 +12,7 @@ import jwt
 
 from sync.errors import CloseCode, SyncError
 from sync.types import Credential, Identity
+from web.keys import DEFAULT_KID, Keyring
 
 ALGORITHM = "HS256"
 ISSUER = "samepage"
@@ -56,7 +57,7 @@ def parse_ttl(text: str) -> int:
 
 
 def issue_token(
-    secret: str,
+    secret: str | Keyring,
     room: str,
     *,
     user: str | None = None,
@@ -64,7 +65,8 @@ def issue_token(
     ttl_s: int = 3600,
     admin: bool = False,
 ) -> str:
-    """A token for `room` (a name or a glob pattern such as `team-*`, `*` = all rooms)."""
+    """A token for `room` (a name or a glob pattern such as `team-*`, `*` = all rooms),
+    signed with the keyring's signing key (a plain secret: kid `default`)."""
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -77,18 +79,29 @@ def issue_token(
         "exp": now + ttl_s,
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    keyring = Keyring.of(secret)
+    return jwt.encode(
+        claims, keyring.signing_secret, algorithm=ALGORITHM, headers={"kid": keyring.signing}
+    )
 
 
-def verify_token(secret: str, token: str | None, max_ttl_s: float | None = None) -> Grant:
-    """Check signature and expiry (and, given `max_ttl_s`, that the token was not issued
-    for longer); raise AuthError (4401) when they fail."""
+def verify_token(secret: str | Keyring, token: str | None, max_ttl_s: float | None = None) -> Grant:
+    """Check the signature with the key the token names (`kid`; none: `default`), and
+    expiry (and, given `max_ttl_s`, that the token was not issued for longer); raise
+    AuthError (4401) when they fail — a key that is not active is a retired one."""
     if not token:
         raise AuthError("missing token")
     try:
+        kid = jwt.get_unverified_header(token).get("kid", DEFAULT_KID)
+    except jwt.InvalidTokenError as exc:
+        raise AuthError(f"invalid token: {type(exc).__name__}") from exc
+    key = Keyring.of(secret).keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise AuthError(f"token signed with a retired or unknown key (kid {str(kid)[:64]!r})")
+    try:
         claims = jwt.decode(
             token,
-            secret,
+            key,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
             options={"require": ["exp", "room", "perm", "sub"]},
@@ -111,7 +124,7 @@ def verify_token(secret: str, token: str | None, max_ttl_s: float | None = None)
 
 
 def authorize(
-    secret: str, token: str | None, room: str | None, max_ttl_s: float | None = None
+    secret: str | Keyring, token: str | None, room: str | None, max_ttl_s: float | None = None
 ) -> Identity:
     """Verify a token and check it grants `room` (None: any room-independent call)."""
     grant = verify_token(secret, token, max_ttl_s)
@@ -120,9 +133,11 @@ def authorize(
     return grant.identity
 
 
-def authorize_admin(secret: str, token: str | None) -> Identity:
+def authorize_admin(
+    secret: str | Keyring, token: str | None, max_ttl_s: float | None = None
+) -> Identity:
     """Verify an admin token."""
-    grant = verify_token(secret, token)
+    grant = verify_token(secret, token, max_ttl_s)
     if not grant.admin:
         raise NotAllowed("admin token required")
     return grant.identity

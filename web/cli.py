@@ -14,6 +14,7 @@ from web import cli_access, cli_data, cli_ops
 from web.auth import parse_ttl
 from web.cli_checks import check_database, duration, report
 from web.cli_env import HelpFormatter, Parser, apply_env, check_env
+from web.keys import KeyConfigError, add_key_flags, keyring_from_args, keys_of
 from web.settings import Settings, package_version, sync_settings_from
 from web.webhooks import config as webhook_config
 
@@ -101,6 +102,7 @@ def _add_serve(sub: Any) -> None:
         default=None,
         help="HS256 secret: turns token authentication on",
     )
+    add_key_flags(serve)
     serve.add_argument(
         "--max-token-ttl",
         default="30d",
@@ -219,6 +221,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         log_level=args.log_level,
         log_format=args.log_format,
         secret=args.secret or None,
+        keys=tuple(keys_of(args)),
+        signing_key=args.signing_key or "",
         max_token_ttl_s=parse_ttl(args.max_token_ttl),
         open=bool(args.open),
         allowed_origins=tuple(o.strip().rstrip("/") for o in origins),
@@ -241,6 +245,7 @@ def _add_token(sub: Any) -> None:
     token = sub.add_parser("token", help="issue an access token for a room")
     token.add_argument("room", help="room name or glob pattern (e.g. 'team-*', '*')")
     token.add_argument("--secret", default=None, help="the server's --secret")
+    add_key_flags(token)
     token.add_argument("--user", default=None, help="user name shown to others")
     token.add_argument("--read-only", action="store_true", help="may read, not write")
     token.add_argument("--admin", action="store_true", help="may open /admin")
@@ -251,21 +256,31 @@ def run_token(args: argparse.Namespace) -> int:
     """Print a signed token on the last line of output."""
     from web.auth import issue_token, verify_token
 
-    if not args.secret:
-        print("error: --secret or SAMEPAGE_SECRET is required", file=sys.stderr)
+    try:
+        keyring = keyring_from_args(args)
+    except KeyConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if keyring is None:
+        print(
+            "error: --secret or --key (SAMEPAGE_SECRET, SAMEPAGE_KEY) is required", file=sys.stderr
+        )
         return 2
     mode = "read-only" if args.read_only else "read-write"
     token = issue_token(
-        args.secret,
+        keyring,
         args.room,
         user=args.user,
         read_only=args.read_only,
         ttl_s=parse_ttl(args.ttl),
         admin=args.admin,
     )
-    credential = verify_token(args.secret, token).identity.credential
+    credential = verify_token(keyring, token).identity.credential
     jti = credential.token_id if credential else "-"
-    print(f"# {mode} token for room {args.room!r}, valid {args.ttl}", file=sys.stderr)
+    print(
+        f"# {mode} token for room {args.room!r}, valid {args.ttl}, key {keyring.signing!r}",
+        file=sys.stderr,
+    )
     print(f"# jti {jti} (to revoke it: samepage revoke --jti {jti})", file=sys.stderr)
     print(token)
     return 0
@@ -284,8 +299,13 @@ def is_loopback(host: str) -> bool:
 
 
 def check_exposure(settings: Settings) -> str | None:
-    """Refuse an unauthenticated server on a non-loopback address unless --open."""
-    if settings.secret or is_loopback(settings.host):
+    """Refuse an unauthenticated server on a non-loopback address unless --open (and
+    keys that cannot be used)."""
+    try:
+        keyring = settings.keyring
+    except KeyConfigError as exc:
+        return str(exc)
+    if keyring is not None or is_loopback(settings.host):
         return None
     if not settings.open:
         return (

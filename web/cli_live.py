@@ -15,6 +15,7 @@ import httpx
 from storage.sql.engine import database_url
 from storage.sql.owner import Holder, database_holders
 from web.auth import issue_token
+from web.keys import keyring_from_args
 
 TOKEN_TTL_S = 600
 
@@ -33,9 +34,10 @@ async def serving_holder(args: argparse.Namespace) -> Holder | None:
 def auth_headers(args: argparse.Namespace, room: str, *, admin: bool) -> dict[str, str]:
     """`Authorization` for the server: `--token`, or one signed with `--secret`."""
     token = getattr(args, "token", None)
-    if not token and getattr(args, "secret", None):
+    keyring = None if token else keyring_from_args(args)
+    if keyring is not None:
         token = issue_token(
-            args.secret, room, user="samepage-cli", read_only=False, ttl_s=TOKEN_TTL_S, admin=admin
+            keyring, room, user="samepage-cli", read_only=False, ttl_s=TOKEN_TTL_S, admin=admin
         )
     return {"Authorization": f"Bearer {token}"} if token else {}
 

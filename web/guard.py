@@ -39,9 +39,10 @@ def identify(conn: HTTPConnection, state: AppState, room: str | None) -> Identit
     """The caller's identity; with a secret configured the token must grant `room` and
     not be revoked, and a stored grant may lower it to read-only (`web.access`)."""
     settings = state.settings
-    if not settings.secret:
+    keyring = settings.keyring
+    if keyring is None:
         return Identity()
-    identity = authorize(settings.secret, token_of(conn), room, settings.max_token_ttl_s)
+    identity = authorize(keyring, token_of(conn), room, settings.max_token_ttl_s)
     return state.access.admit(identity, room)
 
 

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
 from sync.types import SyncSettings
+from web.keys import Keyring
 from web.webhooks.config import WebhookSettings
 
 
@@ -22,7 +24,9 @@ class Settings:
     shutdown_timeout: float = 10.0
     log_level: str = "info"
     log_format: str = "text"
-    secret: str | None = None  # enables token authentication
+    secret: str | None = None  # enables token authentication (the key of kid `default`)
+    keys: tuple[tuple[str, str], ...] = ()  # (kid, secret): more active keys (rotation)
+    signing_key: str = ""  # the kid new tokens are signed with (default: the last key)
     max_token_ttl_s: int = 30 * 86400  # longer-lived tokens are refused; revocations kept so long
     open: bool = False  # allow serving without a secret on a non-loopback address
     allowed_origins: tuple[str, ...] = ()  # empty: only the page's own origin
@@ -40,6 +44,11 @@ class Settings:
     migrate: bool = True  # migrate the schema on start (False: refuse an old one)
     sync: SyncSettings = field(default_factory=SyncSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+
+    @cached_property
+    def keyring(self) -> Keyring | None:
+        """The active signing keys (`--secret`, `--key`); None: authentication is off."""
+        return Keyring.build(self.secret, self.keys, self.signing_key or None)
 
 
 def sync_settings_from(values: dict[str, Any]) -> SyncSettings:

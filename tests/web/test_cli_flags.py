@@ -16,6 +16,7 @@ from web.auth import parse_ttl
 from web.cli import build_parser, settings_from_args
 from web.cli_checks import duration
 from web.cli_env import CONNECTION_FLAGS, env_name
+from web.keys import parse_key
 from web.settings import Settings
 
 NOT_FLAGS = {"sync", "reuse_port"}  # nested / set by --workers for its children
@@ -29,6 +30,7 @@ CONVERTED: dict[str, tuple[Any, Any]] = {
     "webhooks": (lambda s: s.webhooks.urls, tuple),
     "webhook_secret": (lambda s: s.webhooks.secret, str),
     "webhook_config": (lambda s: s.webhooks.urls, lambda _: ("http://c.example",)),
+    "keys": (lambda s: s.keys, lambda v: tuple(parse_key(k) for k in v)),
 }
 
 
@@ -55,6 +57,8 @@ def sample(action: argparse.Action) -> tuple[str, Any]:
     if action.choices:
         choice = next(c for c in action.choices if c != action.default)
         return str(choice), choice
+    if action.dest == "keys":  # --key KID=SECRET
+        return "k1=first-secret, k2=second=secret", ("k1=first-secret", "k2=second=secret")
     if isinstance(action, argparse._AppendAction):
         return "http://a.example, http://b.example/", ("http://a.example", "http://b.example/")
     if action.type is int:
