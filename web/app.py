@@ -20,6 +20,7 @@ from web import (
     admin_access,
     admin_rooms,
     api,
+    cluster_view,
     content,
     events,
     fork,
@@ -108,6 +109,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings.redis,
             app_metrics.webhook_outcome,
         )
+        app.state.cluster_view = await cluster_view.start_cluster_view(
+            settings.redis, manager, lambda: state.connections, link
+        )
         log.info("samepage ready, database %s", settings.db)
         try:
             yield
@@ -118,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await state.webhooks.aclose()
             await text_history.aclose()
             await access.aclose()
+            await app.state.cluster_view.aclose()
             if link is not None:
                 await link.aclose()
             await store.aclose()
@@ -137,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *metrics.routes,
         *admin.routes,
         *admin_access.routes,
+        *cluster_view.routes,
         *admin_rooms.routes,
         *openapi.routes,
         *_page_routes(),

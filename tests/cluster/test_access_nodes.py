@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable
 
 import httpx
+from playwright.async_api import Browser, expect
 
+from tests.browser.conftest import browser
 from tests.cluster.conftest import room_name, start_all
 from tests.helpers.clients import eventually
 from tests.helpers.server import TEST_SECRET, ServerProcess
@@ -18,6 +20,11 @@ from tests.interop.test_access import closed_with
 from tests.interop.test_revocation import ADMIN, jti_of
 
 Nodes = Callable[[int, str], list[ServerProcess]]
+__all__ = ["browser"]  # the Chromium fixture
+
+
+def node_name(server: ServerProcess) -> str:
+    return server.extra_args[server.extra_args.index("--node-id") + 1]
 
 
 def secured(nodes: list[ServerProcess]) -> list[ServerProcess]:
@@ -79,3 +86,40 @@ async def test_a_downgrade_and_a_revocation_on_one_node_act_on_the_other(
                 f"/api/rooms/{room}/content", headers={"Authorization": f"Bearer {token}"}
             )
         assert response.status_code == 401
+
+
+async def test_the_cluster_view_shows_every_node_and_the_rooms_it_holds(
+    make_nodes: Nodes, shared_redis: str, browser: Browser
+) -> None:
+    from web.auth import issue_token
+
+    a, b = secured(make_nodes(2, shared_redis))
+    await start_all([a, b])
+    on_a, on_b = room_name("held-a"), room_name("held-b")
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    async with node_driver() as driver:
+        for server, room, count in ((a, on_a, 1), (b, on_b, 2)):
+            for i in range(count):
+                token = issue_token(TEST_SECRET, room, user=f"u{i}")
+                await driver.client(server.ws, room, params={"token": token})
+
+        async def both_nodes() -> bool:
+            async with httpx.AsyncClient(base_url=a.http) as http:
+                nodes = (await http.get("/api/admin/cluster", headers=admin)).json()["nodes"]
+            held = {n["node"]: {r["name"]: r["connections"] for r in n["rooms"]} for n in nodes}
+            return held == {node_name(a): {on_a: 1}, node_name(b): {on_b: 2}}
+
+        await eventually(both_nodes, 10, "node A's view lists both nodes and their rooms")
+        page = await browser.new_page()
+        await page.goto(f"{a.http}/admin?token={ADMIN}")
+        await expect(page.locator("#nodes tr")).to_have_count(2)
+        await expect(page.locator(f'#nodes tr[data-node="{node_name(a)}"]')).to_contain_text(
+            f"{on_a} (1)"
+        )
+        await expect(page.locator(f'#nodes tr[data-node="{node_name(b)}"]')).to_contain_text(
+            f"{on_b} (2)"
+        )
+        await expect(page.locator("#cluster-status")).to_have_text("2 nodes")
+
+        b.stop()  # a node that stops drops out of the view
+        await expect(page.locator("#nodes tr")).to_have_count(1, timeout=15_000)

@@ -156,6 +156,7 @@ CASES: list[tuple[str, str, str | bytes | None, int, str]] = [
         "bad_parameter",
     ),
     ("POST", "/api/admin/access", "{}", 405, "method_not_allowed"),
+    ("POST", "/api/admin/cluster", "{}", 405, "method_not_allowed"),
     ("POST", "/api/admin/webhooks", "{}", 405, "method_not_allowed"),
     # --- room names, and the framework's own errors
     ("GET", "/api/rooms/bad%20name", None, 400, "invalid_room_name"),
