@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from starlette.requests import Request
@@ -23,11 +24,25 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def _within(state: AppState, probe: Coroutine[Any, Any, None]) -> None:
+    """Run `probe` for at most PROBE_TIMEOUT_S (TimeoutError after). A query to an
+    unreachable database does not end when cancelled (asyncpg waits for the server to
+    confirm the cancel): the probe is left to finish in the background, and the
+    readiness answer does not wait for it."""
+    task = asyncio.ensure_future(probe)
+    done, _pending = await asyncio.wait({task}, timeout=PROBE_TIMEOUT_S)
+    if not done:
+        task.cancel()
+        state.background.add(task)
+        task.add_done_callback(state.background.discard)
+        raise TimeoutError(f"no answer within {PROBE_TIMEOUT_S:g} s")
+    task.result()
+
+
 async def _check_store(state: AppState) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(PROBE_TIMEOUT_S):
-            await state.store.ping()
+        await _within(state, state.store.ping())
     except (StoreError, TimeoutError, OSError) as exc:
         return {"ok": False, "detail": str(exc) or type(exc).__name__}
     return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
@@ -41,8 +56,7 @@ async def _check_writes(state: AppState) -> dict[str, Any]:
     if failures < state.settings.unready_after_failed_commits:
         return {"ok": True}
     try:
-        async with asyncio.timeout(PROBE_TIMEOUT_S):
-            await state.store.ping(write=True)
+        await _within(state, state.store.ping(write=True))
     except (StoreError, TimeoutError, OSError):
         return {"ok": False, "detail": f"{failures} consecutive commits failed: {cause}"}
     return {"ok": True}

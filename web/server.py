@@ -32,6 +32,10 @@ class SamepageServer(uvicorn.Server):
         if sig == signal.SIGTERM:
             self.close_code = CloseCode.SERVICE_RESTART
         super().handle_exit(sig, frame)
+        # uvicorn re-raises the signals it caught once it has shut down, which turns a
+        # clean stop into "killed by SIGTERM"; samepage's stop is graceful: exit 0, also
+        # when a second signal arrives while it flushes (systemd, a test's stop()).
+        self._captured_signals.clear()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Stop accepting, close clients with our code, flush rooms, then uvicorn's part."""
@@ -43,9 +47,6 @@ class SamepageServer(uvicorn.Server):
             state.begin_shutdown()
             await state.manager.aclose(self.close_code)
         await super().shutdown(sockets)
-        # uvicorn re-raises the captured signal after a graceful shutdown, which turns
-        # a clean stop into "killed by SIGTERM"; we have shut down cleanly: exit 0.
-        self._captured_signals.clear()
 
 
 def find_state(app: object) -> AppState | None:

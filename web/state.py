@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ class AppState:
     text_history: TextHistory  # any version's text, fast (text timelines)
     access: AccessControl  # revocations and grants, enforced live
     offload: Offload = field(default_factory=Offload)  # worker processes for big documents
+    # Probes left to finish after their deadline (web/health.py), referenced until done
+    background: set[asyncio.Task[None]] = field(default_factory=set)
     connections: int = 0
     connections_opened: int = 0  # WebSockets admitted to a room since the start
     shutting_down: bool = False
