@@ -37,6 +37,7 @@ from sync.types import CommitNotice, RoomListener
 if TYPE_CHECKING:
     from web.state import AppState
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 HTTP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 LOOP_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -228,6 +229,7 @@ class Metrics(RoomListener):
             buckets=HTTP_BUCKETS,
             registry=r,
         )
+        self._http_series: dict[tuple[str, str, int], Any] = {}
         # What every Python service exports: process_* (CPU, memory, file descriptors)
         # and python_* (version, garbage collections), here in the app's own registry.
         ProcessCollector(registry=r)
@@ -278,8 +280,13 @@ class Metrics(RoomListener):
         state.manager.add_listener(self)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        """One HTTP request done (web.httpobs.RequestTiming)."""
-        self.http_seconds.labels(method, route, str(status)).observe(seconds)
+        """One HTTP request done (web.httpobs.RequestTiming). A method outside the
+        standard ones counts as `other`: a client must not mint new series."""
+        key = (method if method in HTTP_METHODS else "other", route, status)
+        child = self._http_series.get(key)
+        if child is None:
+            child = self._http_series[key] = self.http_seconds.labels(key[0], route, str(status))
+        child.observe(seconds)
 
     def on_ephemeral(self, room: Room, data: str) -> None:
         """Listener: count relayed ephemeral messages."""

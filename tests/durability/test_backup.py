@@ -5,8 +5,9 @@ a watcher collects the server's `saved` acknowledgements. `samepage backup` (ano
 process) copies the SQLite file in the middle of it. The backup holds every update
 acknowledged before it started, its rows are exactly the live database's first rows
 (one consistent snapshot), and the server kept acknowledging writes while it ran.
-Restored into a new file and into the live path (server stopped; refused while one
-runs), a server started on it serves every acknowledged update.
+`samepage migrate` on the live database finds nothing to do. Restored into a new file and
+into the live path (server stopped; refused while one runs), a server started on it
+serves every acknowledged update.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ async def test_backup_under_write_load_then_restore(tmp_path: Path) -> None:
                 acked = {room: last_saved(w) for room, w in watchers.items()}
                 acks_before = sum(len(w.of_type(protocol.Saved)) for w in watchers.values())
                 done = await asyncio.to_thread(run_cli, "backup", str(backup), "--db", str(live))
+                # `samepage migrate` against the live database: nothing to do, nothing hurt
+                migrated = await asyncio.to_thread(run_cli, "migrate", "--db", str(live))
                 acks_during = (
                     sum(len(w.of_type(protocol.Saved)) for w in watchers.values()) - acks_before
                 )
@@ -107,6 +110,7 @@ async def test_backup_under_write_load_then_restore(tmp_path: Path) -> None:
                 await asyncio.gather(*tasks)
             await py_writer.disconnect()
         assert done.returncode == 0, done.stderr
+        assert migrated.returncode == 0 and "up to date" in migrated.stderr, migrated.stderr
         print(done.stderr.strip(), f"; {acks_during} acknowledgements while it ran")
         assert "backed up" in done.stderr
         assert acks_during > 0, "the server stopped acknowledging writes during the backup"

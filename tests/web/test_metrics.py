@@ -45,6 +45,7 @@ async def test_counters_follow_a_scripted_session(server: ServerProcess) -> None
             await eventually(lambda: bool(editor.of_type(protocol.SyncUpdate)), what="echo")
             content = await http.get("/api/rooms/metered/content")
             assert content.status_code == 200
+            assert (await http.request("PROPFIND", "/healthz")).status_code == 405
             during = await scrape(http)
             assert during["samepage_connections"] == 1
             assert during["samepage_rooms_loaded"] == 1
@@ -85,7 +86,13 @@ async def test_counters_follow_a_scripted_session(server: ServerProcess) -> None
     http_key = 'samepage_http_request_duration_seconds_count{method="GET",route="%s",status="200"}'
     assert after[http_key % "/api/rooms/{room}/content"] == 1
     assert after[http_key % "/metrics"] >= 2
-    assert not [key for key in after if "metered" in key]
+    assert not [key for key in after if "metered" in key or "PROPFIND" in key]
+    brewed = [
+        k
+        for k in after
+        if k.startswith('samepage_http_request_duration_seconds_count{method="other"')
+    ]
+    assert len(brewed) == 1 and after[brewed[0]] == 1  # a made-up method: no series of its own
     assert not [key for key in after if key.startswith("samepage_bus_")]
 
 
