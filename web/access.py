@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -70,6 +71,7 @@ class AccessControl:
         self.closed_connections = 0  # closed because their token was revoked
         self._task: asyncio.Task[None] | None = None
         self._reloads: set[asyncio.Task[None]] = set()
+        self._watchers: list[Callable[[Callable[[Identity, str], str | None]], int]] = []
 
     async def start(self) -> None:
         """Load what is stored; in a cluster, follow the bus and the database."""
@@ -140,6 +142,11 @@ class AccessControl:
 
     # -- live connections --------------------------------------------------------------
 
+    def watch(self, end_refused: Callable[[Callable[[Identity, str], str | None]], int]) -> None:
+        """Also end other connections (event streams) on every change: `end_refused`
+        gets the refusal check (identity, room) and returns how many it ended."""
+        self._watchers.append(end_refused)
+
     def enforce(self) -> int:
         """Close the connections whose token is revoked (4401) and give the others the
         write permission their grant leaves; returns how many were closed."""
@@ -166,6 +173,8 @@ class AccessControl:
                         "read-write" if effective.can_write else "read-only",
                     )
                     conn.change_identity(effective)
+        for end_refused in self._watchers:
+            closed += end_refused(self.rules.refusal)
         self.closed_connections += closed
         return closed
 

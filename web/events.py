@@ -26,12 +26,13 @@ from storage.ytext import replay_patches
 from sync.connection import Connection
 from sync.protocol import SubscribeFlag, encode_ephemeral
 from sync.room import Room
+from sync.types import Identity
 from web.bodies import parse_json, read_body
 from web.errors import HTTPError
 from web.feed import EventHub
 from web.offload import OffloadError
 from web.params import parse_count, room_and_identity
-from web.sse import EventStream, sse
+from web.sse import EventStream, end_at_expiry, sse
 from web.state import AppState
 
 log = logging.getLogger("samepage.web")
@@ -53,7 +54,12 @@ class EventStreamResponse(Response):
     media_type = "text/event-stream"
 
     def __init__(
-        self, hub: EventHub, name: str, resume: int | None, heartbeat: float, user: str = "-"
+        self,
+        hub: EventHub,
+        name: str,
+        resume: int | None,
+        heartbeat: float,
+        identity: Identity | None = None,
     ) -> None:
         super().__init__(headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         # A stream has no length: drop the `content-length: 0` of the empty body.
@@ -62,16 +68,21 @@ class EventStreamResponse(Response):
             *((k, v) for k, v in self.raw_headers if k not in (b"content-length", b"content-type")),
         ]
         self.hub, self.name, self.resume, self.heartbeat = hub, name, resume, heartbeat
-        self.user = user
+        self.identity = identity
+        self.user = identity.name or "-" if identity is not None else "-"
         self.sent = 0  # body bytes handed to the server
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Hold the room, follow it, write events; release everything at the end."""
         async with self.hub.state.manager.hold(self.name) as room:
             stream = await self.hub.follow(room)
+            stream.identity = self.identity
+            expiry = end_at_expiry(stream)  # revocations: EventHub.enforce_access
             try:
                 await self._serve(stream, scope, receive, send)
             finally:
+                if expiry is not None:
+                    expiry.cancel()
                 self.hub.unfollow(stream)
 
     async def _serve(self, stream: EventStream, scope: Scope, receive: Receive, send: Send) -> None:
@@ -173,7 +184,7 @@ async def room_events(request: Request) -> Response:
     if not math.isfinite(heartbeat):
         raise HTTPError(400, "bad_heartbeat", "heartbeat must be a number of seconds")
     heartbeat = min(60.0, max(1.0, heartbeat))
-    return EventStreamResponse(hub, name, last_event_id(request), heartbeat, identity.name or "-")
+    return EventStreamResponse(hub, name, last_event_id(request), heartbeat, identity)
 
 
 async def post_ephemeral(request: Request) -> Response:

@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from storage.history import version_parts
@@ -16,7 +17,7 @@ from storage.ytext import TextReplay
 from sync.awareness import AwarenessEntry
 from sync.errors import RoomUnavailable
 from sync.room import Room
-from sync.types import CommitNotice, RoomListener
+from sync.types import CommitNotice, Identity, RoomListener
 from web.metrics import Metrics
 from web.presence_view import PresenceView
 from web.sse import EventStream, sse
@@ -145,6 +146,7 @@ class EventHub(RoomListener):
         self.streams = 0
         metrics.sse_streams = lambda: self.streams
         state.manager.add_listener(self)
+        state.access.watch(self.enforce_access)
 
     async def follow(self, room: Room) -> EventStream:
         """A new stream on `room` (which the caller holds)."""
@@ -181,6 +183,15 @@ class EventHub(RoomListener):
         feed = self.feeds.get(room.name)
         if feed is not None and feed.room is room:
             feed.close("room_failed" if room.failed else "room_unloaded")
+
+    def enforce_access(self, refusal: Callable[[Identity, str], str | None]) -> int:
+        """End the streams whose token is revoked (AccessControl calls this on every
+        change); returns how many."""
+        return sum(
+            stream.end_if_refused(refusal)
+            for feed in list(self.feeds.values())
+            for stream in list(feed.streams)
+        )
 
     def close_all(self) -> None:
         """End every stream (shutdown): clients reconnect with Last-Event-ID."""

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sync.types import Identity
     from web.feed import RoomFeed
 
 log = logging.getLogger("samepage.web")
@@ -30,6 +33,7 @@ class EventStream:
         self.start_text = feed.replay.text if feed.replay else ""
         self.presence = feed.presence.snapshot()
         self.ended: str | None = None
+        self.identity: Identity | None = None  # the token it was opened with (web.access)
         self._queue: deque[bytes] = deque()
         self._bytes = 0
         self._max_events, self._max_bytes = max_events, max_bytes
@@ -60,9 +64,27 @@ class EventStream:
             self.wakeup.set()
             self.done.set()
 
+    def end_if_refused(self, refusal: Callable[[Identity, str], str | None]) -> bool:
+        """End the stream (`token_revoked`) when `refusal` refuses its token."""
+        if self.identity is None or self.ended is not None:
+            return False
+        if refusal(self.identity, self.feed.room.name) is None:
+            return False
+        self.end("token_revoked")
+        return True
+
     def take(self) -> list[bytes]:
         """Everything queued."""
         chunks = list(self._queue)
         self._queue.clear()
         self._bytes = 0
         return chunks
+
+
+def end_at_expiry(stream: EventStream) -> asyncio.TimerHandle | None:
+    """End `stream` (`token_expired`) when the token it was opened with expires."""
+    credential = stream.identity.credential if stream.identity is not None else None
+    if credential is None or credential.expires_at is None:
+        return None
+    delay = max(0.0, credential.expires_at - time.time())
+    return asyncio.get_running_loop().call_later(delay, stream.end, "token_expired")
