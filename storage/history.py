@@ -228,6 +228,12 @@ class AutoCheckpointer:
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
 
+    async def settle(self, room: str) -> None:
+        """Wait for the room's checkpoint build in flight, if any (before a reset)."""
+        task = self._tasks.get(room)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
     def forget(self, room: str) -> None:
         """The room was unloaded: drop its cursor."""
         self._cursors.pop(room, None)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
+from pycrdt import Doc, get_state
+
+from storage.history import merged
 from storage.types import (
     AppendResult,
     Epoch,
+    EpochChanged,
+    EpochEnd,
     LoadedRoom,
     RoomInfo,
     RoomKey,
@@ -27,6 +33,7 @@ class _Room:
     checkpoints: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # seq -> (t, s)
     versions: list[Version] = field(default_factory=list)
     epochs: dict[int, Epoch] = field(default_factory=dict)
+    retired: list[bytes] = field(default_factory=list)  # earlier epochs' state vectors
 
 
 class MemoryStore:
@@ -45,7 +52,9 @@ class MemoryStore:
         """Mark closed (idempotent)."""
         self._closed = True
 
-    def append(self, room: str, update: bytes, author: str) -> asyncio.Future[AppendResult]:
+    def append(
+        self, room: str, update: bytes, author: str, epoch: int = 0
+    ) -> asyncio.Future[AppendResult]:
         """Store now; resolve the future on the next loop turn (like a commit would)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[AppendResult] = loop.create_future()
@@ -55,10 +64,15 @@ class MemoryStore:
         now = time.time_ns() // 1000
         entry = self._rooms.get(room)
         if entry is None:
-            entry = self._rooms[room] = _Room(RoomInfo(room, 0, 0, now, now))
+            entry = self._rooms[room] = _Room(RoomInfo(room, 0, 0, now, now, epoch))
         info = entry.info
+        if info.epoch != epoch:
+            future.set_exception(EpochChanged(f"room {room} left epoch {epoch}: not stored"))
+            return future
         seq = info.seq + 1
-        entry.info = replace(info, seq=seq, bytes=info.bytes + len(update), updated_us=now)
+        entry.info = replace(
+            info, seq=seq, bytes=info.bytes + len(update), updated_us=now, deleted=False
+        )
         entry.updates[seq] = UpdateRecord(room, seq, now, author, update)
         loop.call_soon(future.set_result, AppendResult(room, seq, now))
         self._last = future
@@ -77,7 +91,11 @@ class MemoryStore:
         cp_seq = max(entry.checkpoints, default=0)
         cp_state = entry.checkpoints[cp_seq][1] if cp_seq else None
         tail = [entry.updates[s].update for s in sorted(entry.updates) if s > cp_seq]
-        return LoadedRoom(entry.info.seq, cp_state, cp_seq, tail)
+        info = entry.info
+        retired = tuple(entry.retired)
+        return LoadedRoom(
+            info.seq, cp_state, cp_seq, tail, info.epoch, info.base, info.deleted, retired
+        )
 
     async def room_info(self, room: str) -> RoomInfo | None:
         """Summary of one room."""
@@ -183,6 +201,64 @@ class MemoryStore:
         current = entry.info.epoch
         old = entry.epochs.get(current) or Epoch(room, current, time.time_ns() // 1000)
         entry.epochs[current] = replace(old, origin_room=origin, origin_epoch=epoch, origin_seq=seq)
+
+    async def end_epoch(self, room: str, how: str, keep: bool) -> EpochEnd:
+        """End the room's epoch (see `Store.end_epoch`)."""
+        now = time.time_ns() // 1000
+        entry = self._rooms.get(room)
+        if entry is None:
+            entry = self._rooms[room] = _Room(RoomInfo(room, 0, 0, now, now))
+        info = entry.info
+        archive = None
+        if info.seq > info.base:
+            cp_seq = max(entry.checkpoints, default=0)
+            parts = [entry.checkpoints[cp_seq][1]] if cp_seq else []
+            parts += [entry.updates[s].update for s in sorted(entry.updates) if s > cp_seq]
+            entry.retired.append(get_state(merged(parts)))
+            if keep and how == "reset":
+                archive = f"~{uuid.uuid4().hex}"
+                self._rooms[archive] = _Room(
+                    replace(info, name=archive),
+                    {s: replace(r, room=archive) for s, r in entry.updates.items()},
+                    dict(entry.checkpoints),
+                    [replace(v, room=archive) for v in entry.versions],
+                )
+        if how == "delete":
+            for number, epoch in entry.epochs.items():
+                if epoch.archive is not None:
+                    self._rooms.pop(epoch.archive, None)
+                entry.epochs[number] = replace(
+                    epoch,
+                    archive=None,
+                    kept=False,
+                    origin_room=None,
+                    origin_epoch=None,
+                    origin_seq=None,
+                )
+        old = entry.epochs.get(info.epoch) or Epoch(room, info.epoch, info.created_us)
+        entry.epochs[info.epoch] = replace(
+            old,
+            ended_us=now,
+            ended_by=how,
+            last_seq=info.seq,
+            kept=archive is not None,
+            archive=archive,
+        )
+        base = info.seq + 1
+        entry.epochs[info.epoch + 1] = Epoch(room, info.epoch + 1, now)
+        entry.updates, entry.versions = {}, []
+        entry.checkpoints = {base: (now, Doc().get_update())}
+        entry.info = replace(
+            info,
+            seq=base,
+            bytes=0,
+            updated_us=now,
+            epoch=info.epoch + 1,
+            base=base,
+            deleted=how == "delete",
+        )
+        self._timelines.pop(room, None)
+        return EpochEnd(room, info.epoch + 1, base, info.seq, archive)
 
     async def save_text_timeline(self, room: str, base: int, seq: int, data: bytes) -> None:
         """Replace the room's saved text timeline snapshot."""

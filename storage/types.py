@@ -12,6 +12,11 @@ class StoreError(Exception):
     """The store could not do what was asked (database down, constraint broken...)."""
 
 
+class EpochChanged(StoreError):
+    """An append for an epoch the room has left (it was reset or deleted meanwhile,
+    on this node or another): refused, nothing stored."""
+
+
 @dataclass(frozen=True, slots=True)
 class AppendResult:
     """Where an appended update was stored."""
@@ -40,6 +45,10 @@ class LoadedRoom:
     checkpoint: bytes | None
     checkpoint_seq: int
     tail: list[bytes]
+    epoch: int = 0  # the document's life (docs/rooms.md)
+    base: int = 0  # this epoch's rows have seq > base
+    deleted: bool = False  # the last epoch ended with a delete (nothing written since)
+    retired: tuple[bytes, ...] = ()  # state vectors of earlier epochs' last documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +91,19 @@ class Epoch:
     ended_by: str | None = None  # "reset" or "delete"
     last_seq: int | None = None
     kept: bool = False
+    archive: str | None = None  # the storage key of its kept history
+
+
+@dataclass(frozen=True, slots=True)
+class EpochEnd:
+    """What `Store.end_epoch` did: the room is in `epoch` now, its rows start after
+    `base`; the epoch before ended at `last_seq`, its history kept under `archive`."""
+
+    room: str
+    epoch: int
+    base: int
+    last_seq: int
+    archive: str | None
 
 
 RoomKey = tuple[int, str]
@@ -102,8 +124,11 @@ class Store(Protocol):
     async def aclose(self) -> None:
         """Flush pending appends and release resources (idempotent)."""
 
-    def append(self, room: str, update: bytes, author: str) -> asyncio.Future[AppendResult]:
-        """Queue `update` for `room`; the future resolves once it is committed."""
+    def append(
+        self, room: str, update: bytes, author: str, epoch: int = 0
+    ) -> asyncio.Future[AppendResult]:
+        """Queue `update` for `room`'s `epoch`; the future resolves once it is committed
+        (with `EpochChanged` when the room is in another epoch by then)."""
 
     async def flush(self) -> None:
         """Wait until every append queued so far is committed."""
@@ -155,6 +180,14 @@ class Store(Protocol):
 
     async def record_origin(self, room: str, origin: str, epoch: int, seq: int) -> None:
         """Note that `room`'s current epoch began as a copy of `origin` at `seq`."""
+
+    async def end_epoch(self, room: str, how: str, keep: bool) -> EpochEnd:
+        """End the room's epoch (`how`: "reset" or "delete") and start the next, empty,
+        after a gap of one seq (readers of the old epoch cannot run into the new one).
+        `keep`: its history stays readable under `EpochEnd.archive` (a delete keeps
+        nothing, and drops the kept history of every earlier epoch too). In one
+        transaction, under the room's maintenance lock; appends for the old epoch are
+        refused from then on."""
 
     async def save_text_timeline(self, room: str, base: int, seq: int, data: bytes) -> None:
         """Keep a snapshot of the room's text timeline (replacing the one before)."""

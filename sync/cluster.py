@@ -53,6 +53,7 @@ from sync.room import Room
 from sync.types import CommitNotice, RoomListener
 
 log = logging.getLogger("samepage.cluster")
+RESET_TOPIC = "room-epoch"  # notices of resets and deletes (docs/rooms.md)
 BUFFER_LIMIT = 10_000  # messages buffered while a room loads (beyond: catch up instead)
 
 
@@ -107,6 +108,7 @@ class ClusterLink(DatabaseCatchUp, RoomListener):
     async def start(self) -> None:
         """Hook into the manager, connect the bus, start the periodic check."""
         self.manager.add_listener(self)
+        self.on_notice(RESET_TOPIC, self._on_reset_notice)
         await self.bus.start(self._on_bus)
         self._periodic = asyncio.get_running_loop().create_task(
             self._periodic_loop(), name="cluster-resync"
@@ -202,6 +204,31 @@ class ClusterLink(DatabaseCatchUp, RoomListener):
     def on_ephemeral(self, room: Room, data: str) -> None:
         if not self._relaying:  # what another node sent us is not ours to send on
             self.bus.publish(BusEphemeral(room.name, data, self.bus.node_id))
+
+    def on_reset(self, name: str, epoch: int, here: bool) -> None:
+        """A reset or delete done here: every node closes its clients of that room."""
+        if here:
+            payload = protocol.write_var_string(name) + protocol.write_var_uint(epoch)
+            self.publish_notice(RESET_TOPIC, payload)
+
+    def _on_reset_notice(self, payload: bytes | None) -> None:
+        if payload is None:  # notices may have been missed: ask the database
+            self._spawn(self._check_epochs())
+            return
+        try:
+            reader = protocol.Reader(payload)
+            name, epoch = reader.var_string(), reader.var_uint()
+            reader.expect_end()
+        except ProtocolError as exc:
+            log.warning("ignoring a malformed room reset notice: %s", exc)
+            return
+        self.manager.retire_remote(name, epoch)
+
+    async def _check_epochs(self) -> None:
+        for name, room in list(self.manager.rooms.items()):
+            info = await self.store.room_info(name)
+            if info is not None and info.epoch > room.life.epoch:
+                self.manager.retire_remote(name, info.epoch)
 
     # -- inbound -------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ class Connection:
         "bytes_in",
         "bytes_out",
         "close_code",
+        "epoch_claim",
         "identity",
         "opened_at",
         "peer",
@@ -69,6 +70,7 @@ class Connection:
         self.room: Room | None = None
         self.subscriptions = 0  # SubscribeFlag bits
         self.announced_name: str | None = None  # user.name from its awareness state
+        self.epoch_claim: int | None = None  # `?epoch=` (sync/epochs.py); None: not given
         self.opened_at = time.monotonic()
         self.bytes_in = 0
         self.bytes_out = 0

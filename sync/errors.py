@@ -20,6 +20,7 @@ class CloseCode(IntEnum):
     BAD_ROOM_NAME = 4400
     UNAUTHORIZED = 4401
     FORBIDDEN = 4403
+    ROOM_RESET = 4410  # the room was reset or deleted: the client's document is gone
     # 45xx: transient, y-websocket reconnects (it treats 4400-4499 as final)
     SLOW_CONSUMER = 4508
     INVALID_UPDATE = 4422

@@ -81,6 +81,7 @@ def _process(conn: Connection, frame: bytes) -> Awaitable[None] | None:
     if isinstance(message, (protocol.SyncUpdate, protocol.SyncStep2)):
         return _handle_update(conn, message.update)
     elif isinstance(message, protocol.SyncStep1):
+        room.life.check_state_vector(message.state_vector)  # an earlier epoch's document?
         room.answer_sync_step1(conn, message.state_vector)
     elif isinstance(message, protocol.AwarenessMessage):
         if len(message.payload) > settings.max_awareness_bytes:
@@ -117,6 +118,7 @@ def _handle_update(conn: Connection, update: bytes) -> Awaitable[None] | None:
     room = conn.room
     if room is None:
         return None
+    room.life.check_update(update)  # an earlier epoch's content is refused, never merged
     if not conn.identity.can_write:
         if room.would_change(update):
             raise PermissionDenied("read-only connection sent a document change")

@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 from pycrdt import Doc
 
 from storage.history import AutoCheckpointer
-from storage.types import Store
+from storage.types import EpochEnd, Store
 from sync.connection import Connection
+from sync.epochs import RoomEpoch
 from sync.errors import CloseCode, RoomUnavailable
 from sync.names import check_room_name
 from sync.room import Room
@@ -67,12 +68,16 @@ class RoomManager:
         self._checkpointer = AutoCheckpointer(store, self.settings.checkpoint_every)
         self._checkpoints = _CheckpointListener(self._checkpointer)
         self._closing = False
+        self._resetting: dict[str, asyncio.Future[None]] = {}  # joins wait for these
+        self._epochs: dict[str, int] = {}  # rooms reset elsewhere: the epoch now
 
     async def acquire(self, name: str) -> Room:
         """Return the loaded room, loading it if needed; the caller must `release` it."""
         check_room_name(name)
         if self._closing:
             raise RoomUnavailable("server is shutting down", CloseCode.GOING_AWAY)
+        while (gate := self._resetting.get(name)) is not None:  # a reset: its new document
+            await asyncio.shield(gate)
         room = self.rooms.get(name)
         if room is None:
             pending = self._loading.get(name)
@@ -106,7 +111,7 @@ class RoomManager:
     def acquire_loaded(self, name: str) -> Room | None:
         """`acquire` without waiting: the room if it is loaded (no database), else None."""
         room = self.rooms.get(name)
-        if room is None or self._closing:
+        if room is None or self._closing or name in self._resetting:
             return None
         room.holders += 1
         timer = self._unload_timers.pop(name, None)
@@ -144,7 +149,8 @@ class RoomManager:
             doc = await asyncio.to_thread(_doc_from, loaded.checkpoint, loaded.tail)
         else:
             doc = _doc_from(loaded.checkpoint, loaded.tail)
-        room = Room(name, self.store, doc, loaded.seq, on_failure=self._on_room_failure)
+        life = RoomEpoch.of(loaded.epoch, loaded.base, loaded.deleted, loaded.retired)
+        room = Room(name, self.store, doc, loaded.seq, self._on_room_failure, life)
         room.max_pending_bytes = self.settings.max_pending_bytes_per_room
         room.add_listener(self._checkpoints)
         for listener in self._listeners:
@@ -164,6 +170,52 @@ class RoomManager:
         self.rooms[room.name] = room
         for listener in tuple(self._listeners):
             listener.on_load(room)
+        if room.life.epoch < self._epochs.get(room.name, 0):  # read just before a reset
+            room.retire(f"room reset: epoch {self._epochs[room.name]}")
+
+    async def end_epoch(self, name: str, how: str, keep: bool) -> EpochEnd:
+        """Reset or delete room `name` (docs/rooms.md), safely while it is served: its
+        clients are closed 4410, joins wait meanwhile, what was applied is committed
+        (into the old epoch), a checkpoint build in flight ends, then the store moves
+        the room on and every listener hears `on_reset` (the cluster link tells the
+        other nodes)."""
+        check_room_name(name)
+        while (gate := self._resetting.get(name)) is not None:  # one at a time
+            await asyncio.shield(gate)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._resetting[name] = done
+        try:
+            loading = self._loading.get(name)
+            if loading is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(loading)
+            room = self.rooms.get(name)
+            if room is not None:
+                room.retire(f"room {how}: epoch {room.life.epoch + 1}")
+            await self.store.flush()
+            await self._checkpointer.settle(name)
+            end = await self.store.end_epoch(name, how, keep)
+            self._note_reset(name, end.epoch, here=True)
+            return end
+        finally:
+            del self._resetting[name]
+            done.set_result(None)
+
+    def retire_remote(self, name: str, epoch: int) -> None:
+        """Another node moved room `name` to `epoch`: close our clients of its old
+        document (4410) and drop it; the next join loads the new one."""
+        room = self.rooms.get(name)
+        if epoch <= self._epochs.get(name, -1) or (room is not None and room.life.epoch >= epoch):
+            return
+        if room is not None:
+            room.retire(f"room reset: epoch {epoch}")
+        self._note_reset(name, epoch, here=False)
+
+    def _note_reset(self, name: str, epoch: int, *, here: bool) -> None:
+        self._epochs[name] = epoch
+        self._checkpointer.forget(name)
+        for listener in tuple(self._listeners):
+            listener.on_reset(name, epoch, here)
 
     def add_listener(self, listener: RoomListener) -> None:
         """Tell `listener` about every room: loads, unloads and each room's events

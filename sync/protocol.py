@@ -27,6 +27,7 @@ class MessageType(IntEnum):
     SAVED = 101
     EPHEMERAL = 102
     ACCESS = 103
+    EPOCH = 104
 
 
 class SyncType(IntEnum):
@@ -109,6 +110,14 @@ class Access:
 
 
 @dataclass(frozen=True, slots=True)
+class EpochMessage:
+    """samepage extension: the room's epoch (docs/rooms.md), sent on join to a client
+    that named one with `?epoch=`."""
+
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """A message type this server does not know (ignored for forward compatibility)."""
 
@@ -125,6 +134,7 @@ Message = (
     | Saved
     | Ephemeral
     | Access
+    | EpochMessage
     | Unknown
 )
 
@@ -234,6 +244,8 @@ def decode_frame(frame: bytes) -> Message:
         message = Ephemeral(reader.var_string())
     elif kind == MessageType.ACCESS:
         message = Access(reader.var_string())
+    elif kind == MessageType.EPOCH:
+        message = EpochMessage(reader.var_uint())
     else:
         # Forward compatibility: the payload of an unknown type is not ours to parse.
         return Unknown(kind)
@@ -288,6 +300,11 @@ def encode_ephemeral(data: str) -> bytes:
 def encode_access(data: str) -> bytes:
     """Frame a samepage access message (JSON text)."""
     return bytes((MessageType.ACCESS,)) + write_var_string(data)
+
+
+def encode_epoch(epoch: int) -> bytes:
+    """Frame a samepage epoch message."""
+    return bytes((MessageType.EPOCH,)) + write_var_uint(epoch)
 
 
 def decode_state_vector(data: bytes) -> dict[int, int]:

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 from pycrdt import Doc, TransactionEvent, merge_updates
 
 from storage.pending import LIVE_SCAN, unintegrated
-from storage.types import AppendResult, Store
+from storage.types import AppendResult, EpochChanged, Store
 from sync import protocol
 from sync.awareness import Presence, encode_awareness_entries
+from sync.epochs import RoomEpoch, StaleDocument
 from sync.errors import CloseCode, InvalidUpdate, LimitExceeded, RoomUnavailable
 from sync.protocol import SubscribeFlag
 from sync.room_peers import RoomPeers
@@ -61,11 +62,13 @@ class Room(RoomPeers):
         doc: Doc[Any],
         seq: int,
         on_failure: Callable[[Room], None] | None = None,
+        life: RoomEpoch | None = None,
     ) -> None:
         self.name = name
         self.store = store
         self.doc = doc
         self.seq = seq  # last committed seq
+        self.life = life or RoomEpoch()  # which epoch of the room (sync/epochs.py)
         self.stored_state_vector: bytes = doc.get_state()
         self.presence = Presence()
         self.subscribers: set[Connection] = set()
@@ -171,7 +174,7 @@ class Room(RoomPeers):
             return None
         update = self._captured[0] if len(self._captured) == 1 else merge_updates(*self._captured)
         self._captured.clear()
-        future = self.store.append(self.name, update, author)
+        future = self.store.append(self.name, update, author, self.life.epoch)
         self._inflight.append(
             _Inflight(next(_ids), update, future, self.doc.get_state(), author, time.monotonic())
         )
@@ -218,6 +221,9 @@ class Room(RoomPeers):
             item = inflight.popleft()
             if item.future.cancelled() or item.future.exception() is not None:
                 cause = "cancelled" if item.future.cancelled() else item.future.exception()
+                if isinstance(cause, EpochChanged):  # reset on another node meanwhile
+                    self.retire("room reset")
+                    return
                 # Nothing was acknowledged; clients retry (1013) and resend it.
                 self.fail(f"store error: {cause}", CloseCode.TRY_AGAIN_LATER)
                 return
@@ -256,7 +262,17 @@ class Room(RoomPeers):
     # -- subscribers -------------------------------------------------------------
 
     def join(self, conn: Connection) -> None:
-        """Subscribe a connection: it gets our step 1 and everyone's presence at once."""
+        """Subscribe a connection: it gets our step 1 and everyone's presence at once —
+        and first, when it named an epoch (`?epoch=`), the room's epoch, or 4410 when
+        the one it named is not the room's (its document is of another life)."""
+        if conn.epoch_claim is not None:
+            try:
+                self.life.check_claim(conn.epoch_claim)
+            except StaleDocument as exc:
+                log.info("refused %s in %s: %s", conn.peer, self.name, exc.detail)
+                conn.abort(exc.code, exc.detail)
+                return
+            conn.send(protocol.encode_epoch(self.life.epoch))
         self.subscribers.add(conn)
         conn.room = self
         conn.send(protocol.encode_sync_step1(self.doc.get_state()))
@@ -319,6 +335,17 @@ class Room(RoomPeers):
             *(self.name, reason, len(self.subscribers), code),
         )
         self.close_all(code, reason.split(":", 1)[0][:100])  # the log line has the cause
+        if self._on_failure is not None:
+            self._on_failure(self)
+
+    def retire(self, reason: str) -> None:
+        """The room was reset or deleted: close everyone 4410 (`reason` names the new
+        epoch); the manager drops it, the next join loads the new document."""
+        if self.failed:
+            return
+        self.failed = True
+        log.info("room %s %s; closing %d clients", self.name, reason, len(self.subscribers))
+        self.close_all(CloseCode.ROOM_RESET, reason)
         if self._on_failure is not None:
             self._on_failure(self)
 

@@ -152,3 +152,7 @@ class RoomListener:
 
     def on_remote(self, room: Room, seq: int) -> None:
         """An update another node committed (at `seq`) was applied here."""
+
+    def on_reset(self, name: str, epoch: int, here: bool) -> None:
+        """Room `name` is in `epoch` now (reset or deleted: a new document, docs/rooms.md),
+        by this node (`here`) or another: drop whatever you keep of its old document."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from storage.sql.migrations import SchemaTooNew
 from sync.types import SyncSettings
-from web import cli_access, cli_data, cli_ops
+from web import cli_access, cli_data, cli_ops, cli_rooms
 from web.auth import parse_ttl
 from web.cli_checks import check_database, duration, report
 from web.cli_env import HelpFormatter, Parser, apply_env, check_env
@@ -330,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_data.add_commands(sub)
     cli_ops.add_commands(sub)
     cli_access.add_commands(sub)
+    cli_rooms.add_commands(sub)
     apply_env(parser)
     return parser
 
@@ -387,6 +388,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         except SchemaTooNew as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    if args.command in cli_rooms.COMMANDS:
+        return cli_rooms.run(args)
     if args.command in cli_access.COMMANDS:
         return cli_access.run(args)
     return 2

@@ -193,6 +193,11 @@ class EventHub(RoomListener):
             for stream in list(feed.streams)
         )
 
+    def on_reset(self, name: str, epoch: int, here: bool) -> None:
+        feed = self.feeds.get(name)
+        if feed is not None:  # followers reconnect and replay the new document
+            feed.close("room_reset")
+
     def close_all(self) -> None:
         """End every stream (shutdown): clients reconnect with Last-Event-ID."""
         for feed in list(self.feeds.values()):

@@ -38,6 +38,9 @@ class TextHistory(RoomListener):
     def on_unload(self, room: Room) -> None:
         self.timelines.unloaded(room.name)
 
+    def on_reset(self, name: str, epoch: int, here: bool) -> None:
+        self.timelines.forget(name)  # the old document's timeline: never read again
+
     def on_commit(self, notice: CommitNotice) -> None:
         self.timelines.committed(notice.room, [(seq, u) for seq, u, _ in notice.updates])
         room, seq = notice.room, notice.seq

@@ -10,6 +10,7 @@ import time
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sync.connection import Connection
+from sync.epochs import EPOCH_PARAM, epoch_claim
 from sync.errors import CloseCode, ProtocolError, SyncError
 from sync.handler import handle_frame
 from web.admission import admit, join_room
@@ -63,6 +64,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.close(exc.code, exc.detail[:120])
         return
     conn = Connection(StarletteTransport(websocket), identity, state.settings.sync, peer)
+    conn.epoch_claim = epoch_claim(websocket.query_params.get(EPOCH_PARAM))
     conn.traffic = state.manager.traffic
     started = time.monotonic()
     state.connection_opened()

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 from starlette.requests import HTTPConnection
 
 from sync.connection import Connection
+from sync.epochs import EPOCH_PARAM, epoch_claim
 from sync.errors import CloseCode, SyncError
 from sync.handler import handle_frame_nowait
 from sync.room import Room
@@ -237,6 +238,7 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         self.started = time.monotonic()
         self.conn = Connection(self, identity, state.settings.sync, self.peer)
+        self.conn.epoch_claim = epoch_claim(request.query_params.get(EPOCH_PARAM))
         self.conn.traffic = state.manager.traffic
         self.hub.added(self)
         room = state.manager.acquire_loaded(name) if self.hub.cluster is None else None

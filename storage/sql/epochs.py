@@ -29,6 +29,7 @@ def epoch_of(row: Any) -> Epoch:
         ended_by=row.ended_by,
         last_seq=None if row.last_seq is None else int(row.last_seq),
         kept=row.archive is not None,
+        archive=row.archive,
     )
 
 
@@ -37,6 +38,12 @@ async def list_epochs(engine: AsyncEngine, room: str) -> list[Epoch]:
     async with engine.connect() as conn:
         rows = (await conn.execute(select(E).where(E.c.room == room).order_by(E.c.epoch))).all()
     return [epoch_of(r) for r in rows]
+
+
+async def retired_clients(conn: AsyncConnection, room: str) -> tuple[bytes, ...]:
+    """The state vectors of the last documents of the room's ended epochs."""
+    rows = await conn.execute(select(E.c.clients).where(E.c.room == room, E.c.clients.is_not(None)))
+    return tuple(bytes(r[0]) for r in rows)
 
 
 async def current_epoch(conn: AsyncConnection, room: str) -> int:

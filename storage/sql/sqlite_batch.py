@@ -12,15 +12,19 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 # Statements are prepared once per connection by sqlite3's statement cache.
+# Only for a room still in the epoch the appends were made for (docs/rooms.md): a
+# reset or delete moved the others on, and their appends are refused (no row back).
 _RESERVE = (
-    "INSERT INTO rooms (name, seq, bytes, created_us, updated_us) VALUES (?, ?, ?, ?, ?) "
+    "INSERT INTO rooms (name, seq, bytes, created_us, updated_us, epoch) "
+    "VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (name) DO UPDATE SET seq = rooms.seq + excluded.seq, "
-    "bytes = rooms.bytes + excluded.bytes, updated_us = excluded.updated_us RETURNING seq"
+    "bytes = rooms.bytes + excluded.bytes, updated_us = excluded.updated_us, "
+    "deleted_us = NULL WHERE rooms.epoch = excluded.epoch RETURNING seq"
 )
 _INSERT = "INSERT INTO updates (room, seq, time_us, author, data) VALUES (?, ?, ?, ?, ?)"
 
-# (room, author, update) of each append, in submission order
-Appends = list[tuple[str, str, bytes]]
+# (room, author, update, epoch) of each append, in submission order
+Appends = list[tuple[str, str, bytes, int]]
 
 
 class SqliteBatchWriter:
@@ -32,8 +36,9 @@ class SqliteBatchWriter:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="samepage-group-commit")
         self._conn: sqlite3.Connection | None = None
 
-    async def commit(self, appends: Appends, now_us: int) -> list[int]:
-        """Store `appends` in one transaction; returns the seq given to each.
+    async def commit(self, appends: Appends, now_us: int) -> list[int | None]:
+        """Store `appends` in one transaction; returns the seq given to each (None: the
+        room is in another epoch, not stored).
 
         Waiting for the write lock (BEGIN IMMEDIATE) and the COMMIT (the fsync) happen
         on the writer's thread; the statements run on the event loop in between. In the
@@ -70,10 +75,15 @@ class SqliteBatchWriter:
         self._executor.shutdown(wait=False)
 
 
-def _write(conn: sqlite3.Connection, appends: Appends, now_us: int) -> list[int]:
+def _write(conn: sqlite3.Connection, appends: Appends, now_us: int) -> list[int | None]:
     """Reserve each room's seqs and insert the rows (inside the caller's transaction)."""
+    newest: dict[str, int] = {}
+    for room, _author, _update, epoch in appends:
+        newest[room] = max(epoch, newest.get(room, 0))
     counts: dict[str, list[int]] = {}
-    for room, _author, update in appends:
+    for room, _author, update, epoch in appends:
+        if epoch != newest[room]:
+            continue  # a newer epoch of the room exists: refused below
         entry = counts.get(room)
         if entry is None:
             counts[room] = [1, len(update)]
@@ -83,14 +93,18 @@ def _write(conn: sqlite3.Connection, appends: Appends, now_us: int) -> list[int]
     next_seq: dict[str, int] = {}
     for room in sorted(counts):  # one lock order for every node
         count, size = counts[room]
-        last = conn.execute(_RESERVE, (room, count, size, now_us, now_us)).fetchone()[0]
-        next_seq[room] = int(last) - count + 1
-    seqs = []
+        found = conn.execute(_RESERVE, (room, count, size, now_us, now_us, newest[room]))
+        last = found.fetchone()
+        if last is not None:
+            next_seq[room] = int(last[0]) - count + 1
+    seqs: list[int | None] = []
     rows = []
-    for room, author, update in appends:
-        seq = next_seq[room]
-        next_seq[room] = seq + 1
+    for room, author, update, epoch in appends:
+        seq = next_seq.get(room) if epoch == newest[room] else None
         seqs.append(seq)
-        rows.append((room, seq, now_us, author[:200], update))
-    conn.executemany(_INSERT, rows)
+        if seq is not None:
+            next_seq[room] = seq + 1
+            rows.append((room, seq, now_us, author[:200], update))
+    if rows:
+        conn.executemany(_INSERT, rows)
     return seqs

@@ -13,7 +13,7 @@ from sqlalchemy import and_, delete, func, not_, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.sql import epochs, schema
+from storage.sql import epochs, reset, schema
 from storage.sql.engine import make_engine, write_transaction
 from storage.sql.locks import room_maintenance_lock
 from storage.sql.migrations import check_current, migrate
@@ -21,6 +21,7 @@ from storage.sql.writer import GroupCommitWriter
 from storage.types import (
     AppendResult,
     Epoch,
+    EpochEnd,
     LoadedRoom,
     RoomInfo,
     RoomKey,
@@ -90,9 +91,11 @@ class SqlStore:
         await self._writer.aclose()
         await self.engine.dispose()
 
-    def append(self, room: str, update: bytes, author: str) -> asyncio.Future[AppendResult]:
-        """Queue an update; resolved after its group commit."""
-        return self._writer.submit(room, update, author)
+    def append(
+        self, room: str, update: bytes, author: str, epoch: int = 0
+    ) -> asyncio.Future[AppendResult]:
+        """Queue an update for `room`'s `epoch`; resolved after its group commit."""
+        return self._writer.submit(room, update, author, epoch)
 
     async def flush(self) -> None:
         """Wait for every queued append."""
@@ -111,7 +114,10 @@ class SqlStore:
     async def _load_once(self, room: str, last: bool = False) -> LoadedRoom | None:
         try:
             async with self.engine.begin() as conn:
-                head = (await conn.execute(select(R.c.seq).where(R.c.name == room))).scalar()
+                life = select(R.c.seq, R.c.epoch, R.c.base, R.c.deleted_us.is_not(None))
+                life = life.where(R.c.name == room)
+                head_row = (await conn.execute(life)).first()
+                head, epoch, base, deleted = head_row or (0, 0, 0, False)
                 row = (
                     await conn.execute(
                         select(C.c.seq, C.c.state)
@@ -128,6 +134,9 @@ class SqlStore:
                         .order_by(U.c.seq)
                     )
                 ).all()
+                retired = await epochs.retired_clients(conn, room) if epoch else ()
+                if not last and (await conn.execute(life)).first() != head_row:
+                    return None  # reset meanwhile (PostgreSQL reads per statement)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot load room {room}: {exc}") from exc
         seq = int(tail[-1][0]) if tail else cp_seq
@@ -136,7 +145,10 @@ class SqlStore:
                 return None  # rows folded between the reads: a newer checkpoint covers them
             # Not a race (it persisted): serve what is stored rather than nothing.
             log.error("room %s: stored rows do not continue checkpoint %d", room, cp_seq)
-        return LoadedRoom(seq, cp_state, cp_seq, [bytes(r[1]) for r in tail])
+        updates = [bytes(r[1]) for r in tail]
+        return LoadedRoom(
+            seq, cp_state, cp_seq, updates, int(epoch), int(base), bool(deleted), retired
+        )
 
     async def room_info(self, room: str) -> RoomInfo | None:
         """Summary of one room."""
@@ -277,6 +289,17 @@ class SqlStore:
     async def record_origin(self, room: str, origin: str, epoch: int, seq: int) -> None:
         """Note where `room`'s current epoch was copied from."""
         await epochs.record_origin(self.engine, room, origin, epoch, seq)
+
+    async def end_epoch(self, room: str, how: str, keep: bool) -> EpochEnd:
+        """End the room's epoch (`storage/sql/reset.py`)."""
+        if how not in ("reset", "delete"):
+            raise ValueError(f"how must be reset or delete, not {how!r}")
+        try:
+            async with self.maintenance_lock(room, wait=True):
+                async with write_transaction(self.engine) as conn:
+                    return await reset.end_epoch(conn, room, how, keep)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot {how} room {room}: {exc}") from exc
 
     async def save_text_timeline(self, room: str, base: int, seq: int, data: bytes) -> None:
         """Replace the room's saved text timeline snapshot."""

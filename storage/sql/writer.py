@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from storage.sql import schema
 from storage.sql.engine import write_transaction
 from storage.sql.sqlite_batch import SqliteBatchWriter
-from storage.types import AppendResult, StoreError
+from storage.types import AppendResult, EpochChanged, StoreError
 
 log = logging.getLogger("samepage.storage")
 MAX_BATCH = 2000
@@ -29,6 +29,7 @@ class _Pending:
     update: bytes
     author: str
     future: asyncio.Future[AppendResult]
+    epoch: int = 0
 
 
 class GroupCommitWriter:
@@ -66,13 +67,15 @@ class GroupCommitWriter:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
 
-    def submit(self, room: str, update: bytes, author: str) -> asyncio.Future[AppendResult]:
+    def submit(
+        self, room: str, update: bytes, author: str, epoch: int = 0
+    ) -> asyncio.Future[AppendResult]:
         """Queue one append; returns the future of its commit."""
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         if self._closing:
             future.set_exception(StoreError("store is closed"))
             return future
-        self._queue.append(_Pending(room, update, author, future))
+        self._queue.append(_Pending(room, update, author, future, epoch))
         self._idle.clear()
         self._wakeup.set()
         return future
@@ -112,10 +115,10 @@ class GroupCommitWriter:
         try:
             if self._sqlite is not None:
                 seqs = await self._sqlite.commit(
-                    [(item.room, item.author, item.update) for item in batch], now_us
+                    [(item.room, item.author, item.update, item.epoch) for item in batch], now_us
                 )
                 results = [
-                    AppendResult(item.room, seq, now_us)
+                    None if seq is None else AppendResult(item.room, seq, now_us)
                     for item, seq in zip(batch, seqs, strict=True)
                 ]
             else:
@@ -132,21 +135,33 @@ class GroupCommitWriter:
             return
         self.failures = 0
         for item, result in zip(batch, results, strict=True):
-            if not item.future.done():
+            if item.future.done():
+                continue
+            if result is None:  # the room is in another epoch now: nothing stored
+                item.future.set_exception(
+                    EpochChanged(f"room {item.room} left epoch {item.epoch}: not stored")
+                )
+            else:
                 item.future.set_result(result)
         if self._on_batch is not None:
             self._on_batch(len(batch), time.perf_counter() - started)
 
     async def _write(
         self, conn: AsyncConnection, batch: list[_Pending], now_us: int
-    ) -> list[AppendResult]:
+    ) -> list[AppendResult | None]:
+        newest: dict[str, int] = {}
+        for item in batch:
+            newest[item.room] = max(item.epoch, newest.get(item.room, 0))
         by_room: dict[str, list[int]] = {}
         for index, item in enumerate(batch):
-            by_room.setdefault(item.room, []).append(index)
+            if item.epoch == newest[item.room]:  # older ones: a newer epoch exists
+                by_room.setdefault(item.room, []).append(index)
         last_seqs = await self._reserve_seqs(conn, batch, by_room, now_us)
         results: list[AppendResult | None] = [None] * len(batch)
         rows = []
         for room, indexes in by_room.items():
+            if room not in last_seqs:
+                continue  # fenced: the room's epoch is not the one these were for
             first = last_seqs[room] - len(indexes) + 1
             for offset, index in enumerate(indexes):
                 item = batch[index]
@@ -160,8 +175,9 @@ class GroupCommitWriter:
                     }
                 )
                 results[index] = AppendResult(room, first + offset, now_us)
-        await conn.execute(generic_insert(schema.updates), rows)
-        return [r for r in results if r is not None]
+        if rows:
+            await conn.execute(generic_insert(schema.updates), rows)
+        return results
 
     async def _reserve_seqs(
         self,
@@ -180,6 +196,7 @@ class GroupCommitWriter:
                 "bytes": sum(len(batch[i].update) for i in indexes),
                 "created_us": now_us,
                 "updated_us": now_us,
+                "epoch": batch[indexes[0]].epoch,
             }
             for room, indexes in sorted(by_room.items())  # one lock order for every node
         ]
@@ -192,7 +209,9 @@ class GroupCommitWriter:
 
 def _reserve_statement(insert: Any) -> Any:
     """`INSERT INTO rooms ... ON CONFLICT (name) DO UPDATE seq = seq + excluded.seq ...
-    RETURNING name, seq`: adds each room's count to its seq and returns the new last."""
+    WHERE rooms.epoch = excluded.epoch RETURNING name, seq`: adds each room's count to
+    its seq and returns the new last — only for rooms still in the epoch the appends
+    were made for (a reset or delete moved the others on: their appends are refused)."""
     rooms = schema.rooms
     stmt = insert(rooms)
     return stmt.on_conflict_do_update(
@@ -201,5 +220,7 @@ def _reserve_statement(insert: Any) -> Any:
             "seq": rooms.c.seq + stmt.excluded.seq,
             "bytes": rooms.c.bytes + stmt.excluded.bytes,
             "updated_us": stmt.excluded.updated_us,
+            "deleted_us": None,  # written again after a delete: it exists again
         },
+        where=rooms.c.epoch == stmt.excluded.epoch,
     ).returning(rooms.c.name, rooms.c.seq)

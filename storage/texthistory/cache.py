@@ -176,6 +176,13 @@ class TextTimelines:
                     log.warning("saved text timeline of %s unreadable: %s", room, exc)
         return entry.frozen
 
+    def forget(self, room: str) -> None:
+        """The room was reset or deleted: drop its timeline, unsaved (its next read
+        builds the new document's from the checkpoint at the new epoch's base)."""
+        entry = self._rooms.pop(room, None)
+        if entry is not None:
+            entry.cancel()
+
     def unloaded(self, room: str) -> None:
         """The room was unloaded: save its timeline if it moved since the last save."""
         entry = self._rooms.get(room)

@@ -51,9 +51,11 @@ class GatedStore(MemoryStore):
         self.fail_loads = 0
         self.committed: list[AppendResult] = []
 
-    def append(self, room: str, update: bytes, author: str) -> asyncio.Future[AppendResult]:
+    def append(
+        self, room: str, update: bytes, author: str, epoch: int = 0
+    ) -> asyncio.Future[AppendResult]:
         """Resolve only after the commit gate is open."""
-        inner = super().append(room, update, author)
+        inner = super().append(room, update, author, epoch)
         outer: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
 
         async def commit() -> None:

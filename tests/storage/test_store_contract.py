@@ -238,3 +238,75 @@ async def test_a_fork_origin_is_recorded_for_the_current_epoch(store: Store) -> 
     assert epoch.ended_us is None and not epoch.kept
     info = await store.room_info("copy")
     assert info is not None and (info.epoch, info.base, info.deleted) == (0, 0, False)
+
+
+async def test_reset_keeps_the_old_epoch_readable_and_fences_its_appends(store: Store) -> None:
+    from pycrdt import get_state
+
+    from storage.types import EpochChanged
+    from sync.protocol import decode_state_vector
+
+    updates, texts = edits(5)
+    for update in updates:
+        await store.append("r", update, "ana")
+    await store.flush()
+    await build_checkpoint(store, "r", 3)
+    await store.add_version("r", 4, "four", "ana")
+    end = await store.end_epoch("r", "reset", keep=True)
+    assert (end.epoch, end.last_seq, end.base) == (1, 5, 6) and end.archive
+    info = await store.room_info("r")
+    assert info is not None and (info.epoch, info.base, info.seq, info.deleted) == (1, 6, 6, False)
+    loaded = await store.load("r")
+    assert (loaded.epoch, loaded.seq, loaded.tail) == (1, 6, [])
+    assert text_of(loaded.checkpoint) == ""
+    [retired] = loaded.retired
+    writer = set(decode_state_vector(get_state(updates[0])))
+    assert writer <= set(decode_state_vector(retired))
+    # the old epoch, under its archive key, as it was
+    assert text_of(await doc_at(store, end.archive, 5)) == texts[4]
+    assert text_of(await doc_at(store, end.archive, 2)) == texts[1]
+    assert [v.label for v in await store.list_versions(end.archive)] == ["four"]
+    assert await store.list_versions("r") == [] and await store.history("r") == []
+    assert [r.name for r in await store.list_rooms()] == ["r"]
+    epochs = await store.list_epochs("r")
+    assert [(e.epoch, e.ended_by, e.last_seq, e.kept) for e in epochs] == [
+        (0, "reset", 5, True),
+        (1, None, None, False),
+    ]
+    # an append for the old epoch is refused; the new epoch's go on after the gap
+    with pytest.raises(EpochChanged):
+        await store.append("r", updates[0], "stale", epoch=0)
+    fresh, fresh_texts = edits(2)
+    assert (await store.append("r", fresh[0], "bo", epoch=1)).seq == 7
+    assert (await store.append("r", fresh[1], "bo", epoch=1)).seq == 8
+    assert text_of(await doc_at(store, "r", 8)) == fresh_texts[1]
+    assert text_of(await doc_at(store, "r", 7)) == fresh_texts[0]
+    assert [r.seq for r in await store.history("r")] == [8, 7]
+
+
+async def test_delete_drops_every_epoch_and_the_room_comes_back_empty(store: Store) -> None:
+    updates, _ = edits(3)
+    for update in updates:
+        await store.append("d", update, "ana")
+    await store.flush()
+    first = await store.end_epoch("d", "reset", keep=True)
+    await store.append("d", updates[0], "ana", epoch=1)
+    await store.flush()
+    end = await store.end_epoch("d", "delete", keep=False)
+    assert (end.epoch, end.archive) == (2, None)
+    assert await store.history(first.archive or "") == []
+    assert await store.room_info(first.archive or "") is None
+    info = await store.room_info("d")
+    assert info is not None and info.deleted and info.seq == info.base
+    assert "d" not in [r.name for r in await store.list_rooms()]
+    assert [(e.epoch, e.ended_by, e.kept) for e in await store.list_epochs("d")] == [
+        (0, "reset", False),
+        (1, "delete", False),
+        (2, None, False),
+    ]
+    assert len((await store.load("d")).retired) == 2
+    await store.append("d", updates[0], "bo", epoch=2)
+    await store.flush()
+    info = await store.room_info("d")
+    assert info is not None and not info.deleted
+    assert "d" in [r.name for r in await store.list_rooms()]

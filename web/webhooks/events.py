@@ -173,6 +173,10 @@ class WebhookEvents(RoomListener):
         except Exception as exc:  # Redis or the database down: this report is lost
             log.warning("room.changed of %s not reported: %r", room, exc)
 
+    def on_reset(self, name: str, epoch: int, here: bool) -> None:
+        """Changes of the old document not reported yet are moot."""
+        self.forget(name)
+
     def forget(self, room: str) -> None:
         """The room was reset or deleted: what was pending for it is moot."""
         self.debouncer.forget(room)
