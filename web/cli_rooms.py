@@ -15,7 +15,6 @@ from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 from sync.names import check_room_name
 from web.cli_live import auth_headers, refused, serving_holder
-from web.settings import env_default
 
 COMMANDS = {"reset", "delete"}
 
@@ -28,7 +27,7 @@ def add_commands(sub: Any) -> None:
     ):
         parser = sub.add_parser(name, help=text)
         parser.add_argument("room")
-        parser.add_argument("--db", default=env_default("db", "samepage.db"))
+        parser.add_argument("--db", default="samepage.db", help="SQLite path or SQLAlchemy URL")
         if name == "reset":
             parser.add_argument(
                 "--no-keep-history",
@@ -37,8 +36,8 @@ def add_commands(sub: Any) -> None:
                 help="drop the old history instead of keeping it readable as an epoch",
             )
         parser.add_argument("--url", help="the server to ask (default: the one holding --db)")
-        parser.add_argument("--token", default=env_default("token", None), help="an admin token")
-        parser.add_argument("--secret", default=env_default("secret", None), help="sign one")
+        parser.add_argument("--token", default=None, help="an admin token")
+        parser.add_argument("--secret", default=None, help="sign one")
 
 
 def _say(room: str, how: str, body: dict[str, Any]) -> None:
