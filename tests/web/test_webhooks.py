@@ -139,11 +139,11 @@ async def test_a_hanging_receiver_holds_nothing(tmp_path: Path) -> None:
                         async with httpx.AsyncClient(timeout=2) as http:
                             assert (await http.get(server.http + "/healthz")).status_code == 200
                         worst = max(worst, time.monotonic() - t0)
-                    assert worst < 0.5
+                    assert worst < 1.0  # a hanging receiver holds one sender, not the loop
                 await eventually(
                     lambda: bool(healthy.events("room.changed")), what="healthy gets it"
                 )
-                assert time.monotonic() - started < 5
+                assert time.monotonic() - started < 10  # not held by the hanging one's 1 s timeouts
                 assert await client.text() == "43210"
                 await client.close()
             metrics = ""
