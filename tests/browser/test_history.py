@@ -72,17 +72,24 @@ async def open_history(tab: Tab, api: Api) -> int:
     return head
 
 
-async def scrub_to(page: Page, index: int) -> int:
-    """Drag-free scrubbing with the keyboard: Home, then → `index` times; the seq shown."""
+async def scrub_to(page: Page, seq: int) -> int:
+    """Drag-free scrubbing with the keyboard: Home (version 1), then → until version
+    `seq` (the slider runs over the versions); returns once its text is shown."""
     slider = page.locator("#history-slider")
     await slider.focus()
     await page.keyboard.press("Home")
-    for _ in range(index):
+    for _ in range(seq - 1):
         await page.keyboard.press("ArrowRight")
-    await expect(slider).to_have_value(str(index))
-    seq = await page.locator("#version-banner").get_attribute("data-seq")
-    assert seq is not None
-    return int(seq)
+    await expect(slider).to_have_value(str(seq))
+    await until_shown(page, seq)
+    return seq
+
+
+async def until_shown(page: Page, seq: int) -> None:
+    """Until the version view holds version `seq` (it comes from the server)."""
+    banner = page.locator("#version-banner")
+    await expect(banner).to_have_attribute("data-seq", str(seq))
+    await expect(banner).to_have_attribute("data-shown-seq", str(seq))
 
 
 async def test_scrub_shows_that_version_read_only(
@@ -145,6 +152,7 @@ async def test_scrub_shows_that_version_read_only(
     # where the named version is.
     await page.locator(".entry-version", has_text="First draft").click()
     draft_seq = int(await banner.get_attribute("data-seq") or 0)
+    await until_shown(page, draft_seq)
     assert (
         await version_text(page)
         == await api.text_at(draft_seq)
@@ -330,13 +338,7 @@ async def test_restore_of_accented_text_and_emoji_in_every_tab(
 
     await open_history(bob, api)
     page = bob.page
-    index = target_seq
-    for _ in range(3):  # the slider counts stored updates; land on the seq itself
-        seq = await scrub_to(page, index)
-        if seq == target_seq:
-            break
-        index += target_seq - seq
-    assert seq == target_seq
+    await scrub_to(page, target_seq)
     assert await version_text(page) == first
     await page.click("#history-restore")
     await expect(page.locator("#restore-dialog")).to_be_visible()

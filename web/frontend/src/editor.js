@@ -68,10 +68,9 @@ function main () {
     me.name = claims.name.slice(0, 40) // the server knows us by this name
     me.isNew = false
   }
-  awareness.setLocalState({
-    user: { name: me.name, color: me.color, colorLight: me.colorLight },
-    typing: false
-  })
+  // A token's user is one person wherever they are; otherwise this browser is.
+  if (typeof claims.sub === 'string' && claims.sub) me.id = `user:${claims.sub.slice(0, 64)}`
+  awareness.setLocalState({ user: userState(me), typing: false })
 
   const typing = new TypingSignal(awareness)
   // Writable or not; the History panel also locks it while a past version is shown.
@@ -183,6 +182,9 @@ function main () {
   window.samepage = { doc, ytext, provider, awareness, view, local, tracker, presence, history }
 }
 
+/** What others see of us (y-codemirror reads name and colours; `id` groups our tabs). */
+const userState = (me) => ({ name: me.name, color: me.color, colorLight: me.colorLight, id: me.id })
+
 /** The name dialog: asked once on a first visit, again when clicking your own chip. */
 function askName (awareness, me, firstTime) {
   const dialog = $('name-dialog')
@@ -190,11 +192,15 @@ function askName (awareness, me, firstTime) {
   const input = $('name-input')
   input.value = me.name
   $('name-title').textContent = firstTime ? 'Welcome! What should others call you?' : 'Your name'
+  // "Keep suggested" is not a submit button: Enter in the field submits the form with
+  // its default button, "Save name", and keeps what was typed.
+  $('name-keep').onclick = () => dialog.close('cancel')
+  dialog.returnValue = ''
   dialog.onclose = () => {
     const name = dialog.returnValue === 'ok' ? cleanName(input.value) : null
     if (name) me.name = name
     if (name || firstTime) saveName(me.name) // dismissing keeps the suggested name
-    awareness.setLocalStateField('user', { name: me.name, color: me.color, colorLight: me.colorLight })
+    awareness.setLocalStateField('user', userState(me))
   }
   dialog.showModal()
   input.select()

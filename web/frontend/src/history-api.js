@@ -2,7 +2,7 @@
 // token as a Bearer header.
 import { Replay, fromBase64 } from './replay.js'
 
-const PAGE = 5000 // the most updates the server returns per call
+const PAGE = 1000 // updates per call while playing (the server returns up to 5000)
 const SESSIONS = 200 // sessions listed in the timeline (the slider covers every update)
 
 /** One room's history API. */
@@ -35,39 +35,52 @@ export class HistoryApi {
     })
   }
 
-  /**
-   * Append every update newer than `replay` to it, and return {head, sessions, versions}.
-   * `progress(done, head)` is called between pages.
-   */
-  async load (replay, progress = () => {}) {
-    const [info, sessions, versions] = await Promise.all([
-      this.json(''),
-      this.json(`/history?group=session&limit=${SESSIONS}`),
-      this.json('/versions')
-    ])
-    const head = info.seq
+  /** What the panel opens with: {head, versions} (no updates: versions are read one
+   * at a time with `version`, and playback loads `steps` as it goes). */
+  async overview () {
+    const [info, versions] = await Promise.all([this.json(''), this.json('/versions')])
     this.origin = info.origin || null
-    let prev = replay.lastSeq
-    let after = prev
-    while (after < head) {
-      const upto = Math.min(head, after + PAGE)
-      const rows = await this.json(`/updates?after=${after}&upto=${upto}&limit=${PAGE}`)
-      const steps = []
+    return { head: info.seq, versions }
+  }
+
+  /** The timeline's edit sessions, newest first (slower on long histories: the panel
+   * does not wait for them). */
+  sessions () { return this.json(`/history?group=session&limit=${SESSIONS}`) }
+
+  /** Version `seq`: {seq, text, step: {seq, time, author}}, the text from the server's
+   * `content?at=` (a text timeline there: a few ms whatever the history's length). */
+  async version (seq) {
+    const [response, rows] = await Promise.all([
+      this.request(`/content?at=${seq}&format=text`),
+      this.json(`/history?before=${seq + 1}&limit=1`)
+    ])
+    const text = await response.text()
+    const step = rows[0] || { seq, time: null, author: null }
+    return { seq, text, step: { seq, time: step.time, author: step.author } }
+  }
+
+  /**
+   * The stored updates after..upto as replay steps {seq, time, author, update}, in pages.
+   * The first step, and any after a gap left by compaction, is the full state at its seq
+   * (`previous` = the seq of the step before `after`'s, null when there is none).
+   */
+  async steps (after, upto, previous = null) {
+    const steps = []
+    let prev = previous
+    for (let at = after; at < upto; at = Math.min(upto, at + PAGE)) {
+      const end = Math.min(upto, at + PAGE)
+      const rows = await this.json(`/updates?after=${at}&upto=${end}&limit=${PAGE}`)
       for (const row of rows) {
         let update = fromBase64(row.update)
-        if (Replay.needsFullState(prev, row.seq)) {
-          // Compaction removed the rows before this one: start from the full state here.
+        if (prev === null || Replay.needsFullState(prev, row.seq)) {
           const response = await this.request(`/content?at=${row.seq}&format=yjs`)
           update = new Uint8Array(await response.arrayBuffer())
         }
         steps.push({ seq: row.seq, time: row.time, author: row.author, update })
         prev = row.seq
       }
-      replay.append(steps)
-      after = upto
-      if (after < head) progress(after, head)
     }
-    return { head: Math.max(head, replay.lastSeq), sessions, versions }
+    return steps
   }
 
   /** Name version `seq` (the head when null). */

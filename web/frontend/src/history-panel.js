@@ -1,9 +1,12 @@
 // The History panel of the editor page: a timeline of sessions and named versions, a
-// slider over every stored update, playback, change highlights against the current
-// version, naming and restoring. Past versions are shown in a separate read-only view
-// (version-view.js); the live view and its Y.Text binding stay as they are.
-import { Replay } from './replay.js'
-import { formatWhen, bannerText, stepDelay } from './timeline.js'
+// slider over every version (seq 1..head), playback, change highlights against the
+// current version, naming and restoring. The slider reads one version at a time from
+// the server (`content?at=`, version-fetch.js); Play streams the stored updates
+// (player.js): nothing loads the whole history. Past versions are shown in a separate
+// read-only view (version-view.js); the live view and its Y.Text binding stay as they are.
+import { Player } from './player.js'
+import { VersionFetch } from './version-fetch.js'
+import { formatWhen, bannerText } from './timeline.js'
 import { diffTexts } from './textdiff.js'
 import { VersionView } from './version-view.js'
 import { HistoryApi } from './history-api.js'
@@ -25,11 +28,11 @@ export class HistoryPanel {
     this.awareness = awareness
     this.ytext = ytext
     this.liveView = liveView
-    this.replay = new Replay()
     this.sessions = []
     this.versions = []
     this.head = 0
-    this.index = -1 // the step shown while viewing
+    this.seq = 0 // the version shown while viewing
+    this.step = null // its {seq, time, author} once loaded
     this.viewing = false
     this.playing = false
     this.loading = null
@@ -48,9 +51,18 @@ export class HistoryPanel {
       awareness,
       onPick: (seq) => {
         this.pause()
-        this.show(this.replay.indexOfSeq(seq))
+        this.show(seq)
       },
       onLive: () => this.backToLive()
+    })
+    this.fetch = new VersionFetch(this.api, {
+      onVersion: (version) => this.showVersion(version),
+      onError: (err) => this.say(`Could not load that version (${err.message}).`, 'error')
+    })
+    this.player = new Player(this.api, {
+      onStep: (step, text) => this.showStep(step, text),
+      onEnd: () => this.pause(),
+      onError: (err) => this.say(`Could not play the history (${err.message}).`, 'error')
     })
     this.note = $('history-note')
     this.restoreButton = $('history-restore')
@@ -174,50 +186,91 @@ export class HistoryPanel {
   }
 
   async load () {
-    const { head, sessions, versions } = await this.api.load(this.replay, (done, total) => {
-      this.position.textContent = `Loading… ${done} of ${total}`
-    })
+    const sessions = this.api.sessions()
+    const { head, versions } = await this.api.overview()
+    if (head < this.head) this.fetch.clear() // the room was reset: its versions are new
     this.head = head
-    this.sessions = sessions
     this.versions = versions
     this.renderScrubber()
-    this.timeline.render(sessions, versions, head)
-    this.markTimeline()
+    this.renderTimeline()
     this.renderMarks()
     renderOrigin($('history-origin'), this.api.origin)
+    // The slider is usable now; the sessions of a long history may take a moment more.
+    const turn = (this.sessionsTurn = (this.sessionsTurn || 0) + 1)
+    this.panel.dataset.sessions = 'loading'
+    sessions
+      .then((found) => {
+        if (turn !== this.sessionsTurn) return
+        this.sessions = found
+        this.renderTimeline()
+      })
+      .catch((err) => this.say(`Could not load the edit sessions (${err.message}).`, 'error'))
+      .finally(() => { if (turn === this.sessionsTurn) delete this.panel.dataset.sessions })
+  }
+
+  renderTimeline () {
+    this.timeline.render(this.sessions, this.versions, this.head)
+    this.markTimeline()
   }
 
   // ---------- viewing a version ----------
 
-  /** Show step `index` read-only in place of the live editor. */
-  show (index, follow = false) {
-    const steps = this.replay.steps
-    if (!steps.length) return
-    index = Math.max(0, Math.min(index, steps.length - 1))
-    this.index = index
+  /** Show version `seq` read-only in place of the live editor (its text follows from
+   * the server; the slider and the banner move at once). */
+  show (seq) {
+    if (this.head < 1) return
+    this.seq = Math.max(1, Math.min(seq, this.head))
+    this.enterViewing()
+    this.banner.dataset.seq = String(this.seq)
+    this.renderScrubber()
+    this.markTimeline()
+    this.fetch.want(this.seq)
+  }
+
+  /** A version arrived: show it if it is still the one wanted. */
+  showVersion ({ seq, text, step }) {
+    if (!this.viewing || this.playing || seq !== this.seq) return
+    this.versionView.show(text, false)
+    this.shown(step)
+    this.scheduleDiff()
+  }
+
+  /** A step of playback. */
+  showStep (step, text) {
+    this.seq = step.seq
+    this.enterViewing()
+    this.versionView.show(text, true)
+    this.banner.dataset.seq = String(step.seq)
+    this.shown(step)
+    this.renderScrubber()
+    this.markTimeline()
+  }
+
+  shown (step) {
+    this.step = step
+    this.banner.dataset.shownSeq = String(step.seq)
+    $('version-text').textContent = bannerText(step)
+  }
+
+  enterViewing () {
     if (this.versionView === null) {
       this.versionView = new VersionView(this.paper, `Past version of ${this.room} (read-only)`)
     }
-    this.versionView.show(this.replay.textAt(index), follow)
-    const step = steps[index]
-    if (!this.viewing) {
-      this.viewing = true
-      this.lockLive(true)
-      this.paper.dataset.viewing = 'true'
-      this.banner.hidden = false
-    }
-    this.banner.dataset.seq = String(step.seq)
-    $('version-text').textContent = bannerText(step)
-    this.renderScrubber()
-    this.markTimeline()
-    this.scheduleDiff()
+    if (this.viewing) return
+    this.viewing = true
+    this.lockLive(true)
+    this.paper.dataset.viewing = 'true'
+    this.banner.hidden = false
   }
 
   backToLive () {
     this.pause()
+    this.fetch.cancel()
     if (!this.viewing) return
     this.viewing = false
-    this.index = -1
+    this.seq = 0
+    this.step = null
+    delete this.banner.dataset.shownSeq
     delete this.paper.dataset.viewing
     this.banner.hidden = true
     this.lockLive(false)
@@ -241,45 +294,21 @@ export class HistoryPanel {
   // ---------- playback ----------
 
   play () {
-    const steps = this.replay.steps
-    if (steps.length < 2) return
-    if (!this.viewing || this.index >= steps.length - 1) this.show(0)
+    if (this.head < 2) return
+    const from = this.viewing && this.seq < this.head ? this.seq : 1
     this.playing = true
+    this.fetch.cancel()
     this.playButton.dataset.playing = 'true'
     this.playButton.setAttribute('aria-label', 'Pause')
     this.banner.setAttribute('aria-live', 'off') // not one announcement per step
+    this.enterViewing()
     this.versionView.highlight(null)
-    this.clock = performance.now()
-    this.budget = 0
-    this.tick()
-  }
-
-  tick () {
-    if (!this.playing) return
-    const now = performance.now()
-    this.budget += now - this.clock
-    this.clock = now
-    const steps = this.replay.steps
-    const speed = this.speed.value === 'uniform' ? 'uniform' : Number(this.speed.value)
-    const end = steps.length - 1
-    let i = this.index
-    while (i < end) {
-      const delay = stepDelay(steps, i, i + 1, speed, steps.length)
-      if (this.budget < delay) break
-      this.budget -= delay
-      i++
-    }
-    if (i !== this.index) this.show(i, true)
-    if (i >= end) {
-      this.pause()
-      return
-    }
-    const wait = stepDelay(steps, i, i + 1, speed, steps.length) - this.budget
-    this.timers.play = setTimeout(() => this.tick(), Math.max(16, wait))
+    const speed = () => (this.speed.value === 'uniform' ? 'uniform' : Number(this.speed.value))
+    this.player.start(from, this.head, speed)
   }
 
   pause () {
-    clearTimeout(this.timers.play)
+    this.player.stop()
     if (!this.playing) return
     this.playing = false
     delete this.playButton.dataset.playing
@@ -294,7 +323,7 @@ export class HistoryPanel {
     const label = raw.trim()
     if (!label) return this.nameInput.focus()
     try {
-      await this.api.nameVersion(label, this.viewing ? this.replay.steps[this.index].seq : null)
+      await this.api.nameVersion(label, this.viewing ? this.seq : null)
       this.nameForm.hidden = true
       this.nameInput.value = ''
       this.say(`Named “${label}”.`)
@@ -306,10 +335,11 @@ export class HistoryPanel {
 
   confirmRestore () {
     if (!this.viewing) return
-    const step = this.replay.steps[this.index]
+    const step = this.step && this.step.seq === this.seq ? this.step : { seq: this.seq }
     const dialog = $('restore-dialog')
     $('restore-title').textContent = `Restore version ${step.seq}?`
-    $('restore-when').textContent = formatWhen(step.time) + (step.author ? ` by ${step.author}` : '')
+    $('restore-when').textContent = (step.time ? formatWhen(step.time) : `version ${step.seq}`) +
+      (step.author ? ` by ${step.author}` : '')
     dialog.onclose = () => {
       if (dialog.returnValue === 'restore') this.restore(step.seq)
     }
@@ -330,7 +360,7 @@ export class HistoryPanel {
   }
 
   /** The version shown (the head when live). */
-  get shownSeq () { return this.viewing ? this.replay.steps[this.index].seq : this.head }
+  get shownSeq () { return this.viewing ? this.seq : this.head }
 
   async restore (seq, undo = false) {
     try {
@@ -365,14 +395,14 @@ export class HistoryPanel {
   }
 
   renderScrubber () {
-    const steps = this.replay.steps
-    const last = Math.max(0, steps.length - 1)
-    this.slider.max = String(last)
-    this.slider.disabled = steps.length === 0
-    this.playButton.disabled = steps.length < 2
-    this.slider.value = String(this.viewing ? this.index : last)
-    const seq = this.viewing ? steps[this.index].seq : this.head
-    const text = steps.length === 0
+    const empty = this.head < 1
+    this.slider.min = '1'
+    this.slider.max = String(Math.max(1, this.head))
+    this.slider.disabled = empty
+    this.playButton.disabled = this.head < 2
+    const seq = this.viewing ? this.seq : this.head
+    this.slider.value = String(Math.max(1, seq))
+    const text = empty
       ? 'No edits yet'
       : this.viewing ? `Version ${seq} of ${this.head}` : `Current version · ${this.head}`
     this.position.textContent = text
@@ -382,19 +412,19 @@ export class HistoryPanel {
     this.restoreButton.disabled = atHead
     this.restoreButton.title = atHead ? 'Pick an earlier version to restore it' : `Make version ${seq} the current text`
     this.nameButton.textContent = this.viewing ? `Name version ${seq}` : 'Name this version'
-    this.nameButton.disabled = steps.length === 0
-    this.forkButton.disabled = steps.length === 0
+    this.nameButton.disabled = empty
+    this.forkButton.disabled = empty
     this.forkButton.textContent = this.viewing ? `Make a copy from version ${seq}` : 'Make a copy from this version'
   }
 
   /** Named versions as small flags along the slider. */
   renderMarks () {
     const marks = $('history-marks')
-    const last = this.replay.length - 1
+    const last = this.head - 1
     if (!marks || last < 1) return marks?.replaceChildren()
     marks.replaceChildren(...this.versions.map((version) => {
       const mark = el('span', 'slider-mark')
-      const at = this.replay.indexOfSeq(version.seq) / last
+      const at = Math.max(0, version.seq - 1) / last
       mark.style.setProperty('--at', String(at))
       mark.title = version.label
       return mark
@@ -402,7 +432,7 @@ export class HistoryPanel {
   }
 
   markTimeline () {
-    this.timeline.mark(this.viewing ? this.replay.steps[this.index].seq : null)
+    this.timeline.mark(this.viewing ? this.seq : null)
   }
 
   later (name, ms, fn) {

@@ -2,6 +2,7 @@
 
 const NAME_KEY = 'samepage:name'
 const COLOR_KEY = 'samepage:color'
+const ID_KEY = 'samepage:id'
 
 /** Colours readable as caret, label background (white text) and light selection. */
 export const PALETTE = [
@@ -50,7 +51,18 @@ export function loadIdentity () {
     color = pick(PALETTE)
     store?.setItem(COLOR_KEY, color)
   }
-  return { name, color, colorLight: lighten(color), isNew }
+  return { name, color, colorLight: lighten(color), isNew, id: browserId() }
+}
+
+/** This browser's id (shared by its tabs, so one person in three tabs is one person). */
+export function browserId () {
+  const store = storage()
+  let id = store?.getItem(ID_KEY)
+  if (!id || !/^[0-9a-z]{8,32}$/.test(id)) {
+    id = Array.from({ length: 16 }, () => Math.floor(Math.random() * 36).toString(36)).join('')
+    store?.setItem(ID_KEY, id)
+  }
+  return id
 }
 
 /** Remember the chosen name. */

@@ -14,6 +14,7 @@ export function peopleOf (awareness, now = Date.now()) {
     const fresh = !meta || now - meta.lastUpdated < TYPING_STALE_MS
     people.push({
       clientId,
+      id: typeof user.id === 'string' && user.id ? user.id.slice(0, 80) : `client:${clientId}`,
       name: user.name.slice(0, 40),
       color: /^#[0-9a-f]{6}$/i.test(user.color) ? user.color : '#64748b',
       local: clientId === awareness.clientID,
@@ -23,6 +24,28 @@ export function peopleOf (awareness, now = Date.now()) {
   return people.sort((a, b) => (b.local - a.local) || a.name.localeCompare(b.name) ||
     a.clientId - b.clientId)
 }
+
+/** One entry per person (tabs sharing a browser, or a token's user, are one person):
+ * {…the first tab's fields, tabs, clientIds}, typing when any tab is; local when one of
+ * the tabs is this one (then its name and colour are this tab's). Order kept. */
+export function groupPeople (people) {
+  const byId = new Map()
+  for (const person of people) {
+    const group = byId.get(person.id)
+    if (!group) {
+      byId.set(person.id, { ...person, tabs: 1, clientIds: [person.clientId] })
+      continue
+    }
+    group.tabs++
+    group.clientIds.push(person.clientId)
+    group.typing = group.typing || person.typing
+    if (person.local) Object.assign(group, { local: true, name: person.name, color: person.color })
+  }
+  return [...byId.values()].sort((a, b) => (b.local - a.local) || a.name.localeCompare(b.name))
+}
+
+/** "3 tabs" after a name ("" for one). */
+export const tabsLabel = (tabs) => (tabs > 1 ? `${tabs} tabs` : '')
 
 /** "Alice is typing…", "Alice and Bob are typing…", "Alice, Bob and 2 others are typing…". */
 export function typingText (names) {
@@ -38,7 +61,10 @@ function chip (person, onRename) {
   el.className = 'person' + (person.local ? ' person-local' : '')
   el.dataset.clientId = String(person.clientId)
   el.style.setProperty('--person-color', person.color)
-  el.title = person.local ? 'You — click to change your name' : person.name
+  const tabs = tabsLabel(person.tabs || 1)
+  el.title = person.local
+    ? 'You — click to change your name'
+    : person.name + (tabs ? ` (${tabs})` : '')
   const avatar = document.createElement('span')
   avatar.className = 'avatar'
   avatar.textContent = initials(person.name)
@@ -47,10 +73,16 @@ function chip (person, onRename) {
   name.className = 'person-name'
   name.textContent = person.name
   el.append(avatar, name)
+  if (tabs && !person.local) {
+    const count = document.createElement('span')
+    count.className = 'tabs'
+    count.textContent = `· ${tabs}`
+    el.append(count)
+  }
   if (person.local) {
     const you = document.createElement('span')
     you.className = 'you'
-    you.textContent = '(you)'
+    you.textContent = tabs ? `(you · ${tabs})` : '(you)'
     el.append(you)
     el.type = 'button'
     el.addEventListener('click', onRename)
@@ -76,7 +108,7 @@ export class PresenceView {
   }
 
   render () {
-    const people = peopleOf(this.awareness)
+    const people = groupPeople(peopleOf(this.awareness))
     const key = JSON.stringify(people)
     if (key === this.lastKey) return
     this.lastKey = key

@@ -50,7 +50,7 @@ export function formatWhen (iso, now = new Date(), locale = undefined) {
 
 /** The banner: "Viewing version 42 — Today 21:03 by Alice". */
 export function bannerText (step, now = new Date(), locale = undefined) {
-  const when = formatWhen(step.time, now, locale)
+  const when = step.time ? formatWhen(step.time, now, locale) : ''
   return `Viewing version ${step.seq}${when ? ` — ${when}` : ''}${step.author ? ` by ${step.author}` : ''}`
 }
 

@@ -1,5 +1,5 @@
-// HistoryApi.load against a fake server: paging, the token header, gaps bridged by the
-// full state at the first row after them.
+// HistoryApi against a fake server: paging, the token header, the first step and gaps
+// bridged by the full state at their seq, and the panel's overview without updates.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
@@ -41,26 +41,44 @@ function fakeServer (n, missing = new Set()) {
   return { doc, calls }
 }
 
-test('loads every page, sends the token, and bridges compaction gaps', async () => {
-  const missing = new Set([3, 4, 5, 6000, 6001])
-  const { doc, calls } = fakeServer(7000, missing)
+test('steps: pages of updates, the token, the first step and gaps as full states', async () => {
+  const missing = new Set([3, 4, 5, 2500, 2501])
+  const { doc, calls } = fakeServer(3000, missing)
   const api = new HistoryApi('', 'r x', 'tok')
   const replay = new Replay()
-  const progress = []
-  const result = await api.load(replay, (done, head) => progress.push([done, head]))
-  assert.equal(result.head, 7000)
-  assert.equal(replay.length, 7000 - missing.size)
-  assert.deepEqual(progress, [[5000, 7000]])
+  replay.append(await api.steps(0, 3000))
+  assert.equal(replay.length, 3000 - missing.size)
   assert.ok(calls.every((c) => c.auth === 'Bearer tok'))
-  const contents = calls.filter((c) => c.url.includes('/content')).map((c) => c.url)
-  assert.deepEqual(contents.map((u) => new URL(u, 'http://x').searchParams.get('at')), ['6', '6002'])
+  const at = (name) => calls.filter((c) => c.url.includes(name))
+    .map((c) => new URL(c.url, 'http://x').searchParams)
+  assert.deepEqual(at('/content').map((p) => p.get('at')), ['1', '6', '2502'])
+  assert.deepEqual(at('/updates').map((p) => [p.get('after'), p.get('upto')]),
+    [['0', '1000'], ['1000', '2000'], ['2000', '3000']])
   assert.equal(replay.textAt(replay.indexOfSeq(6)), doc.getText('content').toString().slice(0, 6))
   assert.equal(replay.textAt(replay.length - 1), doc.getText('content').toString())
 
-  // A second load asks only for what is new.
+  // Playback from version 2000: its state first, then each update after it.
   calls.length = 0
-  await api.load(replay)
+  const later = new Replay()
+  later.append(await api.steps(1999, 2010))
+  assert.deepEqual(at('/content').map((p) => p.get('at')), ['2000'])
+  assert.equal(later.textAt(0), doc.getText('content').toString().slice(0, 2000))
+  assert.equal(later.textAt(later.length - 1), doc.getText('content').toString().slice(0, 2010))
+})
+
+test('overview asks for no update; version reads one text and its author', async () => {
+  const { calls } = fakeServer(10)
+  const api = new HistoryApi('', 'r x', null)
+  const { head } = await api.overview()
+  assert.equal(head, 10)
   assert.equal(calls.filter((c) => c.url.includes('/updates')).length, 0)
+  globalThis.fetch = async (url) => {
+    const u = new URL(url, 'http://x')
+    if (u.pathname.endsWith('/content')) return { ok: true, text: async () => `text ${u.searchParams.get('at')}` }
+    return { ok: true, json: async () => [{ seq: 7, time: '2026-11-25T21:00:00Z', author: 'Zoë' }] }
+  }
+  const version = await api.version(7)
+  assert.deepEqual(version, { seq: 7, text: 'text 7', step: { seq: 7, time: '2026-11-25T21:00:00Z', author: 'Zoë' } })
 })
 
 test('an error answer throws with the server detail', async () => {

@@ -61,3 +61,25 @@ test('token claims are read without verifying', async () => {
   assert.deepEqual(claimsOf(`x.${payload}.sig`), { perm: 'read', name: 'Zoë' })
   assert.deepEqual(claimsOf('garbage'), {})
 })
+
+test('one person in several tabs is one entry with a tab count', async () => {
+  const { groupPeople, tabsLabel } = await import('../src/presence.js')
+  const now = 100_000
+  const me = { name: 'Grace', color: '#abcdef', id: 'b1' }
+  const alice = { name: 'Alice', color: '#123456', id: 'b2' }
+  const people = peopleOf(awareness([
+    [1, { user: me }], [5, { user: me }], [7, { user: { ...me, name: 'Grace (old tab)' } }],
+    [2, { user: alice, typing: true }], [3, { user: alice }],
+    [4, { user: { name: 'Bob', color: '#654321' } }], [6, { user: { name: 'Bob', color: '#654321' } }]
+  ], 5, new Map()), now)
+  const groups = groupPeople(people)
+  assert.deepEqual(groups.map((g) => [g.name, g.local, g.tabs, g.typing]), [
+    ['Grace', true, 3, false], // this tab's name wins for the local person
+    ['Alice', false, 2, true],
+    ['Bob', false, 1, false], // no id: each client is its own person
+    ['Bob', false, 1, false]
+  ])
+  assert.deepEqual(groups[0].clientIds.sort(), [1, 5, 7])
+  assert.equal(tabsLabel(3), '3 tabs')
+  assert.equal(tabsLabel(1), '')
+})
