@@ -20,6 +20,8 @@ from web.openapi.base import (
     ref,
 )
 
+EPOCH = {"name": "epoch", "in": "path", "required": True, "schema": {"type": "integer"}}
+
 
 def room_paths() -> dict[str, Any]:
     """`/api/rooms` and `/api/rooms/{room}/…`."""
@@ -59,12 +61,18 @@ def room_paths() -> dict[str, Any]:
             )
         },
         rooms: {
+            "delete": op(
+                "Delete the room and all its history (admin); the name may be used again",
+                "rooms",
+                {"200": ok(ANY_OBJECT, "Deleted")},
+                errors="400 401 403 503",
+            ),
             "get": op(
                 "A room: head seq, size, connections, presence, origin",
                 "rooms",
                 {"200": ok(ref("Room"), "The room")},
                 errors="400 401 403",
-            )
+            ),
         },
         f"{rooms}/content": {
             "get": op(
@@ -247,6 +255,45 @@ def room_paths() -> dict[str, Any]:
                 params=[query("to", SEQ, "an awareness client id")],
                 body=json_body({}),
                 errors="400 401 403 404 413",
+            )
+        },
+        f"{rooms}/reset": {
+            "post": op(
+                "Reset the room to an empty document (admin); clients are closed 4410",
+                "rooms",
+                {"200": ok(ANY_OBJECT, "The new epoch, and what became of the old one")},
+                body=json_body(obj("", keep_history={"type": "boolean", "default": True})),
+                errors="400 401 403 413 503",
+            )
+        },
+        f"{rooms}/epochs": {
+            "get": op(
+                "The room's epochs (lives between resets), oldest first",
+                "history",
+                {"200": ok(array(ANY_OBJECT), "Epochs")},
+                errors="400 401 403",
+            )
+        },
+        f"{rooms}/epochs/{{epoch}}/content": {
+            "get": op(
+                "A version of an earlier, kept epoch (default: its last)",
+                "history",
+                {"200": ok({"type": "string"}, "The document", "text/plain")},
+                params=[EPOCH, FORMAT, query("at", SEQ, "a seq of that epoch")],
+                errors="400 401 403 404 422 503",
+            )
+        },
+        f"{rooms}/epochs/{{epoch}}/history": {
+            "get": op(
+                "The stored updates of an earlier, kept epoch, newest first",
+                "history",
+                {"200": ok(array(ref("HistoryRow")), "Rows")},
+                params=[
+                    EPOCH,
+                    query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "rows"),
+                    query("before", SEQ, "exclusive cursor"),
+                ],
+                errors="400 401 403 404",
             )
         },
     }

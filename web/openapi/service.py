@@ -112,6 +112,15 @@ def service_paths() -> dict[str, Any]:
                 room=False,
             )
         },
+        "/api/admin/cluster": {
+            "get": op(
+                "The cluster's nodes and the rooms each holds",
+                "admin",
+                {"200": ok(ANY_OBJECT, "Nodes")},
+                errors="401 403",
+                room=False,
+            )
+        },
         "/api/admin/webhooks": {
             "get": op(
                 "Webhook receivers and recent deliveries",
