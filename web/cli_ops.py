@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from storage.sql.backup import BackupError, backup_sqlite, restore_sqlite
+from storage.sql.backup import BackupError, backup_sqlite, restore_sqlite, verify_backup
 from storage.sql.engine import database_url, make_engine
 from storage.sql.migrations import check_current, describe, migrate, schema_status
 from storage.sql.owner import DatabaseOwner, OwnerConflict
@@ -88,6 +88,7 @@ async def _migrate(db: str) -> int:
 async def _restore(backup: Path, path: Path, db: str) -> int:
     # Hold the database as a server would: refused while one runs, and none can start
     # until the restore is done.
+    await asyncio.to_thread(verify_backup, backup)  # before the database is touched
     owner = DatabaseOwner(database_url(db), url="samepage restore", redis=None)
     try:
         await owner.acquire()

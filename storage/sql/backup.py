@@ -115,15 +115,25 @@ def backup_sqlite(source: Path, dest: Path) -> Summary:
     return Summary(dest, dest.stat().st_size, rooms, updates, revision, seconds)
 
 
+def verify_backup(backup: Path) -> None:
+    """Raise BackupError unless `backup` is a readable SQLite file that passes
+    `PRAGMA integrity_check` (checked before anything is replaced)."""
+    if not backup.is_file():
+        raise BackupError(f"no backup at {backup}")
+    try:
+        with _connect(backup) as conn:
+            _check(conn, f"the backup {backup}")
+    except sqlite3.Error as exc:
+        raise BackupError(f"{backup} is not a readable SQLite database: {exc}") from exc
+
+
 def restore_sqlite(backup: Path, target: Path) -> Summary:
     """Make the database `target` (which no server may hold) equal the backup file;
     the caller keeps the old one first (`backup_sqlite(target, aside)`)."""
-    if not backup.is_file():
-        raise BackupError(f"no backup at {backup}")
+    verify_backup(backup)
     started = time.perf_counter()
     try:
         with _connect(backup) as src:
-            _check(src, f"the backup {backup}")
             rooms, updates, revision = _count(src, "rooms"), _count(src, "updates"), _revision(src)
             with _connect(target) as out:
                 src.backup(out, pages=-1)

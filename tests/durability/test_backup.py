@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from sync import protocol
 from sync.protocol import SubscribeFlag
@@ -141,3 +142,27 @@ async def test_backup_under_write_load_then_restore(tmp_path: Path) -> None:
     for room in ROOMS:
         assert dominates(served[room], acked[room]), f"{room}: restored server lost an ack"
         assert served[room] == state_vector(await stored_doc(backup, room))
+
+
+def test_backup_refusals_are_one_line(tmp_path: Path, capsys: Any) -> None:
+    """PostgreSQL: use pg_dump; an existing destination is never overwritten; a missing
+    or broken backup is not restored (and nothing is touched). Each is exit 2, one line."""
+    from web.cli import main
+
+    db = tmp_path / "x.db"
+    db.write_bytes(b"")
+    taken = tmp_path / "taken.db"
+    taken.write_bytes(b"keep me")
+    cases = [
+        (["backup", str(tmp_path / "b.db"), "--db", "postgresql://u@h/db"], "pg_dump"),
+        (["backup", str(taken), "--db", str(db)], "never overwrites"),
+        (["restore", str(tmp_path / "missing.db"), "--db", str(db)], "no backup at"),
+        (["restore", str(taken), "--db", str(db)], "not a readable SQLite database"),
+    ]
+    for argv, says in cases:
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and says in lines[0], (argv, lines)
+    assert taken.read_bytes() == b"keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.db", "x.db"]  # none kept aside
