@@ -32,7 +32,8 @@ from typing import Any
 from pycrdt import Doc, Text
 
 from bench.servers import VENV_PY, free_port
-from storage.history import AutoCheckpointer, doc_at
+from storage.checkpoints import AutoCheckpointer
+from storage.history import doc_at
 from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 

@@ -10,6 +10,7 @@ from pycrdt import get_update
 from storage.yupdate import SKIP, UpdateFormatError, decode_update
 
 LIVE_SCAN = 16 * 1024  # see `unintegrated`: what a live room decodes at most
+NOTHING = b"\x00\x00"  # an update without structs or deletes
 
 
 def decode_state(state: bytes) -> dict[int, int]:
@@ -37,6 +38,8 @@ def unintegrated(update: bytes, state: bytes, scan_limit: int | None = None) -> 
     sync step 2), whose deletes all target items of that same state — items the
     document holds, or pending structs, which are found."""
     diff = get_update(update, state)  # structs past `state`, plus the whole delete set
+    if diff == NOTHING:  # no struct past `state` and no delete: the common case, ~1 µs
+        return None
     if scan_limit is not None and len(diff) > scan_limit:
         return diff if diff[:1] != b"\x00" else None  # a leading 0: no struct section
     have = decode_state(state)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pycrdt import Doc
 
-from storage.history import AutoCheckpointer
+from storage.checkpoints import AutoCheckpointer
 from storage.types import EpochEnd, Store
 from sync.connection import Connection
 from sync.epochs import RoomEpoch
@@ -46,7 +46,8 @@ class _CheckpointListener(RoomListener):
         self.checkpointer = checkpointer
 
     def on_commit(self, notice: CommitNotice) -> None:
-        self.checkpointer.committed(notice.room, notice.seq)
+        rows = [(seq, update) for seq, update, _author in notice.updates]
+        self.checkpointer.committed(notice.room, notice.seq, rows)
 
 
 class RoomManager:

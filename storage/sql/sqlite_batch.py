@@ -22,9 +22,12 @@ _RESERVE = (
     "deleted_us = NULL WHERE rooms.epoch = excluded.epoch RETURNING seq"
 )
 _INSERT = "INSERT INTO updates (room, seq, time_us, author, data) VALUES (?, ?, ?, ?, ?)"
+_CHECKPOINT = "INSERT OR IGNORE INTO checkpoints (room, seq, time_us, state) VALUES (?, ?, ?, ?)"
 
 # (room, author, update, epoch) of each append, in submission order
 Appends = list[tuple[str, str, bytes, int]]
+# (room, seq, state) of each checkpoint
+Checkpoints = list[tuple[str, int, bytes]]
 
 
 class SqliteBatchWriter:
@@ -36,9 +39,11 @@ class SqliteBatchWriter:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="samepage-group-commit")
         self._conn: sqlite3.Connection | None = None
 
-    async def commit(self, appends: Appends, now_us: int) -> list[int | None]:
-        """Store `appends` in one transaction; returns the seq given to each (None: the
-        room is in another epoch, not stored).
+    async def commit(
+        self, appends: Appends, now_us: int, checkpoints: Checkpoints | None = None
+    ) -> list[int | None]:
+        """Store `appends` (and `checkpoints`) in one transaction; returns the seq given
+        to each append (None: the room is in another epoch, not stored).
 
         Waiting for the write lock (BEGIN IMMEDIATE) and the COMMIT (the fsync) happen
         on the writer's thread; the statements run on the event loop in between. In the
@@ -52,6 +57,10 @@ class SqliteBatchWriter:
         await loop.run_in_executor(self._executor, conn.execute, "BEGIN IMMEDIATE")
         try:
             seqs = _write(conn, appends, now_us)
+            if checkpoints:
+                conn.executemany(
+                    _CHECKPOINT, [(room, seq, now_us, state) for room, seq, state in checkpoints]
+                )
             await loop.run_in_executor(self._executor, conn.execute, "COMMIT")
         except BaseException:
             if conn.in_transaction:

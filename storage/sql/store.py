@@ -218,17 +218,9 @@ class SqlStore:
         return (int(row[0]), bytes(row[1])) if row else None
 
     async def add_checkpoint(self, room: str, seq: int, state: bytes) -> None:
-        """Insert a checkpoint (ignored if one already exists at that seq)."""
-        async with write_transaction(self.engine) as conn:
-            exists = (
-                await conn.execute(select(C.c.seq).where(C.c.room == room, C.c.seq == seq))
-            ).first()
-            if exists is None:
-                await conn.execute(
-                    C.insert().values(
-                        room=room, seq=seq, time_us=time.time_ns() // 1000, state=state
-                    )
-                )
+        """Insert a checkpoint (ignored if one already exists at that seq), in the next
+        group commit."""
+        await self._writer.submit_checkpoint(room, seq, state)
 
     async def seq_at_time(self, room: str, time_us: int) -> int:
         """Last seq committed at or before time_us."""

@@ -32,6 +32,14 @@ class _Pending:
     epoch: int = 0
 
 
+@dataclass(slots=True)
+class _Checkpoint:
+    room: str
+    seq: int
+    state: bytes
+    future: asyncio.Future[None]
+
+
 class GroupCommitWriter:
     """Owns the write path of one database; one task, FIFO, batched transactions."""
 
@@ -43,6 +51,7 @@ class GroupCommitWriter:
     ) -> None:
         self._engine = engine
         self._queue: list[_Pending] = []
+        self._checkpoints: list[_Checkpoint] = []
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -56,6 +65,7 @@ class GroupCommitWriter:
         if dialect not in inserts:
             raise StoreError(f"unsupported database dialect {dialect}")
         self._reserve = _reserve_statement(inserts[dialect])
+        self._add_checkpoints = inserts[dialect](schema.checkpoints).on_conflict_do_nothing()
         # SQLite: a batch is one call on the writer's own connection and thread.
         database = engine.url.database
         self._sqlite: SqliteBatchWriter | None = None
@@ -72,17 +82,30 @@ class GroupCommitWriter:
     ) -> asyncio.Future[AppendResult]:
         """Queue one append; returns the future of its commit."""
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        if self._open(future):
+            self._queue.append(_Pending(room, update, author, future, epoch))
+        return future
+
+    def submit_checkpoint(self, room: str, seq: int, state: bytes) -> asyncio.Future[None]:
+        """Queue a checkpoint (kept unless the room has one at `seq` already) for the
+        next transaction: no lock or fsync of its own. Returns the future of its commit."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._open(future):
+            self._checkpoints.append(_Checkpoint(room, seq, state, future))
+        return future
+
+    def _open(self, future: asyncio.Future[Any]) -> bool:
+        """Wake the writer for what the caller queues next, or fail `future` (closed)."""
         if self._closing:
             future.set_exception(StoreError("store is closed"))
-            return future
-        self._queue.append(_Pending(room, update, author, future, epoch))
+            return False
         self._idle.clear()
         self._wakeup.set()
-        return future
+        return True
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed (or failed)."""
-        while self._queue or not self._idle.is_set():
+        while self._queue or self._checkpoints or not self._idle.is_set():
             await self._idle.wait()
 
     async def aclose(self) -> None:
@@ -104,18 +127,21 @@ class GroupCommitWriter:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._queue:
+            while self._queue or self._checkpoints:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                await self._commit(batch)
+                checkpoints, self._checkpoints = self._checkpoints, []
+                await self._commit(batch, checkpoints)
             self._idle.set()
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _commit(self, batch: list[_Pending], checkpoints: list[_Checkpoint]) -> None:
         started = time.perf_counter()
         now_us = time.time_ns() // 1000
         try:
             if self._sqlite is not None:
                 seqs = await self._sqlite.commit(
-                    [(item.room, item.author, item.update, item.epoch) for item in batch], now_us
+                    [(item.room, item.author, item.update, item.epoch) for item in batch],
+                    now_us,
+                    [(c.room, c.seq, c.state) for c in checkpoints],
                 )
                 results = [
                     None if seq is None else AppendResult(item.room, seq, now_us)
@@ -123,15 +149,29 @@ class GroupCommitWriter:
                 ]
             else:
                 async with write_transaction(self._engine) as conn:
-                    results = await self._write(conn, batch, now_us)
+                    results = await self._write(conn, batch, now_us) if batch else []
+                    if checkpoints:
+                        rows = [
+                            {"room": c.room, "seq": c.seq, "time_us": now_us, "state": c.state}
+                            for c in checkpoints
+                        ]
+                        await conn.execute(self._add_checkpoints, rows)
         except Exception as exc:  # every caller must learn its update is not stored
-            log.error("group commit of %d updates failed: %s", len(batch), exc)
+            log.error(
+                "group commit of %d updates, %d checkpoints failed: %s",
+                len(batch),
+                len(checkpoints),
+                exc,
+            )
             self.failures += 1
             self.last_error = str(exc)
             error = StoreError(f"commit failed: {exc}")
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(error)
+            for checkpoint in checkpoints:
+                if not checkpoint.future.done():
+                    checkpoint.future.set_exception(error)
             return
         self.failures = 0
         for item, result in zip(batch, results, strict=True):
@@ -143,6 +183,9 @@ class GroupCommitWriter:
                 )
             else:
                 item.future.set_result(result)
+        for checkpoint in checkpoints:
+            if not checkpoint.future.done():
+                checkpoint.future.set_result(None)
         if self._on_batch is not None:
             self._on_batch(len(batch), time.perf_counter() - started)
 

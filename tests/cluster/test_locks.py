@@ -10,7 +10,7 @@ from typing import Any
 from pycrdt import Doc
 from sqlalchemy import text
 
-from storage.history import AutoCheckpointer
+from storage.checkpoints import AutoCheckpointer
 from storage.memory import MemoryStore
 from storage.sql.engine import database_url
 from storage.sql.store import SqlStore

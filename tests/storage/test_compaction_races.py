@@ -16,8 +16,9 @@ import pytest
 from pycrdt import Doc, Text
 from sqlalchemy import event
 
+from storage.checkpoints import AutoCheckpointer
 from storage.compaction import compact_room
-from storage.history import AutoCheckpointer, doc_at, read_base, update_at
+from storage.history import doc_at, read_base, update_at
 from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 from storage.texthistory.cache import TextTimelines

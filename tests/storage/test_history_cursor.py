@@ -9,7 +9,8 @@ from typing import Any
 
 from pycrdt import Doc, Text
 
-from storage.history import AutoCheckpointer, doc_at
+from storage.checkpoints import AutoCheckpointer
+from storage.history import doc_at
 from storage.memory import MemoryStore
 
 

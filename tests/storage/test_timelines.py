@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from pycrdt import Doc
 
+from storage.checkpoints import AutoCheckpointer
 from storage.compaction import compact_room
-from storage.history import AutoCheckpointer, doc_at, update_at
+from storage.history import doc_at, update_at
 from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
 from storage.texthistory.cache import TextTimelines
