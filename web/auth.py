@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fnmatch
+import json
 import re
 import time
 import uuid
@@ -91,10 +94,7 @@ def verify_token(secret: str | Keyring, token: str | None, max_ttl_s: float | No
     AuthError (4401) when they fail — a key that is not active is a retired one."""
     if not token:
         raise AuthError("missing token")
-    try:
-        kid = jwt.get_unverified_header(token).get("kid", DEFAULT_KID)
-    except jwt.InvalidTokenError as exc:
-        raise AuthError(f"invalid token: {type(exc).__name__}") from exc
+    kid = _kid_of(token)
     key = Keyring.of(secret).keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         raise AuthError(f"token signed with a retired or unknown key (kid {str(kid)[:64]!r})")
@@ -121,6 +121,20 @@ def verify_token(secret: str | Keyring, token: str | None, max_ttl_s: float | No
     credential = Credential(jti, issued, expires, writable=perm == "write")
     identity = Identity(str(claims["sub"]), name, perm == "write", credential)
     return Grant(identity, claims["room"], bool(claims.get("admin", False)))
+
+
+def _kid_of(token: str) -> object:
+    """The `kid` of the token's header (`default` when absent), read by hand: PyJWT's
+    get_unverified_header decodes the whole token (~50 us, as much again as checking
+    it); the signature check that follows trusts nothing read here."""
+    head = token.partition(".")[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise AuthError("invalid token: DecodeError") from exc
+    if not isinstance(header, dict):
+        raise AuthError("invalid token: DecodeError")
+    return header.get("kid", DEFAULT_KID)
 
 
 def authorize(
