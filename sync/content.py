@@ -1,7 +1,7 @@
 """A document's content for the API: the `content` text, and every root as JSON by its
 real type (told from the document's structs, `storage.roots`; never by trying views).
 
-JSON shapes (README "Content formats"): a `Y.Text` is a string, or `{"delta": [...]}`
+JSON shapes (docs/api.md, "Content formats"): a `Y.Text` is a string, or `{"delta": [...]}`
 (Quill ops, as Yjs's `toDelta()`) when it has formatting or embeds; a `Y.Map` an object;
 a `Y.Array` a list; a `Y.XmlFragment` `{"xmlFragment": [nodes]}` with elements as
 `{"nodeName", "attributes", "children"}` and text nodes as `{"text"}` (+ `"delta"`); a
