@@ -57,8 +57,9 @@ class SchemaStatus:
         return self.current == self.head
 
 
-@functools.cache
 def _config() -> Config:
+    # A new one per use: a migration hands it its connection (two databases may be
+    # migrated at once in one process).
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     return config
@@ -121,15 +122,12 @@ def _upgrade(sync: Connection) -> tuple[str | None, str]:
     before = status.current
     config = _config()
     config.attributes["connection"] = sync
-    try:
-        legacy = _check_legacy(status)
-        if legacy is not None:
-            command.stamp(config, legacy)
-            before = f"v{status.legacy} (hand-rolled, = {legacy})"
-        if not status.up_to_date:
-            command.upgrade(config, "head")
-    finally:
-        config.attributes.pop("connection", None)
+    legacy = _check_legacy(status)
+    if legacy is not None:
+        command.stamp(config, legacy)
+        before = f"v{status.legacy} (hand-rolled, = {legacy})"
+    if not status.up_to_date:
+        command.upgrade(config, "head")
     return before, head()
 
 
