@@ -1,6 +1,7 @@
 """The page when access changes under it (docs/security.md): an expired token says
 "Session expired" and offers to reload; a grant lowered to read-only makes the editor
-read-only on the same socket, and lifting it makes it writable again."""
+read-only on the same socket (and a tab opened then starts read-only), and lifting it
+makes it writable again; a revoked token says "Access revoked"."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from playwright.async_api import Browser, expect
 
 from tests.browser.tabs import Tab
 from tests.helpers.server import TEST_SECRET, ServerProcess
-from tests.interop.test_revocation import grant
+from tests.interop.test_revocation import grant, revoke
 from web.auth import issue_token
 
 
@@ -59,10 +60,35 @@ async def test_a_downgrade_turns_the_open_page_read_only_without_reconnecting(
     await expect(tab.save_status).to_have_text("Read-only")
     await expect(tab.connection).to_have_attribute("data-state", "connected")
     assert await tab.page.evaluate("window.firstSocket === window.samepage.provider.ws")
+    # A tab opened now with the same write token starts read-only (the server's access
+    # message on subscribe), whatever the token says.
+    later = await browser.new_page()
+    await later.goto(f"{secure_server.http}/r/{room}?token={token}")
+    await expect(later.locator("#save-status")).to_have_text("Read-only")
+    await expect(later.locator(".live-editor .cm-content")).to_have_attribute(
+        "contenteditable", "false"
+    )
+    await later.close()
 
     await grant(secure_server, "Oscar", room, "write")
     await expect(editor).to_have_attribute("contenteditable", "true")
     await tab.type_at_end(" and again")
     await tab.wait_saved()
     assert await tab.page.evaluate("window.firstSocket === window.samepage.provider.ws")
+    assert tab.errors == []
+
+
+async def test_a_revoked_session_says_access_revoked(
+    browser: Browser, secure_server: ServerProcess
+) -> None:
+    room = "revoked-page"
+    token = issue_token(TEST_SECRET, room, user="Peggy")
+    tab = await Tab.open(browser, f"{secure_server.http}/r/{room}?token={token}", "Peggy")
+    await revoke(secure_server, {"user": "Peggy"})
+    await expect(tab.page.locator(".session-banner")).to_contain_text("Access revoked")
+    await expect(tab.connection).to_have_attribute("data-state", "revoked")
+    await expect(tab.page.locator(".live-editor .cm-content")).to_have_attribute(
+        "contenteditable", "false"
+    )
+    assert await tab.page.evaluate("window.samepage.provider.shouldConnect") is False
     assert tab.errors == []
