@@ -18,6 +18,9 @@ import { addJitter, connectionState } from './reconnect.js'
 import { PresenceView, TypingSignal } from './presence.js'
 import { registerOffline } from './offline.js'
 import { tokenFromUrl, claimsOf } from './token.js'
+import {
+  CLOSE_ROOM_RESET, epochParam, followEpoch, localName, showResetNotice, startOver, storedEpoch
+} from './epoch.js'
 import { HistoryPanel } from './history-panel.js'
 import { FLAG_ACCESS, followAccess, sessionEnd, showSessionBanner } from './access.js'
 
@@ -54,13 +57,14 @@ function main () {
 
   const doc = new Y.Doc()
   const ytext = doc.getText('content')
-  const local = new IndexeddbPersistence(`samepage:${room}`, doc)
+  // This browser's copy of the room, per epoch (epoch.js): a reset never merges it back.
+  const local = new IndexeddbPersistence(localName(room, storedEpoch(room)), doc)
   const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${base}/ws`
-  const provider = new WebsocketProvider(wsBase, room, doc, {
-    params: token ? { token } : {},
-    maxBackoffTime: 5000
-  })
+  const params = { epoch: epochParam(room) }
+  if (token) params.token = token
+  const provider = new WebsocketProvider(wsBase, room, doc, { params, maxBackoffTime: 5000 })
   addJitter(provider)
+  followEpoch(provider, room)
   const awareness = provider.awareness
 
   const me = loadIdentity()
@@ -137,6 +141,12 @@ function main () {
     render()
   }
   provider.on('closed', ({ code, reason }) => {
+    if (code === CLOSE_ROOM_RESET) {
+      startOver(room, reason, local, () => fetch(`${base}/api/rooms/${encodeURIComponent(room)}`, {
+        headers: token ? { Authorization: `Bearer ${token}` } : {}
+      }).then((r) => r.json()).then((info) => info.epoch))
+      return
+    }
     ended = sessionEnd(code, reason)
     if (ended === 'readonly') readOnly = true
     if (everConnected || ended !== 'denied') showSessionBanner($('editor'), ended)
@@ -147,6 +157,7 @@ function main () {
   window.addEventListener('offline', render)
   tracker = new SaveTracker(doc, provider, render, { flags: FLAG_ACCESS })
   render()
+  showResetNotice($('editor'), room)
 
   // Presence, typing, renaming.
   const rename = () => askName(awareness, me, false)
