@@ -175,11 +175,12 @@ class RoomManager:
             room.retire(f"room reset: epoch {self._epochs[room.name]}")
 
     async def end_epoch(self, name: str, how: str, keep: bool) -> EpochEnd:
-        """Reset or delete room `name` (docs/rooms.md), safely while it is served: its
-        clients are closed 4410, joins wait meanwhile, what was applied is committed
-        (into the old epoch), a checkpoint build in flight ends, then the store moves
-        the room on and every listener hears `on_reset` (the cluster link tells the
-        other nodes)."""
+        """Reset or delete room `name` (docs/rooms.md), safely while it is served: the
+        room refuses updates and joins wait meanwhile, what was applied is committed
+        (into the old epoch), a checkpoint build in flight ends, the store moves the
+        room on, then its clients are closed 4410 (1013 when the store failed: nothing
+        changed) and every listener hears `on_reset` (the cluster link tells the other
+        nodes)."""
         check_room_name(name)
         while (gate := self._resetting.get(name)) is not None:  # one at a time
             await asyncio.shield(gate)
@@ -192,10 +193,17 @@ class RoomManager:
                     await asyncio.shield(loading)
             room = self.rooms.get(name)
             if room is not None:
-                room.retire(f"room {how}: epoch {room.life.epoch + 1}")
-            await self.store.flush()
-            await self._checkpointer.settle(name)
-            end = await self.store.end_epoch(name, how, keep)
+                room.freeze()  # its clients are told once the store has moved on
+            try:
+                await self.store.flush()
+                await self._checkpointer.settle(name)
+                end = await self.store.end_epoch(name, how, keep)
+            except BaseException:
+                if room is not None:  # nothing changed: they come back to it
+                    room.retire(f"room {how} failed", CloseCode.TRY_AGAIN_LATER)
+                raise
+            if room is not None:
+                room.retire(f"room {how}: epoch {end.epoch}")
             self._note_reset(name, end.epoch, here=True)
             return end
         finally:

@@ -69,6 +69,7 @@ class Room(RoomPeers):
         self.doc = doc
         self.seq = seq  # last committed seq
         self.life = life or RoomEpoch()  # which epoch of the room (sync/epochs.py)
+        self.retired = False  # reset or deleted: closed, dropped by the manager
         self.stored_state_vector: bytes = doc.get_state()
         self.presence = Presence()
         self.subscribers: set[Connection] = set()
@@ -338,14 +339,20 @@ class Room(RoomPeers):
         if self._on_failure is not None:
             self._on_failure(self)
 
-    def retire(self, reason: str) -> None:
-        """The room was reset or deleted: close everyone 4410 (`reason` names the new
-        epoch); the manager drops it, the next join loads the new document."""
-        if self.failed:
-            return
+    def freeze(self) -> None:
+        """A reset is under way: refuse updates (1013, the client comes back after it);
+        everyone stays connected until `retire`."""
         self.failed = True
+
+    def retire(self, reason: str, code: int = CloseCode.ROOM_RESET) -> None:
+        """The room was reset or deleted: close everyone 4410 (`reason` names the new
+        epoch; `code` 1013 when the reset failed); the manager drops it, the next join
+        loads the document the store has."""
+        if self.retired:
+            return
+        self.failed = self.retired = True
         log.info("room %s %s; closing %d clients", self.name, reason, len(self.subscribers))
-        self.close_all(CloseCode.ROOM_RESET, reason)
+        self.close_all(code, reason)
         if self._on_failure is not None:
             self._on_failure(self)
 

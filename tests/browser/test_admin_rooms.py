@@ -54,6 +54,10 @@ async def test_admin_resets_and_deletes_a_room_and_shows_deliveries(
             rooms = (await http.get(f"{server.http}/api/rooms")).json()
         assert "doomed" not in [r["name"] for r in rooms]
 
+        await tab.wait_saved()
+        await tab.type_at_end("again", delay_ms=5)  # the name used again: created again
+        await tab.wait_saved()
+        await expect(admin.locator("#hooks tr", has_text="room.created")).to_have_count(2)
         await admin.fill("#room-name", "../nope")
         await admin.click("#room-delete")  # the browser refuses the pattern: nothing sent
         assert len(questions) == 2

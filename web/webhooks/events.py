@@ -82,9 +82,13 @@ class WebhookEvents(RoomListener):
         )
 
     def on_commit(self, notice: CommitNotice) -> None:
-        """Our own commits: `room.created` for a room's first, and a change."""
+        """Our own commits: `room.created` for a room's first (or the first after a
+        delete: the name is used again), and a change."""
         first = notice.updates[0]
-        if first[0] == 1:
+        room = self.manager.get(notice.room)
+        life = room.life if room is not None else None
+        new = life is None or life.epoch == 0 or life.deleted
+        if new and first[0] == (life.base if life is not None else 0) + 1:
             self.emit("room.created", notice.room, {"seq": first[0], "author": first[2]})
         for seq, _update, author in notice.updates:
             self._changed(notice.room, seq, author)
