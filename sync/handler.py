@@ -14,6 +14,7 @@ from sync.awareness import AwarenessEntry, decode_awareness
 from sync.connection import Connection
 from sync.errors import CloseCode, LimitExceeded, PermissionDenied, RoomUnavailable
 from sync.protocol import SubscribeFlag
+from sync.room import OFF_LOOP_BYTES, Room
 
 log = logging.getLogger("samepage.sync")
 
@@ -74,6 +75,8 @@ async def _after_token(conn: Connection, frame: bytes, wait: float) -> None:
 def _process(conn: Connection, frame: bytes) -> Awaitable[None] | None:
     room = conn.room
     assert room is not None
+    if room.busy:  # a big update is being applied off the loop: after it, in order
+        return _after_idle(conn, frame)
     settings = conn.settings
     if len(frame) > settings.max_update_bytes:
         raise LimitExceeded(f"frame of {len(frame)} bytes", CloseCode.TOO_BIG)
@@ -123,11 +126,31 @@ def _handle_update(conn: Connection, update: bytes) -> Awaitable[None] | None:
         if room.would_change(update):
             raise PermissionDenied("read-only connection sent a document change")
         return None  # e.g. the empty sync step 2 every client sends on connect
+    if len(update) > OFF_LOOP_BYTES:
+        return _applied_off_loop(conn, room, room.apply_update_soon(update, author_of(conn)))
     future = room.apply_update(update, author_of(conn), conn)
     if future is not None and room.inflight > conn.settings.max_inflight_per_room:
         # Backpressure: the store is behind; stop reading this client until it catches up.
         return _await_commit(future)
     return None
+
+
+async def _after_idle(conn: Connection, frame: bytes) -> None:
+    room = conn.room
+    assert room is not None
+    await room.idle()
+    if conn.room is room and not conn.closed:
+        later = _process(conn, frame)
+        if later is not None:
+            await later
+
+
+async def _applied_off_loop(
+    conn: Connection, room: Room, applied: asyncio.Future[asyncio.Future[Any] | None]
+) -> None:
+    future = await applied
+    if future is not None and room.inflight > conn.settings.max_inflight_per_room:
+        await _await_commit(future)
 
 
 async def _await_commit(future: asyncio.Future[Any]) -> None:

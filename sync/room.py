@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import Doc, TransactionEvent, merge_updates
+from pycrdt import Doc, Subscription, TransactionEvent, merge_updates
 
 from storage.pending import LIVE_SCAN, unintegrated
 from storage.types import AppendResult, EpochChanged, Store
@@ -38,6 +38,16 @@ log = logging.getLogger("samepage.sync")
 
 
 _ids = itertools.count(1)
+OFF_LOOP_BYTES = 256 * 1024  # updates bigger than this are applied in a worker thread
+
+
+@dataclass(slots=True)
+class _Integrated:
+    """What applying one update to the Doc came to (see `Room._integrate`)."""
+
+    error: BaseException | None = None
+    panic: bool = False
+    pending_bytes: int = 0
 
 
 @dataclass(slots=True)
@@ -80,9 +90,15 @@ class Room(RoomPeers):
         self._inflight: deque[_Inflight] = deque()
         self._waiting_syncs: list[tuple[int, Connection, bytes]] = []
         self._captured: list[bytes] = []
-        self._subscription = doc.observe(self._capture)
+        self._subscription: Subscription | None = doc.observe(self._capture)
         self.max_pending_bytes = 4 * 1024 * 1024
         self._pending = PendingTracker()
+        # Updates queued to be applied off the loop (the first one is being applied).
+        self._off_loop: deque[tuple[bytes, str, asyncio.Future[Any]]] = deque()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._deferred_remote: list[tuple[bytes, int]] = []  # arrived while busy
+        self._close_when_idle = False
 
     # -- listeners ---------------------------------------------------------------
 
@@ -108,24 +124,98 @@ class Room(RoomPeers):
 
         A broken update raises `InvalidUpdate` and leaves the room as it was; a CRDT
         panic additionally fails the room (its Doc can no longer be trusted), so it is
-        reloaded from the store.
+        reloaded from the store. Not while the room is `busy`: coroutines use `apply`.
         """
         if self.failed:
             raise RoomUnavailable("room is reloading")
-        check_update_shape(update)
+        self._check_idle()
+        return self._settle(self._integrate(update), author)
+
+    async def apply(
+        self, update: bytes, author: str, origin: Connection | None = None
+    ) -> asyncio.Future[AppendResult] | None:
+        """`apply_update` from a coroutine: a big update (or any while the room is busy)
+        is applied off the event loop, in order."""
+        if len(update) > OFF_LOOP_BYTES or self.busy:
+            return await self.apply_update_soon(update, author)
+        return self.apply_update(update, author, origin)
+
+    def apply_update_soon(
+        self, update: bytes, author: str
+    ) -> asyncio.Future[asyncio.Future[AppendResult] | None]:
+        """Queue `update` to be applied in a worker thread (Yrs releases the GIL: a 4 MB
+        update takes the loop 0.1-1 s otherwise), in order with the others queued so.
+        The room is `busy` until the queue is empty: nothing else may touch the Doc
+        then (`idle` waits for it). Resolves to what `apply_update` returns or raises."""
+        if self.failed:
+            raise RoomUnavailable("room is reloading")
+        result: asyncio.Future[asyncio.Future[AppendResult] | None]
+        result = asyncio.get_running_loop().create_future()
+        self._off_loop.append((update, author, result))
+        if len(self._off_loop) == 1:
+            self._idle.clear()
+            self._integrate_next()
+        return result
+
+    @property
+    def busy(self) -> bool:
+        """An update is being applied off the loop: the Doc is not ours to touch."""
+        return bool(self._off_loop)
+
+    async def idle(self) -> None:
+        """Wait until the Doc is free (no update being applied off the loop)."""
+        while self._off_loop:
+            await self._idle.wait()
+
+    def _check_idle(self) -> None:
+        if self._off_loop:  # a caller forgot `await room.idle()`: never race the thread
+            raise RoomUnavailable("room is applying a large update")
+
+    def _integrate_next(self) -> None:
+        update = self._off_loop[0][0]
+        work = asyncio.get_running_loop().run_in_executor(None, self._integrate, update)
+        work.add_done_callback(self._integrated)
+
+    def _integrated(self, work: asyncio.Future[_Integrated]) -> None:
+        _update, author, result = self._off_loop.popleft()
+        try:
+            if self.failed:
+                self._captured.clear()
+                raise RoomUnavailable("room is reloading")
+            commit = self._settle(work.result(), author)
+        except Exception as exc:
+            result.set_exception(exc)
+        else:
+            result.set_result(commit)
+        if self._off_loop:
+            self._integrate_next()
+            return
+        self._idle.set()
+        deferred, self._deferred_remote = self._deferred_remote, []
+        for remote, seq in deferred:
+            self.apply_remote_update(remote, seq)
+        if self._close_when_idle:
+            self.close()
+
+    def _integrate(self, update: bytes) -> _Integrated:
+        """Apply `update` to the Doc and capture what it changed. Touches only the Doc,
+        `_captured` and `_pending`, so it may run in a thread while the room is busy."""
         self._captured.clear()
         try:
+            check_update_shape(update)
             self.doc.apply_update(update)
+        except InvalidUpdate as exc:
+            return _Integrated(exc)
         except Exception as exc:  # pycrdt raises ValueError for undecodable updates
             self._captured.clear()
-            raise InvalidUpdate(f"invalid Yjs update: {exc}") from exc
+            return _Integrated(InvalidUpdate(f"invalid Yjs update: {exc}"))
         except BaseException as exc:  # pyo3 PanicException derives from BaseException
             reraise_if_fatal(exc)
             self._captured.clear()
-            log.error("CRDT panic in room %s: %r; reloading room", self.name, exc)
-            self.fail("CRDT panic")
-            raise InvalidUpdate(f"update made the CRDT panic: {exc!r}") from None
-        self._track_pending(update)
+            return _Integrated(exc, panic=True)
+        pending = self._pending.note(update, self._captured, self.doc)
+        if pending > self.max_pending_bytes:
+            return _Integrated(pending_bytes=pending)
         if not (len(self._captured) == 1 and self._captured[0] == update):
             try:
                 left = unintegrated(update, self.doc.get_state(), LIVE_SCAN)
@@ -136,19 +226,26 @@ class Room(RoomPeers):
                 # Yrs holds it back until its dependency arrives: store it now (the
                 # checkpoints keep it), or a restart before then would lose it.
                 self._captured.append(left)
-        return self._persist_captured(author)
+        return _Integrated(pending_bytes=pending)
 
-    def _track_pending(self, update: bytes) -> None:
-        pending_bytes = self._pending.note(update, self._captured, self.doc)
-        if pending_bytes > self.max_pending_bytes:
+    def _settle(self, outcome: _Integrated, author: str) -> asyncio.Future[AppendResult] | None:
+        """On the loop, after `_integrate`: refuse, fail the room, or persist."""
+        if outcome.panic:
+            log.error("CRDT panic in room %s: %r; reloading room", self.name, outcome.error)
+            self.fail("CRDT panic")
+            raise InvalidUpdate(f"update made the CRDT panic: {outcome.error!r}") from None
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.pending_bytes > self.max_pending_bytes:
             # Yrs keeps pending structs in the Doc; the only way to drop them is to
             # reload the room from the store (which never saw them).
             self._persist_captured("system")
             self.fail("pending update bytes over the limit")
             raise LimitExceeded(
-                f"{pending_bytes} bytes of updates with missing dependencies",
+                f"{outcome.pending_bytes} bytes of updates with missing dependencies",
                 CloseCode.PENDING_TOO_BIG,
             )
+        return self._persist_captured(author)
 
     @property
     def pending_bytes(self) -> int:
@@ -157,14 +254,17 @@ class Room(RoomPeers):
 
     def would_change(self, update: bytes) -> bool:
         """Would applying `update` change the document? (checked without applying)"""
+        self._check_idle()
         return would_change(self.doc, update)
 
     def transact(
         self, change: Callable[[Doc[Any]], Any], author: str
     ) -> asyncio.Future[AppendResult] | None:
-        """Make a server-side edit (restore, import) through the same write path."""
+        """Make a server-side edit (restore, import) through the same write path
+        (from a coroutine: `await room.idle()` first)."""
         if self.failed:
             raise RoomUnavailable("room is reloading")
+        self._check_idle()
         self._captured.clear()
         with self.doc.transaction():
             change(self.doc)
@@ -184,9 +284,13 @@ class Room(RoomPeers):
 
     def apply_remote_update(self, update: bytes, seq: int) -> bool:
         """Apply an update another node already committed (seq in the shared log):
-        no persisting, broadcast to local subscribers. Returns True if it changed the Doc."""
+        no persisting, broadcast to local subscribers. Returns True if it changed the Doc
+        (or will: while the room is busy it is applied as soon as it is idle)."""
         if self.failed:
             return False
+        if self._off_loop:
+            self._deferred_remote.append((update, seq))
+            return True
         self._captured.clear()
         try:
             self.doc.apply_update(update)
@@ -254,6 +358,7 @@ class Room(RoomPeers):
 
     async def flush(self) -> None:
         """Wait until every applied update is committed and broadcast."""
+        await self.idle()
         while self._inflight and not self.failed:
             await asyncio.gather(
                 *(item.future for item in list(self._inflight)), return_exceptions=True
@@ -265,7 +370,9 @@ class Room(RoomPeers):
     def join(self, conn: Connection) -> None:
         """Subscribe a connection: it gets our step 1 and everyone's presence at once —
         and first, when it named an epoch (`?epoch=`), the room's epoch, or 4410 when
-        the one it named is not the room's (its document is of another life)."""
+        the one it named is not the room's (its document is of another life).
+        From a coroutine: `await room.idle()` first."""
+        self._check_idle()
         if conn.epoch_claim is not None:
             try:
                 self.life.check_claim(conn.epoch_claim)
@@ -295,6 +402,7 @@ class Room(RoomPeers):
 
     def answer_sync_step1(self, conn: Connection, state_vector: bytes) -> None:
         """Send what the peer lacks — only once everything it contains is committed."""
+        self._check_idle()
         try:
             frame = protocol.encode_sync_step2(self.doc.get_update(state_vector))
         except Exception as exc:
@@ -362,8 +470,13 @@ class Room(RoomPeers):
             conn.abort(code, reason)
 
     def close(self) -> None:
-        """Release the Doc observer."""
-        self.doc.unobserve(self._subscription)
+        """Release the Doc observer (once the update being applied off the loop is in)."""
+        if self._off_loop:
+            self._close_when_idle = True
+            return
+        if self._subscription is not None:
+            self.doc.unobserve(self._subscription)
+            self._subscription = None
 
     def connections(self) -> Iterable[Connection]:
         """The current subscribers."""

@@ -36,6 +36,7 @@ async def join_room(
     try:
         await refresh_before_join(app, name)
         identity = state.access.admit(identity, name)
+        await room.idle()  # joining reads the Doc: not while an update is applied off the loop
     except BaseException:
         state.manager.release(room)
         raise

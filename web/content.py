@@ -52,6 +52,7 @@ async def render_parts_response(
 async def render_head(state: AppState, room: Room, fmt: str) -> Response:
     """The loaded room's current document: text and yjs straight from its Doc (a few
     ms at most), json in a worker process."""
+    await room.idle()  # not while a big update is being applied off the loop
     headers = {"X-Samepage-Seq": str(room.seq)}
     if check_format(fmt) == "text":
         return PlainTextResponse(text_of(room.doc), headers=headers)

@@ -68,7 +68,7 @@ async def fork(request: Request) -> Response:
             raise HTTPError(400, "empty_version", f"version {seq} of {name} is empty")
         if _taken(await state.store.room_info(to), target):  # written meanwhile
             raise HTTPError(409, "room_exists", f"room {to} exists")
-        future = target.apply_update(update, author)
+        future = await target.apply(update, author)
         assert future is not None  # an empty room changes
         result = await future  # a StoreError is a 503 (web/errors.py)
         await state.store.record_origin(to, name, source.epoch, seq)

@@ -108,8 +108,9 @@ async def restore(request: Request) -> Response:
     state = state_of(request)
     seq, target = await version_at(state.store, room, seq)  # folded: the kept point
     async with state.manager.hold(room) as live:
+        await live.idle()  # not while a big update is being applied off the loop
         update = await offload(state, restore_update, live.doc.get_update(), target)
-        future = live.apply_update(update, author) if update != EMPTY_UPDATE else None
+        future = await live.apply(update, author) if update != EMPTY_UPDATE else None
         if future is None:
             return JSONResponse({"seq": live.seq, "restored": seq, "changed": False})
         result = await future  # a StoreError is a 503 (web/errors.py)

@@ -242,9 +242,11 @@ class WebSocketProtocol(asyncio.Protocol):
         self.conn.traffic = state.manager.traffic
         self.hub.added(self)
         room = state.manager.acquire_loaded(name) if self.hub.cluster is None else None
-        if room is not None:
+        if room is not None and not room.busy:
             self._joined(room)
             return
+        if room is not None:  # busy with a big update: join through `join_room`
+            state.manager.release(room)
         self.phase = JOINING
         self._backlog = deque()
         self._spawn(self._join(name))

@@ -487,11 +487,41 @@ const NASTY = {
 // (Node sends them: the million-item one is 12 MB). `text` is `content` as a Yjs client
 // reads it (getText); `json` is Yjs's rendering (not for `million`: 1M numbers; not for
 // `confusion`, whose roots have no one type).
-const nasty = async ({ kind, url, room }) => {
-  const { types, updates } = NASTY[kind]()
-  for (const update of updates) {
-    const response = await fetch(`${url}/api/rooms/${room}/updates`, { method: 'POST', body: update })
-    if (!response.ok) throw new Error(`POST ${kind}: ${response.status} ${await response.text()}`)
+// `ws`: a y-websocket client sends them (the server's ws:// URL) instead of POSTs.
+// Apply `updates` to a y-websocket client's doc (each goes out as one sync update) and
+// wait until the server has stored them all.
+const sendOverWebSocket = async (ws, url, room, updates) => {
+  const doc = new Y.Doc()
+  const provider = new WebsocketProvider(ws, room, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
+  await new Promise((resolve) => (provider.synced ? resolve() : provider.once('sync', resolve)))
+  const before = (await (await fetch(`${url}/api/rooms/${room}`)).json()).seq ?? 0
+  for (const update of updates) Y.applyUpdate(doc, update)
+  for (let waited = 0; ; waited += 100) {
+    const info = await fetch(`${url}/api/rooms/${room}`)
+    if (info.ok && (await info.json()).seq >= before + updates.length) break
+    if (waited > 60000) throw new Error('the server did not store the updates within 60 s')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  provider.destroy()
+}
+
+// `prepare` makes a document ahead of `nasty` (a million items take seconds of CPU,
+// which a latency test wants spent before it starts measuring).
+let prepared = null
+const prepare = ({ kind }) => {
+  prepared = { kind, ...NASTY[kind]() }
+  return { sizes: prepared.updates.map((u) => u.length) }
+}
+
+const nasty = async ({ kind, url, room, ws = null }) => {
+  const { types, updates } = prepared?.kind === kind ? prepared : NASTY[kind]()
+  if (ws !== null) {
+    await sendOverWebSocket(ws, url, room, updates)
+  } else {
+    for (const update of updates) {
+      const response = await fetch(`${url}/api/rooms/${room}/updates`, { method: 'POST', body: update })
+      if (!response.ok) throw new Error(`POST ${kind}: ${response.status} ${await response.text()}`)
+    }
   }
   const doc = new Y.Doc()
   for (const update of updates) Y.applyUpdate(doc, update)
@@ -500,7 +530,7 @@ const nasty = async ({ kind, url, room }) => {
   return { types, sizes: updates.map((u) => u.length), text, json }
 }
 
-const handlers = { generate, scripted, bulk, nasty, render: renderAll, typing, latencies }
+const handlers = { generate, scripted, bulk, nasty, prepare, render: renderAll, typing, latencies }
 
 serve(handlers, () => {
   if (probe !== null) {

@@ -159,6 +159,18 @@ def lag_histogram(metrics: str) -> tuple[float, float]:
     return float(count.group(1)), float(under.group(1))
 
 
+def loop_stalls(
+    server: ServerProcess, log_start: int, before: str, after: str
+) -> tuple[list[str], float]:
+    """The server's "event loop stalled" log lines since line `log_start`, and how many
+    lag observations over 250 ms its histogram gained between two /metrics texts."""
+    lines = server.log_tail(10**9).splitlines()[log_start:]
+    stalls = [line for line in lines if "event loop stalled" in line]
+    count_before, under_before = lag_histogram(before)
+    count_after, under_after = lag_histogram(after)
+    return stalls, (count_after - under_after) - (count_before - under_before)
+
+
 async def seed_big_room(db: Path, room: str, count: int) -> None:
     """`count` one-character updates typed by Yjs (docgen `bulk`), stored with the
     storage layer before the server starts, a checkpoint every 500 as a server adds
@@ -228,16 +240,10 @@ async def test_every_read_path_on_big_documents_keeps_another_room_responsive(
         probe = await driver.call("latencies")
         after = (await http.get("/metrics")).text
     report = run.report(probe["latencies"])
-    stalls = [
-        line
-        for line in big_server.log_tail(10**9).splitlines()[log_start:]
-        if "event loop stalled" in line
-    ]
+    stalls, over = loop_stalls(big_server, log_start, before, after)
     latencies = sorted(ms for _sent, ms in probe["latencies"])
     p99 = latencies[int(0.99 * (len(latencies) - 1))]
-    count_before, under_before = lag_histogram(before)
-    count_after, under_after = lag_histogram(after)
-    over = (count_after - under_after) - (count_before - under_before)
+    count_before, count_after = lag_histogram(before)[0], lag_histogram(after)[0]
     print(
         f"\nno-freeze: {len(run.calls)} calls in {elapsed:.1f} s; other room: "
         f"{len(latencies)} round trips, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms; "

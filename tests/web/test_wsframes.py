@@ -101,3 +101,16 @@ def test_accept_key_of_rfc_6455() -> None:
     assert wsframes.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
     assert wsframes.valid_key("dGhlIHNhbXBsZSBub25jZQ==")
     assert not wsframes.valid_key("short") and not wsframes.valid_key("é")
+
+
+@pytest.mark.parametrize("chunk", [1, 4096, 65_536, 1_000_003])
+def test_a_big_frame_arriving_in_chunks_is_whole_and_what_follows_it_too(chunk: int) -> None:
+    """A 3 MB frame is collected as chunks and joined once (appending each chunk to a
+    buffer was quadratic); the frame after it, arriving in the same chunk, is kept."""
+    big = os.urandom(3_000_000) if chunk > 1 else os.urandom(70_000)
+    wire = client_frame(BINARY, big) + client_frame(TEXT, b"after") + client_frame(PING, b"p")
+    reader = FrameReader(max_size=8 * 1024 * 1024)
+    got = []
+    for start in range(0, len(wire), chunk):
+        got += reader.feed(wire[start : start + chunk])
+    assert got == [(BINARY, big), (TEXT, b"after"), (PING, b"p")]
