@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, Subscription, TransactionEvent, merge_updates
 
-from storage.pending import LIVE_SCAN, unintegrated
 from storage.types import AppendResult, EpochChanged, Store
 from sync import protocol
 from sync.awareness import Presence, encode_awareness_entries
 from sync.epochs import RoomEpoch, StaleDocument
 from sync.errors import CloseCode, InvalidUpdate, LimitExceeded, RoomUnavailable
+from sync.offloop import OffLoopApplier
 from sync.protocol import SubscribeFlag
 from sync.room_peers import RoomPeers
 from sync.types import CommitNotice, RoomListener
-from sync.updates import PendingTracker, check_update_shape, reraise_if_fatal, would_change
+from sync.updates import Integrated, PendingTracker, integrate, reraise_if_fatal, would_change
 
 if TYPE_CHECKING:
     from sync.connection import Connection
@@ -39,15 +39,6 @@ log = logging.getLogger("samepage.sync")
 
 _ids = itertools.count(1)
 OFF_LOOP_BYTES = 256 * 1024  # updates bigger than this are applied in a worker thread
-
-
-@dataclass(slots=True)
-class _Integrated:
-    """What applying one update to the Doc came to (see `Room._integrate`)."""
-
-    error: BaseException | None = None
-    panic: bool = False
-    pending_bytes: int = 0
 
 
 @dataclass(slots=True)
@@ -93,10 +84,8 @@ class Room(RoomPeers):
         self._subscription: Subscription | None = doc.observe(self._capture)
         self.max_pending_bytes = 4 * 1024 * 1024
         self._pending = PendingTracker()
-        # Updates queued to be applied off the loop (the first one is being applied).
-        self._off_loop: deque[tuple[bytes, str, asyncio.Future[Any]]] = deque()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._applier: OffLoopApplier[Integrated, asyncio.Future[AppendResult] | None]
+        self._applier = OffLoopApplier(self._integrate, self._settle, self._became_idle)
         self._deferred_remote: list[tuple[bytes, int]] = []  # arrived while busy
         self._close_when_idle = False
 
@@ -143,93 +132,40 @@ class Room(RoomPeers):
     def apply_update_soon(
         self, update: bytes, author: str
     ) -> asyncio.Future[asyncio.Future[AppendResult] | None]:
-        """Queue `update` to be applied in a worker thread (Yrs releases the GIL: a 4 MB
-        update takes the loop 0.1-1 s otherwise), in order with the others queued so.
-        The room is `busy` until the queue is empty: nothing else may touch the Doc
-        then (`idle` waits for it). Resolves to what `apply_update` returns or raises."""
+        """Queue `update` to be applied in a worker thread (sync/offloop.py), in order
+        with the others queued so: resolves to what `apply_update` returns or raises."""
         if self.failed:
             raise RoomUnavailable("room is reloading")
-        result: asyncio.Future[asyncio.Future[AppendResult] | None]
-        result = asyncio.get_running_loop().create_future()
-        self._off_loop.append((update, author, result))
-        if len(self._off_loop) == 1:
-            self._idle.clear()
-            self._integrate_next()
-        return result
+        return self._applier.submit(update, author)
 
     @property
     def busy(self) -> bool:
         """An update is being applied off the loop: the Doc is not ours to touch."""
-        return bool(self._off_loop)
+        return self._applier.busy
 
     async def idle(self) -> None:
         """Wait until the Doc is free (no update being applied off the loop)."""
-        while self._off_loop:
-            await self._idle.wait()
+        await self._applier.idle()
 
     def _check_idle(self) -> None:
-        if self._off_loop:  # a caller forgot `await room.idle()`: never race the thread
-            raise RoomUnavailable("room is applying a large update")
+        self._applier.check_idle()
 
-    def _integrate_next(self) -> None:
-        update = self._off_loop[0][0]
-        work = asyncio.get_running_loop().run_in_executor(None, self._integrate, update)
-        work.add_done_callback(self._integrated)
-
-    def _integrated(self, work: asyncio.Future[_Integrated]) -> None:
-        _update, author, result = self._off_loop.popleft()
-        try:
-            if self.failed:
-                self._captured.clear()
-                raise RoomUnavailable("room is reloading")
-            commit = self._settle(work.result(), author)
-        except Exception as exc:
-            result.set_exception(exc)
-        else:
-            result.set_result(commit)
-        if self._off_loop:
-            self._integrate_next()
-            return
-        self._idle.set()
+    def _became_idle(self) -> None:
         deferred, self._deferred_remote = self._deferred_remote, []
         for remote, seq in deferred:
             self.apply_remote_update(remote, seq)
         if self._close_when_idle:
             self.close()
 
-    def _integrate(self, update: bytes) -> _Integrated:
-        """Apply `update` to the Doc and capture what it changed. Touches only the Doc,
-        `_captured` and `_pending`, so it may run in a thread while the room is busy."""
-        self._captured.clear()
-        try:
-            check_update_shape(update)
-            self.doc.apply_update(update)
-        except InvalidUpdate as exc:
-            return _Integrated(exc)
-        except Exception as exc:  # pycrdt raises ValueError for undecodable updates
-            self._captured.clear()
-            return _Integrated(InvalidUpdate(f"invalid Yjs update: {exc}"))
-        except BaseException as exc:  # pyo3 PanicException derives from BaseException
-            reraise_if_fatal(exc)
-            self._captured.clear()
-            return _Integrated(exc, panic=True)
-        pending = self._pending.note(update, self._captured, self.doc)
-        if pending > self.max_pending_bytes:
-            return _Integrated(pending_bytes=pending)
-        if not (len(self._captured) == 1 and self._captured[0] == update):
-            try:
-                left = unintegrated(update, self.doc.get_state(), LIVE_SCAN)
-            except BaseException as exc:  # cannot tell: storing it all is harmless
-                reraise_if_fatal(exc)
-                left = update
-            if left is not None:
-                # Yrs holds it back until its dependency arrives: store it now (the
-                # checkpoints keep it), or a restart before then would lose it.
-                self._captured.append(left)
-        return _Integrated(pending_bytes=pending)
+    def _integrate(self, update: bytes) -> Integrated:
+        """`integrate` into this room's Doc (on the loop, or in a thread while busy)."""
+        return integrate(self.doc, update, self._captured, self._pending, self.max_pending_bytes)
 
-    def _settle(self, outcome: _Integrated, author: str) -> asyncio.Future[AppendResult] | None:
+    def _settle(self, outcome: Integrated, author: str) -> asyncio.Future[AppendResult] | None:
         """On the loop, after `_integrate`: refuse, fail the room, or persist."""
+        if self.failed:  # meanwhile, while it was applied in a thread
+            self._captured.clear()
+            raise RoomUnavailable("room is reloading")
         if outcome.panic:
             log.error("CRDT panic in room %s: %r; reloading room", self.name, outcome.error)
             self.fail("CRDT panic")
@@ -288,7 +224,7 @@ class Room(RoomPeers):
         (or will: while the room is busy it is applied as soon as it is idle)."""
         if self.failed:
             return False
-        if self._off_loop:
+        if self.busy:
             self._deferred_remote.append((update, seq))
             return True
         self._captured.clear()
@@ -471,7 +407,7 @@ class Room(RoomPeers):
 
     def close(self) -> None:
         """Release the Doc observer (once the update being applied off the loop is in)."""
-        if self._off_loop:
+        if self.busy:
             self._close_when_idle = True
             return
         if self._subscription is not None:

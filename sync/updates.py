@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from pycrdt import Doc, get_state
 
+from storage.pending import LIVE_SCAN, unintegrated
 from sync import protocol
 from sync.errors import InvalidUpdate, ProtocolError
 
@@ -98,3 +100,47 @@ def would_change(doc: Doc[Any], update: bytes) -> bool:
         reraise_if_fatal(exc)
         raise InvalidUpdate(f"invalid Yjs update: {exc!r}") from None
     return bool(changed)
+
+
+@dataclass(slots=True)
+class Integrated:
+    """What applying one update to a room's Doc came to (see `integrate`)."""
+
+    error: BaseException | None = None  # an InvalidUpdate, or the panic
+    panic: bool = False  # the CRDT panicked: the Doc can no longer be trusted
+    pending_bytes: int = 0
+
+
+def integrate(
+    doc: Doc[Any], update: bytes, captured: list[bytes], pending: PendingTracker, limit: int
+) -> Integrated:
+    """Apply `update` to `doc`, whose observer appends what changed to `captured`; add
+    what Yrs holds back for a missing dependency (it is stored too: the checkpoints keep
+    it, or a restart before the dependency arrives would lose it). Touches only these
+    arguments, so a room may run it in a worker thread while it is busy. Raises nothing
+    but fatal exceptions: the caller settles the outcome on the loop."""
+    captured.clear()
+    try:
+        check_update_shape(update)
+        doc.apply_update(update)
+    except InvalidUpdate as exc:
+        return Integrated(exc)
+    except Exception as exc:  # pycrdt raises ValueError for undecodable updates
+        captured.clear()
+        return Integrated(InvalidUpdate(f"invalid Yjs update: {exc}"))
+    except BaseException as exc:  # pyo3 PanicException derives from BaseException
+        reraise_if_fatal(exc)
+        captured.clear()
+        return Integrated(exc, panic=True)
+    pending_bytes = pending.note(update, captured, doc)
+    if pending_bytes > limit:
+        return Integrated(pending_bytes=pending_bytes)
+    if not (len(captured) == 1 and captured[0] == update):
+        try:
+            left = unintegrated(update, doc.get_state(), LIVE_SCAN)
+        except BaseException as exc:  # cannot tell: storing it all is harmless
+            reraise_if_fatal(exc)
+            left = update
+        if left is not None:
+            captured.append(left)
+    return Integrated(pending_bytes=pending_bytes)
