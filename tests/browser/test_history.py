@@ -219,7 +219,7 @@ async def test_restore_reaches_other_tabs_and_the_server(
     await expect(dialog).to_contain_text(f"Restore version {seq}?")
     await page.click("#restore-confirm")
 
-    await expect(page.locator("#version-banner")).to_be_hidden()  # back to live
+    await expect(page.locator("#version-banner")).to_be_hidden(timeout=TIMEOUT_MS)  # live
     await bob.page.wait_for_function(
         "t => window.samepage.ytext.toString() === t", arg=target, timeout=TIMEOUT_MS
     )
@@ -268,6 +268,9 @@ async def test_play_runs_to_the_head_and_stops(browser: Browser, server: ServerP
     )
     await page.click("#history-play")
     play = page.locator("#history-play")
+    # playback loads the stored updates as it goes: wait for the last one
+    banner = page.locator("#version-banner")
+    await expect(banner).to_have_attribute("data-seq", str(head), timeout=TIMEOUT_MS)
     slider = page.locator("#history-slider")
     await expect(slider).to_have_value(await slider.get_attribute("max") or "")
     await expect(play).not_to_have_attribute("data-playing", "true")
@@ -343,7 +346,7 @@ async def test_restore_of_accented_text_and_emoji_in_every_tab(
     await page.click("#history-restore")
     await expect(page.locator("#restore-dialog")).to_be_visible()
     await page.click("#restore-confirm")
-    await expect(page.locator("#version-banner")).to_be_hidden()
+    await expect(page.locator("#version-banner")).to_be_hidden(timeout=TIMEOUT_MS)
     for tab in (alice, bob):
         await tab.page.wait_for_function(
             "t => window.samepage.ytext.toString() === t", arg=first, timeout=TIMEOUT_MS

@@ -6,12 +6,13 @@
 // read-only view (version-view.js); the live view and its Y.Text binding stay as they are.
 import { Player } from './player.js'
 import { VersionFetch } from './version-fetch.js'
-import { formatWhen, bannerText } from './timeline.js'
+import { bannerText } from './timeline.js'
+import { VersionActions } from './version-actions.js'
 import { diffTexts } from './textdiff.js'
 import { VersionView } from './version-view.js'
 import { HistoryApi } from './history-api.js'
 import { TimelineList, el } from './timeline-list.js'
-import { confirmCopy, renderOrigin, roomUrl } from './copy-version.js'
+import { confirmCopy, renderOrigin } from './copy-version.js'
 
 const REFRESH_MS = 700 // after a live change, reload the new tail of the history…
 const REFRESH_MAX_MS = 3000 // …at the latest this long after the first unseen change
@@ -64,6 +65,7 @@ export class HistoryPanel {
       onEnd: () => this.pause(),
       onError: (err) => this.say(`Could not play the history (${err.message}).`, 'error')
     })
+    this.actions = new VersionActions(this)
     this.note = $('history-note')
     this.restoreButton = $('history-restore')
     this.nameButton = $('history-name')
@@ -100,10 +102,10 @@ export class HistoryPanel {
     })
     this.playButton.addEventListener('click', () => (this.playing ? this.pause() : this.play()))
     this.showChanges.addEventListener('change', () => this.scheduleDiff(0))
-    this.restoreButton.addEventListener('click', () => this.confirmRestore())
+    this.restoreButton.addEventListener('click', () => this.actions.confirmRestore())
     this.forkButton.addEventListener('click', () => {
       const seq = this.shownSeq
-      confirmCopy(this.room, seq, (to) => this.copy(seq, to))
+      confirmCopy(this.room, seq, (to) => this.actions.copy(seq, to))
     })
     this.nameButton.addEventListener('click', () => {
       this.nameForm.hidden = !this.nameForm.hidden
@@ -112,7 +114,7 @@ export class HistoryPanel {
     $('name-version-cancel').addEventListener('click', () => { this.nameForm.hidden = true })
     this.nameForm.addEventListener('submit', (event) => {
       event.preventDefault()
-      this.nameVersion(this.nameInput.value)
+      this.actions.name(this.nameInput.value)
     })
     this.panel.addEventListener('keydown', (event) => {
       if (event.key !== 'Escape' || event.defaultPrevented) return
@@ -317,69 +319,8 @@ export class HistoryPanel {
     this.scheduleDiff()
   }
 
-  // ---------- naming and restoring ----------
-
-  async nameVersion (raw) {
-    const label = raw.trim()
-    if (!label) return this.nameInput.focus()
-    try {
-      await this.api.nameVersion(label, this.viewing ? this.seq : null)
-      this.nameForm.hidden = true
-      this.nameInput.value = ''
-      this.say(`Named “${label}”.`)
-      await this.refresh()
-    } catch (err) {
-      this.say(`Could not name the version (${err.message}).`, 'error')
-    }
-  }
-
-  confirmRestore () {
-    if (!this.viewing) return
-    const step = this.step && this.step.seq === this.seq ? this.step : { seq: this.seq }
-    const dialog = $('restore-dialog')
-    $('restore-title').textContent = `Restore version ${step.seq}?`
-    $('restore-when').textContent = (step.time ? formatWhen(step.time) : `version ${step.seq}`) +
-      (step.author ? ` by ${step.author}` : '')
-    dialog.onclose = () => {
-      if (dialog.returnValue === 'restore') this.restore(step.seq)
-    }
-    dialog.returnValue = ''
-    dialog.showModal()
-  }
-
-  async copy (seq, to) {
-    try {
-      const result = await this.api.fork(seq, to)
-      this.say(`Copied version ${result.from.seq} to “${result.room}”.`, 'ok', {
-        label: 'Open the copy',
-        run: () => location.assign(roomUrl(result.room))
-      })
-    } catch (err) {
-      this.say(`Could not make a copy (${err.message}).`, 'error')
-    }
-  }
-
   /** The version shown (the head when live). */
   get shownSeq () { return this.viewing ? this.seq : this.head }
-
-  async restore (seq, undo = false) {
-    try {
-      const me = this.awareness?.getLocalState()?.user?.name
-      const result = await this.api.restore(seq, typeof me === 'string' ? me : null)
-      this.backToLive()
-      if (!result.changed) this.say(`Version ${seq} is already the current text.`)
-      else if (undo) this.say('Restore undone.')
-      else {
-        this.say(`Restored version ${seq}.`, 'ok', {
-          label: 'Undo',
-          run: () => this.restore(result.seq - 1, true)
-        })
-      }
-      await this.refresh()
-    } catch (err) {
-      this.say(`Could not restore (${err.message}).`, 'error')
-    }
-  }
 
   // ---------- rendering ----------
 
