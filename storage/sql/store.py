@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from storage.sql import epochs, reset, schema
 from storage.sql.engine import make_engine, write_transaction
 from storage.sql.locks import room_maintenance_lock
 from storage.sql.migrations import check_current, migrate
+from storage.sql.sqlite_read import LoadRead, SqliteReader
 from storage.sql.writer import GroupCommitWriter
 from storage.types import (
     AppendResult,
@@ -73,6 +75,11 @@ class SqlStore:
         self._writer = GroupCommitWriter(
             self.engine, on_batch=on_batch, sqlite_synchronous=sqlite_synchronous
         )
+        # SQLite file: the hot reads through plain sqlite3 (storage/sql/sqlite_read.py)
+        database = self.engine.url.database
+        self._reader: SqliteReader | None = None
+        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
+            self._reader = SqliteReader(database)
         self._closed = False
 
     async def start(self) -> None:
@@ -89,6 +96,8 @@ class SqlStore:
             return
         self._closed = True
         await self._writer.aclose()
+        if self._reader is not None:
+            await self._reader.aclose()
         await self.engine.dispose()
 
     def append(
@@ -113,42 +122,54 @@ class SqlStore:
 
     async def _load_once(self, room: str, last: bool = False) -> LoadedRoom | None:
         try:
-            async with self.engine.begin() as conn:
-                life = select(R.c.seq, R.c.epoch, R.c.base, R.c.deleted_us.is_not(None))
-                life = life.where(R.c.name == room)
-                head_row = (await conn.execute(life)).first()
-                head, epoch, base, deleted = head_row or (0, 0, 0, False)
-                row = (
-                    await conn.execute(
-                        select(C.c.seq, C.c.state)
-                        .where(C.c.room == room)
-                        .order_by(C.c.seq.desc())
-                        .limit(1)
-                    )
-                ).first()
-                cp_seq, cp_state = (int(row[0]), bytes(row[1])) if row else (0, None)
-                tail = (
-                    await conn.execute(
-                        select(U.c.seq, U.c.data)
-                        .where(U.c.room == room, U.c.seq > cp_seq)
-                        .order_by(U.c.seq)
-                    )
-                ).all()
-                retired = await epochs.retired_clients(conn, room) if epoch else ()
-                if not last and (await conn.execute(life)).first() != head_row:
-                    return None  # reset meanwhile (PostgreSQL reads per statement)
-        except SQLAlchemyError as exc:
+            read = await (self._reader.load(room) if self._reader else self._read_load(room, last))
+        except (SQLAlchemyError, sqlite3.Error) as exc:
             raise StoreError(f"cannot load room {room}: {exc}") from exc
-        seq = int(tail[-1][0]) if tail else cp_seq
-        if seq < int(head or 0) or [int(r[0]) for r in tail] != list(range(cp_seq + 1, seq + 1)):
+        if read is None:
+            return None  # reset meanwhile (PostgreSQL reads per statement)
+        head_row, checkpoint, tail, retired = read
+        head, epoch, base, deleted = head_row or (0, 0, 0, False)
+        cp_seq, cp_state = checkpoint or (0, None)
+        seq = tail[-1][0] if tail else cp_seq
+        if seq < head or [r[0] for r in tail] != list(range(cp_seq + 1, seq + 1)):
             if not last:
                 return None  # rows folded between the reads: a newer checkpoint covers them
             # Not a race (it persisted): serve what is stored rather than nothing.
             log.error("room %s: stored rows do not continue checkpoint %d", room, cp_seq)
-        updates = [bytes(r[1]) for r in tail]
-        return LoadedRoom(
-            seq, cp_state, cp_seq, updates, int(epoch), int(base), bool(deleted), retired
-        )
+        updates = [r[1] for r in tail]
+        return LoadedRoom(seq, cp_state, cp_seq, updates, epoch, base, deleted, retired)
+
+    async def _read_load(self, room: str, last: bool) -> LoadRead | None:
+        """`SqliteReader.load` through SQLAlchemy (PostgreSQL): None when the room's
+        row changed between the first and the last read."""
+        async with self.engine.begin() as conn:
+            life = select(R.c.seq, R.c.epoch, R.c.base, R.c.deleted_us.is_not(None))
+            life = life.where(R.c.name == room)
+            head_row = (await conn.execute(life)).first()
+            row = (
+                await conn.execute(
+                    select(C.c.seq, C.c.state)
+                    .where(C.c.room == room)
+                    .order_by(C.c.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+            checkpoint = (int(row[0]), bytes(row[1])) if row else None
+            tail = (
+                await conn.execute(
+                    select(U.c.seq, U.c.data)
+                    .where(U.c.room == room, U.c.seq > (checkpoint[0] if checkpoint else 0))
+                    .order_by(U.c.seq)
+                )
+            ).all()
+            epoch = int(head_row[1]) if head_row else 0
+            retired = await epochs.retired_clients(conn, room) if epoch else ()
+            if not last and (await conn.execute(life)).first() != head_row:
+                return None  # reset meanwhile (PostgreSQL reads per statement)
+        head = None
+        if head_row is not None:
+            head = (int(head_row[0]), epoch, int(head_row[2]), bool(head_row[3]))
+        return head, checkpoint, [(int(r[0]), bytes(r[1])) for r in tail], retired
 
     async def room_info(self, room: str) -> RoomInfo | None:
         """Summary of one room."""
@@ -197,6 +218,8 @@ class SqlStore:
 
     async def updates_range(self, room: str, after: int, upto: int) -> list[UpdateRecord]:
         """Rows with after < seq <= upto, oldest first."""
+        if self._reader is not None:
+            return await self._reader.updates_range(room, after, upto)
         query = (
             select(U).where(U.c.room == room, U.c.seq > after, U.c.seq <= upto).order_by(U.c.seq)
         )
@@ -206,6 +229,8 @@ class SqlStore:
 
     async def checkpoint_before(self, room: str, seq: int) -> tuple[int, bytes] | None:
         """Latest checkpoint at or before seq."""
+        if self._reader is not None:
+            return await self._reader.checkpoint_before(room, seq)
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
