@@ -19,11 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.charts import render_chart
 from bench.driver import REPEAT_BUDGET, run_loadgen
+from bench.procs import wait_quiet
 from bench.profile import profile_samepage
-from bench.report import render_chart, render_table
+from bench.report import render_table
 from bench.scenarios import SCENARIOS
-from bench.servers import BENCH, ROOT, SERVERS, RunningServer, wait_quiet
+from bench.servers import BENCH, ROOT, SERVERS, RunningServer
 
 RESULTS = BENCH / "results"
 QUIET_WAIT_S = 60.0  # how long to wait for the machine to calm down before each server

@@ -9,12 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.servers import (
-    BENCH,
-    LOADGEN_CORE,
-    PRIORITY,
-    ROOT,
-    RunningServer,
+from bench.procs import (
     cpu_seconds,
     established_per_process,
     machine_busy_seconds,
@@ -24,6 +19,7 @@ from bench.servers import (
     tree_cpu_seconds,
     wait_quiet,
 )
+from bench.servers import BENCH, LOADGEN_CORE, PRIORITY, ROOT, RunningServer
 
 SETTLE_S = 2.0  # before sampling memory: let the allocator and the GC settle
 DISTURBED_CORES = 0.35  # other processes' CPU during a step that voids it

@@ -31,7 +31,8 @@ from typing import Any
 
 from pycrdt import Doc, Text
 
-from bench.servers import VENV_PY, free_port
+from bench.procs import free_port
+from bench.servers import VENV_PY
 from storage.checkpoints import AutoCheckpointer
 from storage.history import doc_at
 from storage.sql.engine import database_url

@@ -22,7 +22,8 @@ import tracemalloc
 import urllib.request
 from pathlib import Path
 
-from bench.servers import BENCH, ROOT, VENV_PY, free_port, rss_bytes
+from bench.procs import free_port, rss_bytes
+from bench.servers import BENCH, ROOT, VENV_PY
 
 CONNECTIONS = (100, 10)  # rooms x clients
 

@@ -13,7 +13,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable
 from typing import Any, ClassVar, cast
-from urllib.parse import unquote
 
 from starlette.requests import HTTPConnection
 
@@ -22,22 +21,13 @@ from sync.epochs import EPOCH_PARAM, epoch_claim
 from sync.errors import CloseCode, SyncError
 from sync.handler import handle_frame_nowait
 from sync.room import Room
-from web import wsframes
+from web import wsframes, wsupgrade
 from web.admission import admit, join_room
-from web.guard import origin_allowed
 from web.wshub import WsHub
 
 log = logging.getLogger("samepage.web")
 HANDSHAKE, JOINING, OPEN, CLOSING, CLOSED = range(5)
-MAX_REQUEST = 16 * 1024
 CLOSE_TIMEOUT_S = 5.0
-
-
-def _http(status: str, extra: str = "") -> bytes:
-    return (
-        f"HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\n"
-        f"content-length: 0\r\nconnection: close\r\n{extra}\r\n"
-    ).encode("latin-1")
 
 
 class WebSocketProtocol(asyncio.Protocol):
@@ -173,60 +163,25 @@ class WebSocketProtocol(asyncio.Protocol):
     # -- the upgrade ---------------------------------------------------------------
 
     def _on_request(self, data: bytes) -> None:
-        request = self._request + data
-        end = request.find(b"\r\n\r\n")
-        if end < 0:
-            if len(request) > MAX_REQUEST:
-                self._reject("431 Request Header Fields Too Large")
-            self._request = request
-            return
-        self._request = b""
-        lines = request[:end].decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        headers = []
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers.append(
-                (name.strip().lower().encode("latin-1"), value.strip().encode("latin-1"))
-            )
-        if len(parts) != 3 or parts[0] != "GET":
-            self._reject("400 Bad Request")
-            return
-        self._upgrade(parts[1], headers)
-
-    def _upgrade(self, target: str, headers: list[tuple[bytes, bytes]]) -> None:
         state = self.hub.state
-        path, _, query = target.partition("?")
-        scope = {"type": "websocket", "headers": headers, "query_string": query.encode("latin-1")}
-        request = HTTPConnection(scope)
-        if "x-forwarded-for" in request.headers:  # the real client, from a trusted proxy
-            host = self.peer.rpartition(":")[0]
-            client = self.hub.proxies.client(host, request.headers)
-            self.peer = self.peer if client == host else client
-        key = request.headers.get("sec-websocket-key", "")
-        if request.headers.get("upgrade", "").lower() != "websocket" or not wsframes.valid_key(key):
-            self._reject("400 Bad Request")
+        try:
+            request = wsupgrade.read_request(self._request + data)
+            if request is None:
+                self._request += data
+                return
+            self._request = b""
+            upgrade = wsupgrade.check_upgrade(*request, state, self.hub.proxies, self.peer)
+        except wsupgrade.Refused as exc:
+            self._reject(exc.status, exc.extra)
             return
-        if request.headers.get("sec-websocket-version") != "13":
-            self._reject("426 Upgrade Required", "sec-websocket-version: 13\r\n")
-            return
-        if state is None or not path.startswith("/ws/"):
-            self._reject("403 Forbidden")
-            return
-        if not origin_allowed(request, state.settings):
-            # Before the upgrade: the browser sees HTTP 403.
-            log.warning(
-                "refused ws peer=%s: origin %r not allowed", self.peer, request.headers["origin"]
-            )
-            self._reject("403 Forbidden")
-            return
-        assert self.transport is not None
-        self.transport.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
-            b"sec-websocket-accept: " + wsframes.accept_key(key).encode("ascii") + b"\r\n\r\n"
-        )
+        assert self.transport is not None and state is not None
+        self.peer = upgrade.peer
+        self.transport.write(wsupgrade.switching_protocols(upgrade.key))
+        self._upgraded(state, upgrade.room, upgrade.request)
+
+    def _upgraded(self, state: Any, name: str, request: HTTPConnection) -> None:
+        """After the 101: the room name, token and limits, then the room."""
         self.reader = wsframes.FrameReader(state.settings.max_frame_bytes)
-        name = unquote(path[4:])
         try:
             identity = admit(state, name, request)
         except SyncError as exc:
@@ -285,7 +240,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def _reject(self, status: str, extra: str = "") -> None:
         assert self.transport is not None
         self.phase = CLOSED
-        self.transport.write(_http(status, extra))
+        self.transport.write(wsupgrade.refusal(status, extra))
         self.transport.close()
 
     # -- inbound -------------------------------------------------------------------
