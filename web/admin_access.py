@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -64,6 +65,8 @@ async def revoke(request: Request) -> Response:
     until = body.get("expires_at")
     if until is not None and (isinstance(until, bool) or not isinstance(until, (int, float))):
         raise HTTPError(400, "bad_parameter", "expires_at must be seconds since the epoch")
+    if until is not None and until <= time.time():
+        raise HTTPError(400, "bad_parameter", "expires_at is past: that token has expired")
     before = state.access.closed_connections
     revocation = await state.access.revoke(kind, value, until=until, by=_admin_name(request))
     closed = state.access.closed_connections - before

@@ -59,6 +59,8 @@ def _revocation_body(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"error: not a token: {exc}") from None
         if not claims.get("jti"):
             raise SystemExit("error: this token has no jti: revoke its --user instead")
+        if float(claims.get("exp") or 0) <= time.time():
+            raise SystemExit("error: this token has expired already: nothing to revoke")
         return {"jti": str(claims["jti"]), "expires_at": claims.get("exp")}
     for kind in ("jti", "user", "room"):
         if getattr(args, kind):

@@ -150,6 +150,7 @@ CASES: list[tuple[str, str, str | bytes | None, int, str]] = [
     ("POST", "/api/admin/revoke", '{"jti": "a", "user": "b"}', 400, "bad_parameter"),
     ("POST", "/api/admin/revoke", '{"room": "../x"}', 400, "invalid_room_name"),
     ("POST", "/api/admin/revoke", '{"jti": "a", "expires_at": "soon"}', 400, "bad_parameter"),
+    ("POST", "/api/admin/revoke", '{"jti": "a", "expires_at": 1000}', 400, "bad_parameter"),
     (
         "POST",
         "/api/admin/grants",
