@@ -5,6 +5,7 @@ the old document refused instead of merged, the old history readable as an epoch
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,11 +15,17 @@ from sync import protocol
 from sync.errors import CloseCode
 from tests.helpers.clients import eventually, raw_client
 from tests.helpers.receiver import Receiver
-from tests.helpers.server import TEST_SECRET, ServerProcess, run_cli
+from tests.helpers.server import TEST_SECRET, ServerProcess, module_server, run_cli
 from tests.interop.node import NodeClient, node_driver
 from web.auth import issue_token
 
 OLD = "secret plan ✂️ — naïve 👩🏽‍💻 שלום"
+
+
+@pytest.fixture(scope="module")
+def rserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the tests that only use rooms of their own."""
+    yield from module_server(tmp_path_factory.mktemp("reset"))
 
 
 async def closes(client: NodeClient) -> list[int]:
@@ -111,7 +118,8 @@ async def test_reset_closes_clients_and_the_old_document_never_comes_back(
         assert event["room"] == "plan" and event["data"] == {"epoch": 1, "seq": head, "kept": True}
 
 
-async def test_the_epoch_handshake(server: ServerProcess) -> None:
+async def test_the_epoch_handshake(rserver: ServerProcess) -> None:
+    server = rserver
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as http:
         await http.post("/api/rooms/hs/updates", content=b"\x00\x00")
         async with raw_client(server.ws, "hs?epoch=") as fresh:  # no copy yet: told the epoch
@@ -131,7 +139,8 @@ async def test_the_epoch_handshake(server: ServerProcess) -> None:
         assert epochs[0]["kept"] is False
 
 
-async def test_delete_removes_the_room_and_its_history(server: ServerProcess) -> None:
+async def test_delete_removes_the_room_and_its_history(rserver: ServerProcess) -> None:
+    server = rserver
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as http, node_driver() as driver:
         client = await driver.client(server.ws, "gone")
         await client.insert(0, OLD)
