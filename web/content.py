@@ -90,6 +90,27 @@ def check_not_past(seq: int, head: int, name: str = "seq") -> int:
     return seq
 
 
+async def check_epoch(request: Request, room: str, seq: int, name: str = "seq") -> int:
+    """`seq` itself, or a 404 when it belongs to an earlier epoch of the room (a reset
+    started this one after `base`; docs/rooms.md): those versions are read from
+    `/api/rooms/{room}/epochs/{n}/...`. 0 (the empty document) is always a version."""
+    state = state_of(request)
+    live = state.manager.get(room)
+    if live is not None:
+        base = live.life.base
+    else:
+        info = await state.store.room_info(room)
+        base = info.base if info is not None else 0
+    if 0 < seq < base:
+        raise HTTPError(
+            404,
+            "earlier_epoch",
+            f"{name} {seq} is of an earlier epoch of room {room} (this one starts after "
+            f"{base}): see GET /api/rooms/{room}/epochs",
+        )
+    return seq
+
+
 async def resolve_seq(request: Request, room: str) -> int | None:
     """`?at=SEQ` or `?time=ISO` → a seq (None when neither is given)."""
     at = int_param(request, "at")
@@ -100,6 +121,7 @@ async def resolve_seq(request: Request, room: str) -> int | None:
         return await state_of(request).store.seq_at_time(room, when)
     if at is not None:
         check_not_past(at, await head_seq(request, room), "at")
+        await check_epoch(request, room, at, "at")
     return at
 
 

@@ -19,7 +19,7 @@ from sync.restore import restore_update
 from sync.room import Room
 from sync.updates import EMPTY_UPDATE
 from web.bodies import int_field, json_body
-from web.content import check_not_past, head_seq, offload
+from web.content import check_epoch, check_not_past, head_seq, offload
 from web.errors import HTTPError
 from web.guard import identify
 from web.params import room_and_identity, state_of
@@ -56,6 +56,7 @@ async def fork(request: Request) -> Response:
     if head == 0 or source is None:
         raise HTTPError(404, "no_such_room", f"room {name} has no stored version")
     at = check_not_past(int_field(body, "at", head), head, "at")
+    await check_epoch(request, name, at, "at")
     if to == name:
         raise HTTPError(409, "room_exists", f"room {to} exists")
     seq, parts = await version_at(state.store, name, at)  # folded: the kept point

@@ -17,7 +17,7 @@ from sync.errors import PermissionDenied
 from sync.restore import restore_update
 from sync.updates import EMPTY_UPDATE
 from web.bodies import int_field, json_body, str_field
-from web.content import check_not_past, head_seq, offload
+from web.content import check_epoch, check_not_past, head_seq, offload
 from web.errors import HTTPError
 from web.params import int_param, iso, room_and_identity, state_of
 
@@ -57,8 +57,9 @@ async def diff_route(request: Request) -> Response:
     start = int_param(request, "from", 0) or 0
     end = int_param(request, "to")
     head = await head_seq(request, room)
-    check_not_past(start, head, "from")
+    await check_epoch(request, room, check_not_past(start, head, "from"), "from")
     end = head if end is None else check_not_past(end, head, "to")
+    await check_epoch(request, room, end, "to")
     if end < start:
         raise HTTPError(400, "bad_parameter", "to must be >= from")
     state = state_of(request)
@@ -104,6 +105,7 @@ async def restore(request: Request) -> Response:
     if "seq" not in body:
         raise HTTPError(400, "bad_parameter", "seq (integer) is required")
     seq = check_not_past(int_field(body, "seq", 0), await head_seq(request, room))
+    await check_epoch(request, room, seq)
     author = identity.name or str_field(body, "author", "restore") or "restore"
     state = state_of(request)
     seq, target = await version_at(state.store, room, seq)  # folded: the kept point

@@ -77,6 +77,16 @@ async def test_reset_closes_clients_and_the_old_document_never_comes_back(
             assert (await http.get("/api/rooms/plan/content")).text == ""
             info = (await http.get("/api/rooms/plan")).json()
             assert info["epoch"] == 1 and info["seq"] == head + 1
+            # The old epoch's seqs are not versions of this one: a clear 404, not an
+            # empty document (they are read from /epochs/0).
+            for refused in (
+                await http.get(f"/api/rooms/plan/content?at={head}"),
+                await http.get(f"/api/rooms/plan/diff?from=1&to={head + 1}"),
+                await http.post("/api/rooms/plan/restore", json={"seq": head}),
+            ):
+                assert refused.status_code == 404, refused.text
+                assert refused.json()["error"] == "earlier_epoch"
+            assert (await http.get(f"/api/rooms/plan/content?at={head + 1}")).text == ""
 
             # The plain y-websocket client still holds the old document: connecting
             # again, it is refused (4410), not merged.
