@@ -1,7 +1,8 @@
 """The History panel on a room of 100,000 stored updates: it opens in under a second
 (it loads no update), the slider reads one version at a time (a drag sends a handful
-of requests, not one per position), the page's main thread does not stall while
-scrubbing, and Play still animates the stored changes one after another to the head."""
+of requests, not one per position), Play still animates the stored changes one after
+another to the head, and the page's main thread never stalls (the playback document
+and the word diff live in a Web Worker)."""
 
 from __future__ import annotations
 
@@ -156,8 +157,7 @@ async def test_history_of_100k_updates_opens_fast_scrubs_and_plays(
     assert await page.evaluate("window.samepage.history.versionView.text") == head_text
 
     play_stalls: list[int] = await page.evaluate("window.__long")
-    # Not asserted: starting playback applies the version's full Yjs state on the main
-    # thread (~350 ms for this 100,000-character document on a loaded box).
     print(f"big history: main-thread long tasks up to the end of playback {play_stalls} ms")
+    assert all(ms < STALL_LIMIT_MS for ms in play_stalls), play_stalls
     assert tab.errors == []
     await tab.close()

@@ -19,6 +19,7 @@ const outdir = resolve(outIndex >= 0 ? args[outIndex + 1] : join(here, '..', 'st
 const ENTRIES = {
   editor: 'src/editor.js',
   home: 'src/home.js',
+  'history-worker': 'src/history-worker.js',
   sw: 'src/sw.js',
   samepage: 'src/style.css'
 }

@@ -8,7 +8,7 @@ import { Player } from './player.js'
 import { VersionFetch } from './version-fetch.js'
 import { bannerText } from './timeline.js'
 import { VersionActions } from './version-actions.js'
-import { diffTexts } from './textdiff.js'
+import { Differ } from './replay-remote.js'
 import { VersionView } from './version-view.js'
 import { HistoryApi } from './history-api.js'
 import { TimelineList, el } from './timeline-list.js'
@@ -66,6 +66,7 @@ export class HistoryPanel {
       onError: (err) => this.say(`Could not play the history (${err.message}).`, 'error')
     })
     this.actions = new VersionActions(this)
+    this.differ = new Differ()
     this.note = $('history-note')
     this.restoreButton = $('history-restore')
     this.nameButton = $('history-name')
@@ -284,10 +285,14 @@ export class HistoryPanel {
   /** Highlight the differences against the current text, a moment after the last move. */
   scheduleDiff (delay = DIFF_DELAY_MS) {
     if (!this.versionView) return
-    this.later('diff', delay, () => {
+    this.later('diff', delay, async () => {
       if (!this.viewing || this.playing) return
       const current = this.ytext.toString()
-      const ops = this.showChanges.checked ? diffTexts(this.versionView.text, current) : null
+      const shown = this.versionView.text
+      // word diff of two long texts: in the worker (history-worker.js), not here
+      const ops = this.showChanges.checked ? await this.differ.diff(shown, current) : null
+      if (!this.viewing || this.playing || this.versionView.text !== shown) return
+      if (this.ytext.toString() !== current) return this.scheduleDiff() // edited meanwhile
       this.versionView.highlight(ops, current)
       this.banner.dataset.changes = ops === null ? 'hidden' : String(ops.length)
     })

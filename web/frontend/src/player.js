@@ -1,7 +1,8 @@
-// Playback for the History panel: a scratch Replay fed with the stored updates from the
-// starting version on, a page ahead of the step shown, so Play animates every stored
-// change at its own pace without loading the whole history first.
-import { Replay } from './replay.js'
+// Playback for the History panel: a scratch Replay (in a Web Worker: history-worker.js)
+// fed with the stored updates from the starting version on, a page ahead of the step
+// shown, so Play animates every stored change at its own pace without loading the whole
+// history first, and without holding the page's main thread.
+import { RemoteReplay } from './replay-remote.js'
 import { stepDelay } from './timeline.js'
 
 const AHEAD = 1000 // updates loaded beyond the step shown
@@ -24,11 +25,14 @@ export class Player {
     this.stop()
     const run = {}
     this.run = run
-    this.replay = new Replay()
+    this.replay?.close()
+    this.replay = new RemoteReplay()
     this.head = head
     this.from = from
     this.speed = speed
-    this.index = -1
+    this.index = -1 // the step playback has reached
+    this.shown = -1 // the step on screen
+    this.asking = false
     this.loaded = from - 1 // the updates up to this seq are in the replay
     this.loading = null
     this.more(run).then(() => {
@@ -65,6 +69,21 @@ export class Player {
     return this.loading
   }
 
+  /** Show step `i` once the worker has its text; the last one ends playback. */
+  ask (run, i) {
+    this.asking = true
+    this.replay.textAt(i).then((text) => {
+      this.asking = false
+      if (this.run !== run) return
+      this.shown = i
+      this.onStep(this.replay.steps[i], text)
+      if (i === this.replay.length - 1 && this.loaded >= this.head) {
+        this.stop()
+        this.onEnd()
+      }
+    })
+  }
+
   tick (run) {
     if (this.run !== run) return
     const now = performance.now()
@@ -85,17 +104,10 @@ export class Player {
       this.budget -= delay
       i++
     }
-    if (i !== this.index && i >= 0) {
-      this.index = i
-      this.onStep(steps[i], this.replay.textAt(i))
-    }
-    if (i >= 0 && i === end && this.loaded >= this.head) {
-      this.stop()
-      this.onEnd()
-      return
-    }
+    this.index = i
+    if (i >= 0 && i !== this.shown && !this.asking) this.ask(run, i)
     if (end - i < AHEAD / 2) this.more(run)
-    const wait = i < end ? stepDelay(steps, i, i + 1, speed, total) - this.budget : WAIT_MS
+    const wait = i >= 0 && i < end ? stepDelay(steps, i, i + 1, speed, total) - this.budget : WAIT_MS
     if (i >= end) this.budget = 0 // waiting for data is not time to catch up on
     this.timer = setTimeout(() => this.tick(run), Math.max(16, wait))
   }
