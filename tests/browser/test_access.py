@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, expect
 
-from tests.browser.tabs import Tab
+from tests.browser.tabs import TIMEOUT_MS, Tab
 from tests.helpers.server import TEST_SECRET, ServerProcess
 from tests.interop.test_revocation import grant, revoke
 from web.auth import issue_token
@@ -17,13 +17,13 @@ async def test_an_expired_session_says_so_and_offers_to_reload(
     browser: Browser, secure_server: ServerProcess
 ) -> None:
     room = "short-visit"
-    token = issue_token(TEST_SECRET, room, user="Mallory", ttl_s=4)
+    token = issue_token(TEST_SECRET, room, user="Mallory", ttl_s=10)  # a slow start fits
     tab = await Tab.open(browser, f"{secure_server.http}/r/{room}?token={token}", "Mallory")
     await tab.type_at_end("typed before the end")
     await tab.wait_saved()
 
     banner = tab.page.locator(".session-banner")
-    await expect(banner).to_contain_text("Session expired")
+    await expect(banner).to_contain_text("Session expired", timeout=TIMEOUT_MS)
     await expect(tab.connection).to_have_attribute("data-state", "expired")
     await expect(tab.connection).to_contain_text("Session expired")
     await expect(tab.page.locator(".live-editor .cm-content")).to_have_attribute(

@@ -19,7 +19,7 @@ async def test_a_stream_ends_when_its_token_expires_or_is_revoked(
     secure_server: ServerProcess,
 ) -> None:
     room = "followed"
-    short = issue_token(TEST_SECRET, room, user="brief", ttl_s=3)
+    short = issue_token(TEST_SECRET, room, user="brief", ttl_s=5)  # room for a slow start
     doomed = issue_token(TEST_SECRET, room, user="doomed")
     steady = issue_token(TEST_SECRET, room, user="steady")
     bearer = lambda token: {"Authorization": f"Bearer {token}"}  # noqa: E731
@@ -36,7 +36,7 @@ async def test_a_stream_ends_when_its_token_expires_or_is_revoked(
         assert revoked.named("close")[0].data == {"reason": "token_revoked"}
         assert not expiring.named("close")
 
-        await eventually(lambda: bool(expiring.named("close")), 6, "the expired stream ended")
+        await eventually(lambda: bool(expiring.named("close")), 8, "the expired stream ended")
         assert expiring.named("close")[0].data == {"reason": "token_expired"}
         assert not kept.named("close") and not kept.ended
     async with httpx.AsyncClient(base_url=secure_server.http) as http:
