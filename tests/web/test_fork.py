@@ -1,5 +1,7 @@
 """Fork a room at a version (`POST /api/rooms/{room}/fork`) against a live server: the
-copy's content (Unicode, every root type), its recorded origin, clear errors."""
+copy's content (Unicode, every root type), its recorded origin, clear errors. Clients
+wait up to 30 s: a server's first worker process (the copy is built in one) takes
+seconds to start on a busy machine."""
 
 from __future__ import annotations
 
@@ -57,7 +59,7 @@ async def text(http: httpx.AsyncClient, room: str, at: int | None = None) -> str
 async def test_a_copy_starts_with_the_version_and_records_its_origin(
     fserver: ServerProcess,
 ) -> None:
-    async with httpx.AsyncClient(base_url=fserver.http) as http:
+    async with httpx.AsyncClient(base_url=fserver.http, timeout=30) as http:
         writer = Writer(http, "fork-src")
         await writer.edit(lambda d: d.get("content", type=Text).insert(0, WORLD))
         middle = await writer.edit(lambda d: d.get("content", type=Text).insert(4, " ✂️ "))
@@ -98,7 +100,7 @@ async def test_a_copy_starts_with_the_version_and_records_its_origin(
 
 
 async def test_every_root_type_is_copied(fserver: ServerProcess) -> None:
-    async with httpx.AsyncClient(base_url=fserver.http) as http:
+    async with httpx.AsyncClient(base_url=fserver.http, timeout=30) as http:
         writer = Writer(http, "fork-types")
 
         def fill(doc: Doc[Any]) -> None:
@@ -115,7 +117,7 @@ async def test_every_root_type_is_copied(fserver: ServerProcess) -> None:
 
 
 async def test_clear_errors(fserver: ServerProcess) -> None:
-    async with httpx.AsyncClient(base_url=fserver.http) as http:
+    async with httpx.AsyncClient(base_url=fserver.http, timeout=30) as http:
         writer = Writer(http, "fork-err")
         seq = await writer.edit(lambda d: d.get("content", type=Text).insert(0, "x"))
         await http.post("/api/rooms/fork-err/fork", json={"to": "fork-taken"})
@@ -146,7 +148,7 @@ async def test_tokens_must_grant_both_rooms(tmp_path: Any) -> None:
     with ServerProcess(tmp_path / "s.db", extra_args=["--secret", TEST_SECRET]) as proc:
         writer_token = issue_token(TEST_SECRET, "team-*", user="ana")
         headers = {"Authorization": f"Bearer {writer_token}"}
-        async with httpx.AsyncClient(base_url=proc.http, headers=headers) as http:
+        async with httpx.AsyncClient(base_url=proc.http, headers=headers, timeout=30) as http:
             writer = Writer(http, "team-a")
             seq = await writer.edit(lambda d: d.get("content", type=Text).insert(0, "hi"))
             ok = await http.post("/api/rooms/team-a/fork", json={"at": seq, "to": "team-b"})
@@ -156,10 +158,10 @@ async def test_tokens_must_grant_both_rooms(tmp_path: Any) -> None:
             assert other.status_code == 403
         reader = issue_token(TEST_SECRET, "team-*", user="bo", read_only=True)
         async with httpx.AsyncClient(
-            base_url=proc.http, headers={"Authorization": f"Bearer {reader}"}
+            base_url=proc.http, headers={"Authorization": f"Bearer {reader}"}, timeout=30
         ) as http:
             denied = await http.post("/api/rooms/team-a/fork", json={"at": seq, "to": "team-c"})
             assert denied.status_code == 403
-        async with httpx.AsyncClient(base_url=proc.http) as http:
+        async with httpx.AsyncClient(base_url=proc.http, timeout=30) as http:
             response = await http.post("/api/rooms/team-a/fork", json={"to": "team-d"})
             assert response.status_code == 401
