@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from storage.types import StoreError
+from sync.epochs import StaleDocument
 from sync.errors import InvalidRoomName, InvalidUpdate, LimitExceeded, PermissionDenied, SyncError
 from web.auth import AuthError, NotAllowed
 
@@ -37,6 +38,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (InvalidUpdate, 422, "invalid_update"),
     (PermissionDenied, 403, "forbidden"),
     (LimitExceeded, 413, "too_large"),
+    (StaleDocument, 409, "stale_document"),
     (SyncError, 503, "room_unavailable"),
     (StoreError, 503, "store_unavailable"),
 ]

@@ -87,6 +87,11 @@ async def test_reset_closes_clients_and_the_old_document_never_comes_back(
                 assert refused.status_code == 404, refused.text
                 assert refused.json()["error"] == "earlier_epoch"
             assert (await http.get(f"/api/rooms/plan/content?at={head + 1}")).text == ""
+            # The old document posted over HTTP: refused too.
+            old_doc = await ana.update()
+            posted = await http.post("/api/rooms/plan/updates", content=old_doc)
+            assert posted.status_code == 409 and posted.json()["error"] == "stale_document"
+            assert (await http.get("/api/rooms/plan/content")).text == ""
 
             # The plain y-websocket client still holds the old document: connecting
             # again, it is refused (4410), not merged.
