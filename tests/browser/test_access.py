@@ -1,10 +1,12 @@
 """The page when access changes under it (docs/security.md): an expired token says
 "Session expired" and offers to reload; a grant lowered to read-only makes the editor
 read-only on the same socket (and a tab opened then starts read-only), and lifting it
-makes it writable again; a revoked token says "Access revoked"."""
+makes it writable again; a write racing the downgrade is refused (4403, nothing stored)
+and the page says "Read-only now"; a revoked token says "Access revoked"."""
 
 from __future__ import annotations
 
+import httpx
 from playwright.async_api import Browser, expect
 
 from tests.browser.tabs import TIMEOUT_MS, Tab
@@ -92,3 +94,28 @@ async def test_a_revoked_session_says_access_revoked(
     )
     assert await tab.page.evaluate("window.samepage.provider.shouldConnect") is False
     assert tab.errors == []
+
+
+async def test_a_write_that_races_a_downgrade_is_refused_and_the_page_says_so(
+    browser: Browser, secure_server: ServerProcess
+) -> None:
+    room = "raced"
+    token = issue_token(TEST_SECRET, room, user="Rita")
+    tab = await Tab.open(browser, f"{secure_server.http}/r/{room}?token={token}", "Rita")
+    # The race: the page has not heard of the downgrade yet when it writes (here it
+    # never will: its handler of the access message is gone).
+    await tab.page.evaluate("delete window.samepage.provider.messageHandlers[103]")
+    await grant(secure_server, "Rita", room, "read")
+    await tab.type_at_end("typed after the downgrade")
+    banner = tab.page.locator(".session-banner")
+    await expect(banner).to_contain_text("Read-only now", timeout=TIMEOUT_MS)
+    await expect(tab.save_status).to_have_text("Read-only")
+    await expect(tab.page.locator(".live-editor .cm-content")).to_have_attribute(
+        "contenteditable", "false"
+    )
+    assert await tab.page.evaluate("window.samepage.provider.shouldConnect") is False
+    async with httpx.AsyncClient(base_url=secure_server.http) as http:
+        stored = await http.get(
+            f"/api/rooms/{room}/content", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert "typed after" not in stored.text  # nothing of the refused write was stored
