@@ -18,6 +18,7 @@ ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type, X-Samepage-Author, Last-Event-ID"
 EXPOSE_HEADERS = "X-Samepage-Seq, X-Samepage-Next-Cursor, Link, Retry-After"
 MAX_AGE_S = 600
+API_PREFIXES = ("/api/", "/openapi.json")
 
 
 class Cors:
@@ -29,6 +30,11 @@ class Cors:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a preflight, or pass the request on and mark an allowed answer."""
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not scope["path"].startswith(API_PREFIXES):
+            # Pages and static files stay as they were: a `Vary: Origin` on the editor's
+            # module script kept the service worker's cached copy from matching offline.
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

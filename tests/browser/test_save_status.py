@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from playwright.async_api import Browser, WebSocketRoute, expect
 
@@ -58,7 +59,10 @@ async def test_saved_only_after_the_server_confirms(
     gate = SavedGate()
     context = await browser.new_context()
     context.set_default_timeout(15_000)
-    await context.route_web_socket(f"{server.ws}/confirm", gate.route)
+    # the page names its epoch in the URL (`?epoch=`): match the room with any query
+    await context.route_web_socket(
+        re.compile(re.escape(f"{server.ws}/confirm") + r"(\?.*)?$"), gate.route
+    )
     await context.add_init_script("localStorage.setItem('samepage:name', 'Alice')")
     page = await context.new_page()
     alice = Tab(context, page, "Alice")
