@@ -13,9 +13,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from tests.browser.node import in_ci
+from tests.browser.tabs import TIMEOUT_MS
+
+# Assertions wait as long as the pages' own actions (Playwright's 5 s default missed
+# awareness and restores on a machine loaded by several suites: a slow box, not a bug).
+expect.set_options(timeout=TIMEOUT_MS)
 
 CHROMIUM = os.environ.get("SAMEPAGE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
