@@ -60,13 +60,16 @@ def handle_frame_nowait(conn: Connection, frame: bytes) -> Awaitable[None] | Non
         conn.traffic.received(frame)
     wait = conn.bucket.try_take()
     if wait:
-        return _after_token(conn, frame, wait)
+        return _process_after(conn, frame, conn.bucket.take_after(wait))
     return _process(conn, frame)
 
 
-async def _after_token(conn: Connection, frame: bytes, wait: float) -> None:
-    await conn.bucket.take_after(wait)
-    if conn.room is not None and not conn.closed:
+async def _process_after(conn: Connection, frame: bytes, wait: Awaitable[None]) -> None:
+    """Process `frame` once `wait` is over (the rate limiter's delay, or the room's
+    big update being applied off the loop), if `conn` is still in its room."""
+    room = conn.room
+    await wait
+    if room is not None and conn.room is room and not conn.closed:
         later = _process(conn, frame)
         if later is not None:
             await later
@@ -76,7 +79,7 @@ def _process(conn: Connection, frame: bytes) -> Awaitable[None] | None:
     room = conn.room
     assert room is not None
     if room.busy:  # a big update is being applied off the loop: after it, in order
-        return _after_idle(conn, frame)
+        return _process_after(conn, frame, room.idle())
     settings = conn.settings
     if len(frame) > settings.max_update_bytes:
         raise LimitExceeded(f"frame of {len(frame)} bytes", CloseCode.TOO_BIG)
@@ -133,16 +136,6 @@ def _handle_update(conn: Connection, update: bytes) -> Awaitable[None] | None:
         # Backpressure: the store is behind; stop reading this client until it catches up.
         return _await_commit(future)
     return None
-
-
-async def _after_idle(conn: Connection, frame: bytes) -> None:
-    room = conn.room
-    assert room is not None
-    await room.idle()
-    if conn.room is room and not conn.closed:
-        later = _process(conn, frame)
-        if later is not None:
-            await later
 
 
 async def _applied_off_loop(
