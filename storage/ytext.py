@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 from pycrdt import Text, XmlText
 
+from storage.ysplit import apply_in_pieces
+
 TextLike = Text | XmlText  # both count UTF-8 bytes and edit alike
 
 TEXT_ROOT = "content"  # the `Y.Text` the editor edits
@@ -309,7 +311,7 @@ class TextReplay:
         """Apply one stored update; return its `text` patch event data."""
         self._deltas.clear()
         before = bytes(self._tracked.data)
-        self.doc.apply_update(update)
+        apply_in_pieces(self.doc, update)  # a big one in pieces (in a worker thread)
         for delta in self._deltas:
             self._tracked.apply_delta(delta)
         after = self._tracked.data

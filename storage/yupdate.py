@@ -49,7 +49,9 @@ class DecodedUpdate:
 MAX_VALUE_DEPTH = 64  # nesting of a JSON-like value the decoder follows by default
 
 
-class _Reader:
+class Reader:
+    """lib0 decoding over a v1 update's bytes (`pos` is the next byte)."""
+
     __slots__ = ("data", "max_depth", "pos")
 
     def __init__(self, data: bytes, max_depth: int = MAX_VALUE_DEPTH) -> None:
@@ -119,8 +121,8 @@ class _Reader:
             raise UpdateFormatError(f"unknown value tag {tag}")
 
 
-def _content(reader: _Reader, ref: int, struct: Struct) -> int:
-    """Read an item's content; returns its length in clock units."""
+def read_content(reader: Reader, ref: int, struct: Struct) -> int:
+    """Read an item's content into `struct`; returns its length in clock units."""
     if ref == DELETED:
         return reader.uint()
     if ref == STRING:
@@ -156,7 +158,7 @@ def _content(reader: _Reader, ref: int, struct: Struct) -> int:
 def decode_update(update: bytes, max_depth: int = MAX_VALUE_DEPTH) -> DecodedUpdate:
     """Decode a v1 update; raises UpdateFormatError on anything malformed (or a value
     nested deeper than `max_depth`: the skipping recurses)."""
-    reader = _Reader(update, max_depth)
+    reader = Reader(update, max_depth)
     structs: list[Struct] = []
     clients = reader.uint()
     if clients > len(update):
@@ -184,7 +186,7 @@ def decode_update(update: bytes, max_depth: int = MAX_VALUE_DEPTH) -> DecodedUpd
                 )
                 if info & 0x20:
                     struct.parent_sub = reader.string()
-            struct.length = _content(reader, ref, struct)
+            struct.length = read_content(reader, ref, struct)
             if struct.length:  # Yrs can encode an empty string when it split a character
                 structs.append(struct)
                 clock += struct.length

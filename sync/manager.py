@@ -13,6 +13,7 @@ from pycrdt import Doc
 
 from storage.checkpoints import AutoCheckpointer
 from storage.types import EpochEnd, Store
+from storage.ysplit import apply_in_pieces
 from sync.connection import Connection
 from sync.epochs import RoomEpoch
 from sync.errors import CloseCode, RoomUnavailable
@@ -28,14 +29,13 @@ INLINE_LOAD_BYTES = 64 * 1024  # larger stored states are decoded in a worker th
 
 
 def _doc_from(checkpoint: bytes | None, tail: list[bytes]) -> Doc[Any]:
-    """A new Doc from a room's checkpoint and the rows after it. pycrdt releases the GIL
-    while Yrs decodes (a 100,000-item state takes 0.1-0.4 s), so in a thread this holds
-    the event loop for ~10 ms instead; nothing else sees the Doc until it returns."""
+    """A new Doc from a room's checkpoint and the rows after it (in a worker thread when
+    big; nothing else sees the Doc until it returns). pycrdt holds the GIL while Yrs
+    decodes an update (a 3 MB one of tiny items: ~170 ms), so a big one goes in pieces."""
     doc: Doc[Any] = Doc()
-    if checkpoint is not None:
-        doc.apply_update(checkpoint)
-    for update in tail:
-        doc.apply_update(update)
+    with doc.transaction():
+        for update in [checkpoint, *tail] if checkpoint is not None else tail:
+            apply_in_pieces(doc, update)  # a big one in pieces: the loop's GIL in between
     return doc
 
 

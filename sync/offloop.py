@@ -1,14 +1,15 @@
 """Applying big updates off the event loop: one queue per room, in order, in a worker
-thread (Yrs releases the GIL for most of an apply). While the queue is not empty the
-room is *busy*: its Doc belongs to the thread, and everything else that touches the
-Doc waits (`idle`) or is refused (`check_idle`), never racing it."""
+thread (in pieces, storage/ysplit.py: pycrdt holds the GIL while it decodes). While the
+queue is not empty the room is *busy*: its Doc belongs to the thread, and everything
+else that touches the Doc waits (`idle`) or is refused (`check_idle`), never racing it."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from sync.errors import RoomUnavailable
 
@@ -16,27 +17,20 @@ Outcome = TypeVar("Outcome")
 Result = TypeVar("Result")
 
 
-class OffLoopApplier(Generic[Outcome, Result]):
-    """`integrate(update)` runs in a worker thread, `settle(outcome, author)` back on the
-    loop (its value or exception resolves the submitted future), `on_idle()` when the
-    queue has emptied."""
+class OffLoopApplier:
+    """Runs jobs on a room's Doc in a worker thread, one at a time, in order: `work()`
+    in the thread, then `settle(outcome)` back on the loop (its value or exception
+    resolves the job's future); `on_idle()` when the queue has emptied."""
 
-    def __init__(
-        self,
-        integrate: Callable[[bytes], Outcome],
-        settle: Callable[[Outcome, str], Result],
-        on_idle: Callable[[], None],
-    ) -> None:
-        self._integrate = integrate
-        self._settle = settle
+    def __init__(self, on_idle: Callable[[], None]) -> None:
         self._on_idle = on_idle
-        self._queue: deque[tuple[bytes, str, asyncio.Future[Result]]] = deque()
+        self._queue: deque[_Job[Any, Any]] = deque()
         self._idle = asyncio.Event()
         self._idle.set()
 
     @property
     def busy(self) -> bool:
-        """An update is being applied (or waits to be): the Doc is not the loop's."""
+        """A job is running (or waits to): the Doc is not the loop's."""
         return bool(self._queue)
 
     async def idle(self) -> None:
@@ -49,30 +43,38 @@ class OffLoopApplier(Generic[Outcome, Result]):
         if self._queue:
             raise RoomUnavailable("room is applying a large update")
 
-    def submit(self, update: bytes, author: str) -> asyncio.Future[Result]:
-        """Queue `update`; the future resolves once it is applied and settled."""
+    def submit(
+        self, work: Callable[[], Outcome], settle: Callable[[Outcome], Result]
+    ) -> asyncio.Future[Result]:
+        """Queue a job; the future resolves once it has run and settled."""
         result: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._queue.append((update, author, result))
+        self._queue.append(_Job(work, settle, result))
         if len(self._queue) == 1:
             self._idle.clear()
             self._start()
         return result
 
     def _start(self) -> None:
-        update = self._queue[0][0]
-        work = asyncio.get_running_loop().run_in_executor(None, self._integrate, update)
+        work = asyncio.get_running_loop().run_in_executor(None, self._queue[0].work)
         work.add_done_callback(self._done)
 
-    def _done(self, work: asyncio.Future[Outcome]) -> None:
-        _update, author, result = self._queue.popleft()
+    def _done(self, work: asyncio.Future[Any]) -> None:
+        job = self._queue.popleft()
         try:
-            settled = self._settle(work.result(), author)
+            settled = job.settle(work.result())
         except Exception as exc:
-            result.set_exception(exc)
+            job.result.set_exception(exc)
         else:
-            result.set_result(settled)
+            job.result.set_result(settled)
         if self._queue:
             self._start()
             return
         self._idle.set()
         self._on_idle()
+
+
+@dataclass(slots=True)
+class _Job(Generic[Outcome, Result]):
+    work: Callable[[], Outcome]
+    settle: Callable[[Outcome], Result]
+    result: asyncio.Future[Result]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pycrdt import Doc, Subscription, TransactionEvent, merge_updates
 
 from storage.types import AppendResult, EpochChanged, Store
+from storage.ysplit import apply_in_pieces
 from sync import protocol
 from sync.awareness import Presence, encode_awareness_entries
 from sync.epochs import RoomEpoch, StaleDocument
@@ -84,8 +85,7 @@ class Room(RoomPeers):
         self._subscription: Subscription | None = doc.observe(self._capture)
         self.max_pending_bytes = 4 * 1024 * 1024
         self._pending = PendingTracker()
-        self._applier: OffLoopApplier[Integrated, asyncio.Future[AppendResult] | None]
-        self._applier = OffLoopApplier(self._integrate, self._settle, self._became_idle)
+        self._applier = OffLoopApplier(self._became_idle)
         self._deferred_remote: list[tuple[bytes, int]] = []  # arrived while busy
         self._close_when_idle = False
 
@@ -136,7 +136,9 @@ class Room(RoomPeers):
         with the others queued so: resolves to what `apply_update` returns or raises."""
         if self.failed:
             raise RoomUnavailable("room is reloading")
-        return self._applier.submit(update, author)
+        return self._applier.submit(
+            lambda: self._integrate_in_pieces(update), lambda done: self._settle(done, author)
+        )
 
     @property
     def busy(self) -> bool:
@@ -158,8 +160,14 @@ class Room(RoomPeers):
             self.close()
 
     def _integrate(self, update: bytes) -> Integrated:
-        """`integrate` into this room's Doc (on the loop, or in a thread while busy)."""
+        """`integrate` into this room's Doc (on the loop, while it is idle)."""
         return integrate(self.doc, update, self._captured, self._pending, self.max_pending_bytes)
+
+    def _integrate_in_pieces(self, update: bytes) -> Integrated:
+        """`integrate` in a worker thread (the room busy): a big update goes in pieces."""
+        return integrate(
+            self.doc, update, self._captured, self._pending, self.max_pending_bytes, True
+        )
 
     def _settle(self, outcome: Integrated, author: str) -> asyncio.Future[AppendResult] | None:
         """On the loop, after `_integrate`: refuse, fail the room, or persist."""
@@ -221,34 +229,55 @@ class Room(RoomPeers):
     def apply_remote_update(self, update: bytes, seq: int) -> bool:
         """Apply an update another node already committed (seq in the shared log):
         no persisting, broadcast to local subscribers. Returns True if it changed the Doc
-        (or will: while the room is busy it is applied as soon as it is idle)."""
+        (or will: while the room is busy, or for a big update, which goes in pieces in a
+        worker thread, it is applied in order once the thread gets to it)."""
         if self.failed:
             return False
-        if self.busy:
+        if self.busy and len(update) <= OFF_LOOP_BYTES:
             self._deferred_remote.append((update, seq))
             return True
+        if len(update) > OFF_LOOP_BYTES:
+            self._applier.submit(
+                lambda: self._apply_remote(update, True),
+                lambda done: self._remote_applied(done, seq),
+            )
+            return True
+        return self._remote_applied(self._apply_remote(update, False), seq)
+
+    def _apply_remote(self, update: bytes, in_pieces: bool) -> bytes | BaseException | None:
+        """Apply a remote update (in a thread when `in_pieces`): what it changed, as one
+        update (the update itself when it went in pieces), None, or what it raised."""
         self._captured.clear()
         try:
-            self.doc.apply_update(update)
+            if in_pieces:
+                apply_in_pieces(self.doc, update)
+            else:
+                self.doc.apply_update(update)
         except BaseException as exc:
             reraise_if_fatal(exc)
             self._captured.clear()
-            log.error("remote update for %s could not be applied: %r", self.name, exc)
+            return exc
+        effective, self._captured = self._captured, []
+        if not effective:
+            return None
+        if in_pieces:
+            return update  # a superset of the pieces' changes: merging them holds the GIL
+        return effective[0] if len(effective) == 1 else merge_updates(*effective)
+
+    def _remote_applied(self, outcome: bytes | BaseException | None, seq: int) -> bool:
+        if isinstance(outcome, BaseException):
+            log.error("remote update for %s could not be applied: %r", self.name, outcome)
             self.fail("remote update failed")
             return False
-        changed = bool(self._captured)
-        effective = self._captured[:]
-        self._captured.clear()
         if seq > self.seq:
             self.seq = seq
         if not self._inflight:
             self.stored_state_vector = self.doc.get_state()
-        if changed:
-            merged = effective[0] if len(effective) == 1 else merge_updates(*effective)
-            self.broadcast(protocol.encode_update(merged))
+        if outcome is not None:
+            self.broadcast(protocol.encode_update(outcome))
         for listener in tuple(self._listeners):
             listener.on_remote(self, seq)
-        return changed
+        return outcome is not None
 
     @property
     def inflight(self) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 from pycrdt import Doc, get_state
 
 from storage.pending import LIVE_SCAN, unintegrated
+from storage.ysplit import PartlyApplied, Split, apply_in_pieces
 from sync import protocol
 from sync.errors import InvalidUpdate, ProtocolError
 
@@ -74,10 +75,13 @@ class PendingTracker:
         ):
             return 0
         doc_state = protocol.decode_state_vector(doc.get_state())
+        return self.note_state(update_state(update), len(update), doc_state)
+
+    def note_state(self, state: dict[int, int], size: int, doc_state: dict[int, int]) -> int:
+        """`note` for an update whose structs reach `state`, in a doc at `doc_state`."""
         self._pending = [(s, n) for s, n in self._pending if ahead_of(s, doc_state)]
-        state = update_state(update)
         if ahead_of(state, doc_state):
-            self._pending.append((state, len(update)))
+            self._pending.append((state, size))
         return self.size
 
 
@@ -112,19 +116,33 @@ class Integrated:
 
 
 def integrate(
-    doc: Doc[Any], update: bytes, captured: list[bytes], pending: PendingTracker, limit: int
+    doc: Doc[Any],
+    update: bytes,
+    captured: list[bytes],
+    pending: PendingTracker,
+    limit: int,
+    in_pieces: bool = False,
 ) -> Integrated:
     """Apply `update` to `doc`, whose observer appends what changed to `captured`; add
     what Yrs holds back for a missing dependency (it is stored too: the checkpoints keep
     it, or a restart before the dependency arrives would lose it). Touches only these
-    arguments, so a room may run it in a worker thread while it is busy. Raises nothing
-    but fatal exceptions: the caller settles the outcome on the loop."""
+    arguments, so a room may run it in a worker thread while it is busy; `in_pieces`
+    (a big update, in a thread) applies it piece by piece (storage/ysplit.py), so that
+    the event loop gets the GIL in between. Raises nothing but fatal exceptions: the
+    caller settles the outcome on the loop."""
     captured.clear()
+    split: Split | None = None
     try:
         check_update_shape(update)
-        doc.apply_update(update)
+        if in_pieces:
+            split = apply_in_pieces(doc, update)
+        else:
+            doc.apply_update(update)
     except InvalidUpdate as exc:
         return Integrated(exc)
+    except PartlyApplied as exc:  # the Doc holds part of a refused update: reload it
+        captured.clear()
+        return Integrated(InvalidUpdate(f"invalid Yjs update: {exc}"), panic=True)
     except Exception as exc:  # pycrdt raises ValueError for undecodable updates
         captured.clear()
         return Integrated(InvalidUpdate(f"invalid Yjs update: {exc}"))
@@ -132,6 +150,8 @@ def integrate(
         reraise_if_fatal(exc)
         captured.clear()
         return Integrated(exc, panic=True)
+    if split is not None:
+        return _settle_pieces(doc, update, split, captured, pending)
     pending_bytes = pending.note(update, captured, doc)
     if pending_bytes > limit:
         return Integrated(pending_bytes=pending_bytes)
@@ -143,4 +163,24 @@ def integrate(
             left = update
         if left is not None:
             captured.append(left)
+    return Integrated(pending_bytes=pending_bytes)
+
+
+def _settle_pieces(
+    doc: Doc[Any],
+    update: bytes,
+    split: Split,
+    captured: list[bytes],
+    pending: PendingTracker,
+) -> Integrated:
+    """After `update` went in as pieces: what changed is the update itself (storing all
+    of it is harmless, applying is idempotent), if any piece changed the Doc or any part
+    of it waits for a dependency; merging the pieces' changes would hold the GIL again."""
+    changed = bool(captured)
+    captured.clear()
+    have = protocol.decode_state_vector(doc.get_state())
+    waiting = ahead_of(split.state, have) or ahead_of(split.deletes_reach, have)
+    pending_bytes = pending.note_state(split.state, len(update), have)
+    if changed or waiting:
+        captured.append(update)
     return Integrated(pending_bytes=pending_bytes)

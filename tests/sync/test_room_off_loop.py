@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from pycrdt import Array, Doc, Text
 
+from storage.ysplit import _uint
+from storage.yupdate import Reader
 from sync import protocol
 from sync.errors import InvalidUpdate, RoomUnavailable
 from sync.handler import handle_frame
@@ -93,5 +95,118 @@ async def test_a_broken_big_update_is_refused_and_the_room_carries_on() -> None:
     assert future is not None
     await future
     assert "still here ✓" in str(room.doc.get("content", type=Text))
+    manager.release(room)
+    await manager.aclose()
+
+
+def _events(room: Any) -> list[int]:
+    sizes: list[int] = []
+    room.doc.observe(lambda event: sizes.append(len(event.update)))
+    return sizes
+
+
+async def test_a_big_update_goes_in_pieces_and_is_stored_whole() -> None:
+    store = GatedStore()
+    manager = RoomManager(store)
+    room = await manager.acquire("r")
+    events = _events(room)
+    big = big_update()
+    future = await asyncio.wait_for(room.apply(big, "big"), 30)
+    assert future is not None
+    await future
+    assert len(events) > 2, "applied as several pieces, each its own small commit"
+    assert max(events) < len(big) // 2
+    assert [row.update for row in await store.updates_range("r", 0, 10)] == [big]
+    assert await asyncio.wait_for(room.apply(big, "again"), 30) is None, "nothing new"
+    assert room.seq == 1
+    manager.release(room)
+    await manager.aclose()
+
+
+async def test_a_big_update_missing_its_dependency_is_kept_until_it_arrives() -> None:
+    writer: Doc[Any] = Doc(client_id=77)
+    writer.get("content", type=Text).insert(0, "first: é 👍🏽")
+    first = writer.get_update()
+    before = writer.get_state()
+    items = writer.get("items", type=Array)
+    with writer.transaction():
+        for i in range(60_000):
+            items.insert(0, i % 7)
+    second = writer.get_update(before)  # needs `first`: starts past its clocks
+    assert len(second) > OFF_LOOP_BYTES
+    store = GatedStore()
+    manager = RoomManager(store)
+    room = await manager.acquire("r")
+    future = await asyncio.wait_for(room.apply(second, "early"), 30)
+    assert future is not None, "stored although Yrs keeps it pending"
+    await future
+    assert room.pending_bytes == len(second)
+    assert protocol.decode_state_vector(room.doc.get_state()).get(77, 0) == 0, "pending"
+    future = room.apply_update(first, "late")
+    assert future is not None
+    await future
+    assert room.pending_bytes == 0
+    assert len(room.doc.get("items", type=Array)) == 60_000
+    assert protocol.decode_state_vector(room.doc.get_state())[77] == 60_000 + 13  # UTF-16
+    manager.release(room)
+    await manager.aclose()
+    reloaded = RoomManager(store)  # a restart: both rows make the document again
+    again = await reloaded.acquire("r")
+    assert len(again.doc.get("items", type=Array)) == 60_000
+    assert str(again.doc.get("content", type=Text)) == "first: é 👍🏽"
+    reloaded.release(again)
+    await reloaded.aclose()
+
+
+def _forged_after_valid_pieces() -> bytes:
+    """A big valid update with one last struct that Yrs refuses but our decoder reads:
+    its first pieces apply, the last fails."""
+    update = big_update(30_000)
+    reader = Reader(update)
+    assert reader.uint() == 1
+    count, client, clock = reader.uint(), reader.uint(), reader.uint()
+    body = update[reader.pos : -1]  # the structs (the delete set is the last byte, 0)
+    json = b"\x82" + _uint(client) + _uint(29_999) + _uint(1) + _uint(3) + b"{{{"
+    return _uint(1) + _uint(count + 1) + _uint(client) + _uint(clock) + body + json + b"\x00"
+
+
+async def test_a_big_update_refused_after_some_pieces_reloads_the_room() -> None:
+    store = GatedStore()
+    manager = RoomManager(store)
+    room = await manager.acquire("r")
+    await room.apply_update(client_update("kept ✓ 中文"), "x")  # type: ignore[misc]
+    with pytest.raises(InvalidUpdate):
+        await asyncio.wait_for(room.apply(_forged_after_valid_pieces(), "forger"), 30)
+    assert room.failed, "the Doc held part of a refused update: it is reloaded"
+    again = await manager.acquire("r")
+    assert again is not room
+    assert len(again.doc.get("items", type=Array)) == 0, "nothing of the refused update"
+    assert str(again.doc.get("content", type=Text)) == "kept ✓ 中文"
+    assert again.seq == 1
+    manager.release(again)
+    await manager.aclose()
+
+
+async def test_a_big_remote_update_goes_in_a_thread_in_order_with_the_next() -> None:
+    manager = RoomManager(GatedStore())
+    _peer, peer_t = await connect(manager, "r")
+    room = await manager.acquire("r")
+    appliers: list[str] = []
+    room.doc.observe(lambda _event: appliers.append(threading.current_thread().name))
+    big = big_update()
+    assert room.apply_remote_update(big, 5) is True
+    assert room.busy, "another node's big update is applied off the loop too"
+    assert room.apply_remote_update(client_update("after it: שלום"), 6) is True
+    await asyncio.wait_for(room.idle(), 30)
+    assert appliers[0] != threading.current_thread().name
+    assert appliers[-1] == threading.current_thread().name, "the small one on the loop"
+    assert len(room.doc.get("items", type=Array)) == 60_000
+    assert str(room.doc.get("content", type=Text)) == "after it: שלום"
+    assert room.seq == 6
+    await eventually(lambda: len(updates_received(peer_t)) >= 2, what="both broadcasts")
+    assert updates_received(peer_t)[0] == big, "broadcast whole, first"
+    assert room.apply_remote_update(big, 7) is True  # queued; changes nothing this time
+    await asyncio.wait_for(room.idle(), 30)
+    assert len(updates_received(peer_t)) == 2, "nothing new: no broadcast"
     manager.release(room)
     await manager.aclose()

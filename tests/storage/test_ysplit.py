@@ -1,0 +1,112 @@
+"""storage/ysplit.py: a big update applied in pieces makes the same document as applied
+whole, and each piece finds its dependencies already there (nothing waits as pending),
+for documents that several clients wrote in every root kind and every script."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+from pycrdt import Array, Doc, Text, get_state, merge_updates
+
+from storage.pending import decode_state, unintegrated
+from storage.ysplit import apply_in_pieces, split_update
+from storage.yupdate import UpdateFormatError
+from sync.content import json_of_state
+from tests.properties.ydocs import PycrdtWriter
+
+
+def _whole(update: bytes) -> Doc[Any]:
+    doc: Doc[Any] = Doc()
+    doc.apply_update(update)
+    return doc
+
+
+def _same_document(a: Doc[Any], b: Doc[Any]) -> None:
+    assert decode_state(a.get_state()) == decode_state(b.get_state())
+    assert json_of_state(a.get_update()) == json_of_state(b.get_update())
+
+
+def _apply_checking_order(update: bytes, piece_bytes: int) -> Doc[Any]:
+    """Apply `update`'s pieces one by one: after each, the doc holds all of it."""
+    doc: Doc[Any] = Doc()
+    split = split_update(update, piece_bytes)
+    for n, piece in enumerate(split.pieces):
+        doc.apply_update(piece)
+        assert unintegrated(piece, doc.get_state()) is None, f"piece {n} left pending"
+    have = decode_state(doc.get_state())
+    assert all(have.get(client, 0) >= clock for client, clock in split.state.items())
+    return doc
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    clients=st.integers(2, 4),
+    piece_bytes=st.sampled_from([1, 40, 300, 4096]),
+)
+def test_pieces_make_the_same_document(seed: int, clients: int, piece_bytes: int) -> None:
+    print(f"seed={seed} clients={clients} piece_bytes={piece_bytes}")
+    note(f"seed={seed}")
+    _kinds, updates = PycrdtWriter(seed, clients).run(80)
+    state = merge_updates(*updates)  # one update with every client's structs and deletes
+    _same_document(_apply_checking_order(state, piece_bytes), _whole(state))
+
+
+def test_a_single_clients_tiny_items_split_into_bounded_pieces() -> None:
+    writer: Doc[Any] = Doc(client_id=7)
+    items = writer.get("items", type=Array)
+    with writer.transaction():
+        writer.get("content", type=Text).insert(0, "héllo 👍🏽 中文 שלום")
+        for i in range(20_000):
+            items.insert(0, [i % 7])  # at the front: 20,000 structs that do not merge
+    update = writer.get_update()
+    split = split_update(update, 4096)
+    assert len(split.pieces) >= len(update) // 4096
+    assert max(len(piece) for piece in split.pieces) < 4096 + 64
+    assert split.state == {7: 20_000 + len("héllo 👍🏽 中文 שלום".encode("utf-16-le")) // 2}
+    _same_document(_apply_checking_order(update, 4096), _whole(update))
+
+
+def test_a_big_delete_set_is_split_by_ranges() -> None:
+    writers: list[Doc[Any]] = [Doc(client_id=c) for c in (11, 12)]
+    for writer in writers:
+        with writer.transaction():
+            writer.get("content", type=Text).insert(0, "abcdef" * 3000)
+    writers[0].apply_update(writers[1].get_update())
+    text = writers[0].get("content", type=Text)
+    with writers[0].transaction():
+        for start in range(30_000, 0, -7):  # 3 of every 7 characters: separate ranges
+            del text[start : start + 3]
+    update = writers[0].get_update()
+    split = split_update(update, 256)
+    assert sum(1 for piece in split.pieces if piece[:1] == b"\x00") > 2, "delete pieces"
+    assert set(split.deletes_reach) <= {11, 12} and split.deletes_reach
+    _same_document(_apply_checking_order(update, 256), _whole(update))
+
+
+def test_updates_it_cannot_read_are_applied_whole() -> None:
+    doc: Doc[Any] = Doc()
+    doc.get("content", type=Text).insert(0, "x" * 100)
+    update = doc.get_update()
+    for broken in (update[:-3], update + b"\x05", b"\x05" + update[1:]):
+        with pytest.raises(UpdateFormatError):
+            split_update(broken, 1)
+        target: Doc[Any] = Doc()
+        try:
+            target.apply_update(broken)
+        except Exception as exc:  # pycrdt's own error, whole or in pieces
+            with pytest.raises(type(exc)):
+                apply_in_pieces(Doc(), broken, 0, 1)
+        else:
+            applied: Doc[Any] = Doc()
+            apply_in_pieces(applied, broken, 0, 1)
+            assert get_state(applied.get_update()) == get_state(target.get_update())
+
+
+def test_small_updates_are_applied_whole() -> None:
+    doc: Doc[Any] = Doc()
+    doc.get("content", type=Text).insert(0, "small")
+    assert apply_in_pieces(Doc(), doc.get_update()) is None
