@@ -14,7 +14,7 @@ from storage.types import Store
 from storage.ytext import TEXT_ROOT, Utf8Text, diff_ops
 
 SESSION_GAP_US = 30_000_000  # an idle gap of 30 s starts a new session
-PAGE = 1000
+PAGE = 5000  # history entries read at a time (seq, time, author, size: no bytes)
 MAX_CHANGES = 10_000  # changes listed by one diff (the net difference is always whole)
 MAX_REPLAY = 5_000  # a longer range is diffed by its two ends only (net, no `changes`)
 READ_PAGE = 500  # rows read from the store at a time
@@ -54,12 +54,12 @@ async def sessions(
             ):
                 current.first_seq, current.start_us = row.seq, row.time_us
                 current.updates += 1
-                current.bytes += len(row.update)
+                current.bytes += row.size
                 continue
             if len(found) == limit:
                 return found
             found.append(
-                Session(row.author, row.seq, row.seq, row.time_us, row.time_us, 1, len(row.update))
+                Session(row.author, row.seq, row.seq, row.time_us, row.time_us, 1, row.size)
             )
         if len(rows) < PAGE:
             return found

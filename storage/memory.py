@@ -17,6 +17,7 @@ from storage.types import (
     Epoch,
     EpochChanged,
     EpochEnd,
+    HistoryEntry,
     LoadedRoom,
     RoomInfo,
     RoomKey,
@@ -124,13 +125,14 @@ class MemoryStore:
 
     async def history(
         self, room: str, limit: int = 100, before: int | None = None
-    ) -> list[UpdateRecord]:
+    ) -> list[HistoryEntry]:
         """Rows newest first."""
         entry = self._rooms.get(room)
         if entry is None:
             return []
         seqs = sorted((s for s in entry.updates if before is None or s < before), reverse=True)
-        return [entry.updates[s] for s in seqs[:limit]]
+        rows = [entry.updates[s] for s in seqs[:limit]]
+        return [HistoryEntry(r.room, r.seq, r.time_us, r.author, len(r.update)) for r in rows]
 
     async def updates_range(self, room: str, after: int, upto: int) -> list[UpdateRecord]:
         """Rows with after < seq <= upto."""

@@ -38,6 +38,18 @@ class UpdateRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One row of the update log as a history lists it: its size, not its bytes (a
+    listing of 100,000 rows reads no update)."""
+
+    room: str
+    seq: int
+    time_us: int
+    author: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class LoadedRoom:
     """What loading a room returns: latest checkpoint plus the tail after it."""
 
@@ -150,8 +162,8 @@ class Store(Protocol):
 
     async def history(
         self, room: str, limit: int = 100, before: int | None = None
-    ) -> list[UpdateRecord]:
-        """Update rows newest first, seq < before when given."""
+    ) -> list[HistoryEntry]:
+        """Update rows newest first (without their bytes), seq < before when given."""
 
     async def updates_range(self, room: str, after: int, upto: int) -> list[UpdateRecord]:
         """Update rows with after < seq <= upto, oldest first."""

@@ -148,10 +148,7 @@ async def epoch_history(request: Request) -> Response:
         archive, limit=limit, before=int_param(request, "before")
     )
     return JSONResponse(
-        [
-            {"seq": r.seq, "time": iso(r.time_us), "author": r.author, "bytes": len(r.update)}
-            for r in rows
-        ]
+        [{"seq": r.seq, "time": iso(r.time_us), "author": r.author, "bytes": r.size} for r in rows]
     )
 
 

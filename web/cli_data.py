@@ -177,13 +177,13 @@ async def _history(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         return _json(
             [
-                {"seq": r.seq, "time": iso(r.time_us), "author": r.author, "bytes": len(r.update)}
+                {"seq": r.seq, "time": iso(r.time_us), "author": r.author, "bytes": r.size}
                 for r in rows
             ]
         )
     _table(
         ["seq", "time", "author", "bytes"],
-        [[r.seq, iso(r.time_us), r.author, len(r.update)] for r in rows],
+        [[r.seq, iso(r.time_us), r.author, r.size] for r in rows],
     )
     return 0
 

@@ -43,10 +43,7 @@ async def history(request: Request) -> Response:
         )
     rows = await store.history(room, limit=limit, before=before)
     return JSONResponse(
-        [
-            {"seq": r.seq, "time": iso(r.time_us), "author": r.author, "bytes": len(r.update)}
-            for r in rows
-        ]
+        [{"seq": r.seq, "time": iso(r.time_us), "author": r.author, "bytes": r.size} for r in rows]
     )
 
 

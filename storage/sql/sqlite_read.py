@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from storage.types import UpdateRecord
+from storage.types import HistoryEntry, UpdateRecord
 
 T = TypeVar("T")
 READERS = 2  # threads (each with its own connection): WAL readers do not block
@@ -24,6 +24,10 @@ _LATEST = "SELECT seq, state FROM checkpoints WHERE room = ? ORDER BY seq DESC L
 _TAIL = "SELECT seq, data FROM updates WHERE room = ? AND seq > ? ORDER BY seq"
 _RETIRED = "SELECT clients FROM room_epochs WHERE room = ? AND clients IS NOT NULL"
 _BEFORE = "SELECT seq, state FROM checkpoints WHERE room = ? AND seq <= ? ORDER BY seq DESC LIMIT 1"
+_HISTORY = (
+    "SELECT seq, time_us, author, length(data) FROM updates WHERE room = ? AND seq < ? "
+    "ORDER BY seq DESC LIMIT ?"
+)
 _RANGE = (
     "SELECT seq, time_us, author, data FROM updates WHERE room = ? AND seq > ? AND seq <= ? "
     "ORDER BY seq"
@@ -104,6 +108,17 @@ class SqliteReader:
         def read(conn: sqlite3.Connection) -> list[UpdateRecord]:
             rows = conn.execute(_RANGE, (room, after, upto))
             return [UpdateRecord(room, s, t, a, bytes(d)) for s, t, a, d in rows]
+
+        return await self._run(read)
+
+    async def history(self, room: str, limit: int, before: int | None) -> list[HistoryEntry]:
+        """Rows newest first, seq < `before`, with their sizes (SQLite's length() of a
+        blob reads the record header, not the blob)."""
+
+        def read(conn: sqlite3.Connection) -> list[HistoryEntry]:
+            upto = before if before is not None else 2**63 - 1
+            rows = conn.execute(_HISTORY, (room, upto, limit))
+            return [HistoryEntry(room, s, t, a, n) for s, t, a, n in rows]
 
         return await self._run(read)
 

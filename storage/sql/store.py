@@ -24,6 +24,7 @@ from storage.types import (
     AppendResult,
     Epoch,
     EpochEnd,
+    HistoryEntry,
     LoadedRoom,
     RoomInfo,
     RoomKey,
@@ -206,15 +207,18 @@ class SqlStore:
 
     async def history(
         self, room: str, limit: int = 100, before: int | None = None
-    ) -> list[UpdateRecord]:
-        """Rows newest first."""
-        query = select(U).where(U.c.room == room)
+    ) -> list[HistoryEntry]:
+        """Rows newest first, with the length of their bytes (not the bytes)."""
+        if self._reader is not None:
+            return await self._reader.history(room, limit, before)
+        query = select(U.c.seq, U.c.time_us, U.c.author, func.length(U.c.data).label("size"))
+        query = query.where(U.c.room == room)
         if before is not None:
             query = query.where(U.c.seq < before)
         query = query.order_by(U.c.seq.desc()).limit(limit)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [UpdateRecord(r.room, r.seq, r.time_us, r.author, bytes(r.data)) for r in rows]
+        return [HistoryEntry(room, r.seq, r.time_us, r.author, r.size) for r in rows]
 
     async def updates_range(self, room: str, after: int, upto: int) -> list[UpdateRecord]:
         """Rows with after < seq <= upto, oldest first."""

@@ -132,6 +132,7 @@ async def test_history_newest_first_with_authors(store: Store) -> None:
         await store.append("r", u, f"user{i}")
     rows = await store.history("r", limit=3)
     assert [r.seq for r in rows] == [5, 4, 3] and rows[0].author == "user4"
+    assert [r.size for r in rows] == [len(u) for u in updates[4:1:-1]], "sizes, no bytes"
     assert [r.seq for r in await store.history("r", limit=10, before=3)] == [2, 1]
     assert [r.seq for r in await store.updates_range("r", 1, 3)] == [2, 3]
 
