@@ -228,6 +228,15 @@ def _delete_pieces(
     return pieces
 
 
+def struct_state(update: bytes) -> dict[int, int]:
+    """{client: the clock after its structs} of an update, wherever they start. (pycrdt's
+    `get_state(update)` is the state an empty document would reach, and leaves out every
+    client whose structs do not start at clock 0: every incremental update's.) Raises
+    UpdateFormatError when this decoder cannot read it."""
+    clients = _scan_structs(Reader(update), len(update))
+    return {entry.client: entry.clocks[-1] for entry in clients if entry.count}
+
+
 def split_update(update: bytes, piece_bytes: int = PIECE_BYTES) -> Split:
     """`update` as pieces of about `piece_bytes` (raises UpdateFormatError when it is not
     a v1 update this decoder reads, or names one client twice: apply such a one whole)."""

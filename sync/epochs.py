@@ -7,10 +7,11 @@ epoch's document is the old document, closed 4410 instead of merged."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pycrdt import get_state
-
+from storage.ysplit import struct_state
+from storage.yupdate import UpdateFormatError
 from sync.errors import CloseCode, SyncError
 from sync.protocol import decode_state_vector
 
@@ -50,18 +51,24 @@ class RoomEpoch:
 
     def check_state_vector(self, state_vector: bytes) -> None:
         """Refuse a client whose document has structs of an earlier epoch's clients."""
-        if self.retired and not self.retired.isdisjoint(decode_state_vector(state_vector)):
-            raise StaleDocument(self.reason())
+        if self.retired:
+            self.check_clients(decode_state_vector(state_vector))
 
     def check_update(self, update: bytes) -> None:
-        """The same for an update (only rooms that were reset pay for decoding it)."""
+        """The same for an update (only rooms that were reset pay for decoding it, in
+        Python: a big one is checked in the worker thread that applies it)."""
         if not self.retired:
             return
         try:
-            state_vector = get_state(update)
-        except Exception:  # not decodable: applying it fails with a clear error later
+            clients = struct_state(update)  # pycrdt's get_state leaves out most clients
+        except (UpdateFormatError, RecursionError):  # applying it fails clearly later
             return
-        self.check_state_vector(state_vector)
+        self.check_clients(clients)
+
+    def check_clients(self, clients: Iterable[int]) -> None:
+        """Refuse content written by an earlier epoch's clients."""
+        if self.retired and not self.retired.isdisjoint(clients):
+            raise StaleDocument(self.reason())
 
 
 def epoch_claim(raw: str | None) -> int | None:

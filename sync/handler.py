@@ -15,6 +15,7 @@ from sync.connection import Connection
 from sync.errors import CloseCode, LimitExceeded, PermissionDenied, RoomUnavailable
 from sync.protocol import SubscribeFlag
 from sync.room import OFF_LOOP_BYTES, Room
+from sync.updates import EMPTY_UPDATE, UpdateFacts, update_facts
 
 log = logging.getLogger("samepage.sync")
 
@@ -124,11 +125,13 @@ def _handle_update(conn: Connection, update: bytes) -> Awaitable[None] | None:
     room = conn.room
     if room is None:
         return None
-    room.life.check_update(update)  # an earlier epoch's content is refused, never merged
     if not conn.identity.can_write:
-        if room.would_change(update):
-            raise PermissionDenied("read-only connection sent a document change")
-        return None  # e.g. the empty sync step 2 every client sends on connect
+        if update == EMPTY_UPDATE:
+            return None  # the empty sync step 2 every client sends on connect
+        if len(update) > OFF_LOOP_BYTES:  # decoding it takes a while: in a thread
+            return _read_only_off_loop(room, update)
+        _refuse_changes(room, update_facts(update))
+        return None
     if len(update) > OFF_LOOP_BYTES:
         return _applied_off_loop(conn, room, room.apply_update_soon(update, author_of(conn)))
     future = room.apply_update(update, author_of(conn), conn)
@@ -136,6 +139,19 @@ def _handle_update(conn: Connection, update: bytes) -> Awaitable[None] | None:
         # Backpressure: the store is behind; stop reading this client until it catches up.
         return _await_commit(future)
     return None
+
+
+def _refuse_changes(room: Room, facts: UpdateFacts) -> None:
+    """A read-only connection may only send what the document already has."""
+    room.life.check_clients(facts.state)  # an earlier epoch's content: 4410
+    if room.would_change(facts):
+        raise PermissionDenied("read-only connection sent a document change")
+
+
+async def _read_only_off_loop(room: Room, update: bytes) -> None:
+    facts = await asyncio.to_thread(update_facts, update)
+    await room.idle()
+    _refuse_changes(room, facts)
 
 
 async def _applied_off_loop(

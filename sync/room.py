@@ -30,7 +30,14 @@ from sync.offloop import OffLoopApplier
 from sync.protocol import SubscribeFlag
 from sync.room_peers import RoomPeers
 from sync.types import CommitNotice, RoomListener
-from sync.updates import Integrated, PendingTracker, integrate, reraise_if_fatal, would_change
+from sync.updates import (
+    Integrated,
+    PendingTracker,
+    UpdateFacts,
+    integrate,
+    reraise_if_fatal,
+    would_change,
+)
 
 if TYPE_CHECKING:
     from sync.connection import Connection
@@ -118,6 +125,7 @@ class Room(RoomPeers):
         if self.failed:
             raise RoomUnavailable("room is reloading")
         self._check_idle()
+        self.life.check_update(update)  # an earlier epoch's content is refused, never merged
         return self._settle(self._integrate(update), author)
 
     async def apply(
@@ -164,7 +172,12 @@ class Room(RoomPeers):
         return integrate(self.doc, update, self._captured, self._pending, self.max_pending_bytes)
 
     def _integrate_in_pieces(self, update: bytes) -> Integrated:
-        """`integrate` in a worker thread (the room busy): a big update goes in pieces."""
+        """`integrate` in a worker thread (the room busy): a big update goes in pieces,
+        after the epoch check, which decodes it (in Python: the loop keeps the GIL)."""
+        try:
+            self.life.check_update(update)
+        except StaleDocument as exc:
+            return Integrated(exc)
         return integrate(
             self.doc, update, self._captured, self._pending, self.max_pending_bytes, True
         )
@@ -196,10 +209,11 @@ class Room(RoomPeers):
         """Bytes of received updates still waiting for their dependencies."""
         return self._pending.size
 
-    def would_change(self, update: bytes) -> bool:
-        """Would applying `update` change the document? (checked without applying)"""
+    def would_change(self, facts: UpdateFacts) -> bool:
+        """Would applying the update `facts` describes change the document? (checked
+        without applying; from a coroutine: `await room.idle()` first)"""
         self._check_idle()
-        return would_change(self.doc, update)
+        return would_change(self.doc, facts)
 
     def transact(
         self, change: Callable[[Doc[Any]], Any], author: str

@@ -138,8 +138,7 @@ async def post_update(request: Request) -> Response:
         raise HTTPError(400, "empty_update", "the body must be a binary Yjs update")
     author = identity.name or request.headers.get("x-samepage-author", "api")[:200]
     async with state.manager.hold(name) as room:
-        room.life.check_update(body)  # an earlier epoch's document: 409, never merged
-        future = await room.apply(body, author)
+        future = await room.apply(body, author)  # an earlier epoch's document: 409
         if future is None:
             return JSONResponse({"seq": room.seq, "changed": False})
         result = await future  # a StoreError is a 503 (web/errors.py)
