@@ -2,10 +2,11 @@
 four 3 MB WebSocket frames from a real y-websocket client are applied off the event loop
 (`Room.apply_update_soon`; the frames are collected as chunks, not re-buffered), while a
 y-websocket client types in another room and a pycrdt client joins the busy room. Every
-item arrives, the joiner gets the whole document, and the other room keeps converging.
-Its latency and the server's stalls are printed, not asserted: what remains on the
-loop's critical path is the GIL that pycrdt holds while it decodes a big update and
-builds the commit event, and the group commit of 3 MB rows (tests/FINDINGS.md 7).
+item arrives, the joiner gets the whole document, the other room keeps converging, and
+the event loop never stalls over 250 ms: the updates go into Yrs in pieces
+(storage/ysplit.py), as pycrdt holds the GIL while it decodes one. The other room's
+latency is printed, not asserted: it waits for group commits that write 3 MB rows, on a
+machine whose two cores also run the Node clients and the joiner (tests/FINDINGS.md 7).
 
 Run alone: `pytest -m no_freeze -s tests/web/test_big_updates.py`.
 """
@@ -97,3 +98,4 @@ async def test_a_million_items_in_four_updates_keep_another_room_responsive(
         f"{over:.0f} lag observations over 250 ms\n" + "\n".join(stalls)
     )
     assert len(latencies) >= 10, "the other room kept converging meanwhile"
+    assert over == 0, f"event-loop stalls over 250 ms: {stalls}"
