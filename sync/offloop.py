@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -18,12 +19,14 @@ Result = TypeVar("Result")
 
 
 class OffLoopApplier:
-    """Runs jobs on a room's Doc in a worker thread, one at a time, in order: `work()`
-    in the thread, then `settle(outcome)` back on the loop (its value or exception
-    resolves the job's future); `on_idle()` when the queue has emptied."""
+    """Runs jobs on a room's Doc in a worker thread (of `pool`, which rooms share), one
+    at a time, in order: `work()` in the thread, then `settle(outcome)` back on the loop
+    (its value or exception resolves the job's future); `on_idle()` when the queue has
+    emptied."""
 
-    def __init__(self, on_idle: Callable[[], None]) -> None:
+    def __init__(self, on_idle: Callable[[], None], pool: Executor | None = None) -> None:
         self._on_idle = on_idle
+        self._pool = pool  # None: the loop's default executor
         self._queue: deque[_Job[Any, Any]] = deque()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -55,7 +58,7 @@ class OffLoopApplier:
         return result
 
     def _start(self) -> None:
-        work = asyncio.get_running_loop().run_in_executor(None, self._queue[0].work)
+        work = asyncio.get_running_loop().run_in_executor(self._pool, self._queue[0].work)
         work.add_done_callback(self._done)
 
     def _done(self, work: asyncio.Future[Any]) -> None:

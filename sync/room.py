@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,7 @@ class Room(RoomPeers):
         seq: int,
         on_failure: Callable[[Room], None] | None = None,
         life: RoomEpoch | None = None,
+        apply_pool: Executor | None = None,
     ) -> None:
         self.name = name
         self.store = store
@@ -92,7 +94,7 @@ class Room(RoomPeers):
         self._subscription: Subscription | None = doc.observe(self._capture)
         self.max_pending_bytes = 4 * 1024 * 1024
         self._pending = PendingTracker()
-        self._applier = OffLoopApplier(self._became_idle)
+        self._applier = OffLoopApplier(self._became_idle, apply_pool)
         self._deferred_remote: list[tuple[bytes, int]] = []  # arrived while busy
         self._close_when_idle = False
 

@@ -210,3 +210,25 @@ async def test_a_big_remote_update_goes_in_a_thread_in_order_with_the_next() -> 
     assert len(updates_received(peer_t)) == 2, "nothing new: no broadcast"
     manager.release(room)
     await manager.aclose()
+
+
+async def test_big_updates_of_every_room_share_one_thread() -> None:
+    manager = RoomManager(GatedStore())
+    rooms = [await manager.acquire(f"r{n}") for n in range(3)]
+    threads: set[str] = set()
+    for room in rooms:
+        room.doc.observe(lambda _event: threads.add(threading.current_thread().name))
+    applying = [
+        room.apply_update_soon(big_update(client_id=100 + n), "big") for n, room in enumerate(rooms)
+    ]
+    assert all(room.busy for room in rooms)
+    for future in await asyncio.wait_for(asyncio.gather(*applying), 60):
+        assert future is not None
+        await future
+    assert len(threads) == 1 and threads.pop().startswith("samepage-apply"), (
+        "one thread for every room: several would each take the GIL from the loop"
+    )
+    for room in rooms:
+        assert len(room.doc.get("items", type=Array)) == 60_000
+        manager.release(room)
+    await manager.aclose()
