@@ -11,6 +11,7 @@ import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
+BUSY_TIMEOUT_MS = 10000
 # Statements are prepared once per connection by sqlite3's statement cache.
 # Only for a room still in the epoch the appends were made for (docs/rooms.md): a
 # reset or delete moved the others on, and their appends are refused (no row back).
@@ -22,6 +23,8 @@ _RESERVE = (
     "deleted_us = NULL WHERE rooms.epoch = excluded.epoch RETURNING seq"
 )
 _INSERT = "INSERT INTO updates (room, seq, time_us, author, data) VALUES (?, ?, ?, ?, ?)"
+_WAIT_FOR_LOCK = f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"
+_NO_WAIT = "PRAGMA busy_timeout=0"
 _CHECKPOINT = "INSERT OR IGNORE INTO checkpoints (room, seq, time_us, state) VALUES (?, ?, ?, ?)"
 
 # (room, author, update, epoch) of each append, in submission order
@@ -45,16 +48,19 @@ class SqliteBatchWriter:
         """Store `appends` (and `checkpoints`) in one transaction; returns the seq given
         to each append (None: the room is in another epoch, not stored).
 
-        Waiting for the write lock (BEGIN IMMEDIATE) and the COMMIT (the fsync) happen
-        on the writer's thread; the statements run on the event loop in between. In the
-        thread they handed the GIL back and forth once per row (sqlite3 releases it
-        around every step) while the loop was busy: 100 rooms made a commit take
-        8 ms on average, and the updates waited for it."""
+        The statements run on the event loop: in the writer's thread they handed the GIL
+        back and forth once per row (sqlite3 releases it around every step) while the
+        loop was busy, and 100 rooms made a commit take 8 ms on average. The write lock
+        is taken on the loop too when it is free (`BEGIN IMMEDIATE` without waiting);
+        only a wait for it (another connection writing) and the COMMIT (the fsync) go
+        to the writer's thread: one hop per commit. Every hop costs the loop a few
+        context switches (the threads share its core and take turns with the GIL)."""
         loop = asyncio.get_running_loop()
         conn = self._conn
         if conn is None:
             conn = self._conn = await loop.run_in_executor(self._executor, self._connect)
-        await loop.run_in_executor(self._executor, conn.execute, "BEGIN IMMEDIATE")
+        if not _begin_now(conn):
+            await loop.run_in_executor(self._executor, conn.execute, "BEGIN IMMEDIATE")
         try:
             seqs = _write(conn, appends, now_us)
             if checkpoints:
@@ -72,7 +78,7 @@ class SqliteBatchWriter:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(_WAIT_FOR_LOCK)
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
@@ -82,6 +88,20 @@ class SqliteBatchWriter:
             conn, self._conn = self._conn, None
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=False)
+
+
+def _begin_now(conn: sqlite3.Connection) -> bool:
+    """Take the write lock if no other connection holds it (no wait: on the loop)."""
+    conn.execute(_NO_WAIT)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise
+        return False
+    finally:
+        conn.execute(_WAIT_FOR_LOCK)
+    return True
 
 
 def _write(conn: sqlite3.Connection, appends: Appends, now_us: int) -> list[int | None]:
