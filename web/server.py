@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import sys
 from types import FrameType
 
 import uvicorn
@@ -19,6 +20,7 @@ from web.wshub import WsHub
 from web.wsnative import protocol_class
 
 log = logging.getLogger("samepage.web")
+SWITCH_INTERVAL_S = 0.001
 
 
 class SamepageServer(uvicorn.Server):
@@ -64,6 +66,12 @@ def find_state(app: object) -> AppState | None:
 def serve(settings: Settings) -> None:
     """Run samepage until interrupted."""
     configure_logging(settings.log_level, settings.log_format)
+    # The event loop shares the GIL with the threads that apply big updates, build
+    # checkpoints and commit: when one of them computes, the loop waits up to the switch
+    # interval each time it wants the GIL back (after every poll, every syscall). 1 ms
+    # instead of 5: loop lag p50 1.2 instead of 5.3 ms, p99 4.5-8.7 instead of 10.7-23
+    # ms while a big update goes in (/tmp/exp/switch_exp.py), the same total work.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     hub = WsHub(settings)
     config = uvicorn.Config(
         create_app(settings),
