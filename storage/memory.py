@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
-from pycrdt import Doc, get_state
+from pycrdt import Doc
 
-from storage.history import merged
 from storage.types import (
     AppendResult,
     Epoch,
@@ -25,6 +24,7 @@ from storage.types import (
     UpdateRecord,
     Version,
 )
+from storage.ysplit import state_of_parts
 
 
 @dataclass
@@ -216,7 +216,7 @@ class MemoryStore:
             cp_seq = max(entry.checkpoints, default=0)
             parts = [entry.checkpoints[cp_seq][1]] if cp_seq else []
             parts += [entry.updates[s].update for s in sorted(entry.updates) if s > cp_seq]
-            entry.retired.append(get_state(merged(parts)))
+            entry.retired.append(state_of_parts(parts))
             if keep and how == "reset":
                 archive = f"~{uuid.uuid4().hex}"
                 self._rooms[archive] = _Room(

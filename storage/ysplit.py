@@ -237,6 +237,17 @@ def struct_state(update: bytes) -> dict[int, int]:
     return {entry.client: entry.clocks[-1] for entry in clients if entry.count}
 
 
+def state_of_parts(parts: list[bytes]) -> bytes:
+    """The state vector (v1) of the document that `parts` (updates) make: each client's
+    highest clock, from our decoder, so that in a thread it leaves the GIL to the loop
+    (pycrdt's merge_updates and get_state held it 1.8 s for a million tiny items)."""
+    clocks: dict[int, int] = {}
+    for part in parts:
+        for client, clock in struct_state(part).items():
+            clocks[client] = max(clocks.get(client, 0), clock)
+    return b"".join([_uint(len(clocks))] + [_uint(c) + _uint(k) for c, k in clocks.items()])
+
+
 def split_update(update: bytes, piece_bytes: int = PIECE_BYTES) -> Split:
     """`update` as pieces of about `piece_bytes` (raises UpdateFormatError when it is not
     a v1 update this decoder reads, or names one client twice: apply such a one whole)."""

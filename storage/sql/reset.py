@@ -12,13 +12,13 @@ import asyncio
 import time
 import uuid
 
-from pycrdt import Doc, get_state
+from pycrdt import Doc
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.history import merged
 from storage.sql import schema
 from storage.types import EpochEnd
+from storage.ysplit import state_of_parts
 
 U, C, R, V, T, E = (
     schema.updates,
@@ -45,7 +45,7 @@ async def _final_state_vector(conn: AsyncConnection, room: str, seq: int) -> byt
         select(U.c.data).where(U.c.room == room, U.c.seq > after, U.c.seq <= seq).order_by(U.c.seq)
     )
     parts += [bytes(r[0]) for r in rows]
-    return await asyncio.to_thread(lambda: get_state(merged(parts)))
+    return await asyncio.to_thread(state_of_parts, parts)
 
 
 async def _move(conn: AsyncConnection, room: str, archive: str | None) -> None:

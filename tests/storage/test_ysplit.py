@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pycrdt import Array, Doc, Text, get_state, merge_updates
 
 from storage.pending import decode_state, unintegrated
-from storage.ysplit import apply_in_pieces, split_update
+from storage.ysplit import apply_in_pieces, split_update, state_of_parts
 from storage.yupdate import UpdateFormatError
 from sync.content import json_of_state
 from tests.properties.ydocs import PycrdtWriter
@@ -110,3 +110,12 @@ def test_small_updates_are_applied_whole() -> None:
     doc: Doc[Any] = Doc()
     doc.get("content", type=Text).insert(0, "small")
     assert apply_in_pieces(Doc(), doc.get_update()) is None
+
+
+@pytest.mark.parametrize("seed", [3, 17, 2024])
+def test_state_of_parts_is_the_merged_documents_state(seed: int) -> None:
+    _kinds, updates = PycrdtWriter(seed, 3).run(60)  # rows: incremental, several clients
+    merged = merge_updates(*updates)
+    expected = decode_state(get_state(merged))
+    assert decode_state(state_of_parts(updates)) == expected
+    assert decode_state(state_of_parts([merged])) == expected
