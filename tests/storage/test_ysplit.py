@@ -119,3 +119,36 @@ def test_state_of_parts_is_the_merged_documents_state(seed: int) -> None:
     expected = decode_state(get_state(merged))
     assert decode_state(state_of_parts(updates)) == expected
     assert decode_state(state_of_parts([merged])) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=4),
+)
+def test_damaged_updates_never_hang_and_pieces_agree_with_whole(
+    seed: int, flips: list[tuple[int, int]]
+) -> None:
+    """Bytes flipped in a multi-client update: split or refused, never a hang or an
+    unexpected error; when Yrs takes it both whole and in pieces, the same document."""
+    print(f"seed={seed} flips={flips}")
+    _kinds, updates = PycrdtWriter(seed, 3).run(30)
+    damaged = bytearray(merge_updates(*updates))
+    for at, value in flips:
+        damaged[at % len(damaged)] = value
+    update = bytes(damaged)
+    outcomes = []
+    for apply in (lambda d: d.apply_update(update), lambda d: apply_in_pieces(d, update, 0, 64)):
+        doc: Doc[Any] = Doc()
+        try:
+            apply(doc)
+        except BaseException as exc:  # ValueError, PartlyApplied or Yrs's PanicException
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            outcomes.append(None)
+        else:
+            outcomes.append(doc)
+    whole, pieces = outcomes
+    if whole is not None:
+        assert pieces is not None, "Yrs took it whole, so in pieces too"
+        assert decode_state(whole.get_state()) == decode_state(pieces.get_state())
