@@ -29,8 +29,10 @@ from storage.yupdate import (
     XML_ELEMENT,
     XML_HOOK,
     XML_TEXT,
+    Reader,
     Struct,
-    decode_update,
+    UpdateFormatError,
+    read_content,
 )
 
 
@@ -48,60 +50,190 @@ _XML_NODES = {XML_ELEMENT, XML_HOOK, XML_TEXT}
 _VALUES = {JSON, BINARY, ANY, SUBDOC}
 
 
-class _Index:
-    """Find the struct holding an ID (structs of one client are sorted by clock)."""
-
-    def __init__(self, structs: list[Struct]) -> None:
-        self.by_client: dict[int, tuple[list[int], list[Struct]]] = {}
-        for struct in structs:
-            clocks, items = self.by_client.setdefault(struct.client, ([], []))
-            clocks.append(struct.clock)
-            items.append(struct)
-
-    def find(self, item: ID) -> Struct | None:
-        found = self.by_client.get(item[0])
-        if found is None:
-            return None
-        clocks, items = found
-        at = bisect.bisect_right(clocks, item[1]) - 1
-        if at < 0:
-            return None
-        struct = items[at]
-        return struct if struct.clock <= item[1] < struct.clock + struct.length else None
+# What a struct's content says about its parent (see `root_shapes`).
+_TEXT, _VALUE, _XML, _SHARED_VALUE, _SHARED_XML, _NOTHING = range(6)
+_MARKS = {
+    _TEXT: ("text",),
+    _VALUE: ("value",),
+    _XML: ("xml",),
+    _SHARED_VALUE: ("value", "shared"),
+    _SHARED_XML: ("xml", "shared"),
+    _NOTHING: (),
+}
+_CONTENT_MARK = {STRING: _TEXT, FORMAT: _TEXT, EMBED: _TEXT, DELETED: _NOTHING}
+_CONTENT_MARK.update(dict.fromkeys(_VALUES, _VALUE))
 
 
-Parent = tuple[str | ID | None, str | None]  # (parent, parent sub key)
+def _id_at(data: bytes, pos: int) -> tuple[ID, int]:
+    """The ID (two varints) at `pos`, and the position after it: one call instead of
+    two `Reader.uint`s, which were most of the time on a million tiny items."""
+    values = []
+    for _ in range(2):
+        byte = data[pos]
+        pos += 1
+        value, shift = byte & 0x7F, 7
+        while byte >= 0x80:
+            byte = data[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if shift > 70:
+                raise UpdateFormatError("varint longer than 10 bytes")
+        values.append(value)
+    return (values[0], values[1]), pos
 
 
-def _parents(structs: list[Struct]) -> dict[int, Parent]:
-    """Each struct's parent and map key (by position in `structs`): explicit, or — for
-    a struct written with origins, as Yjs encodes them — its origin's (followed
-    iteratively: chains can be 100k long)."""
-    index = _Index(structs)
-    position = {id(s): i for i, s in enumerate(structs)}
-    resolved: dict[int, Parent] = {}
-    for start, struct in enumerate(structs):
-        if start in resolved:
-            continue
-        chain: list[int] = []
-        current: Struct | None = struct
-        parent: Parent = (None, None)
-        while current is not None:
-            at = position[id(current)]
-            if at in resolved:
-                parent = resolved[at]
-                break
-            chain.append(at)
-            if current.parent is not None:
-                parent = (current.parent, current.parent_sub)
-                break
-            link = current.origin or current.right_origin
-            current = index.find(link) if link is not None else None
-            if current is not None and position[id(current)] in chain:
-                break  # a cycle in hostile input: give up on this chain
-        for at in chain:
-            resolved[at] = parent
-    return resolved
+class _Structs:
+    """An update's items as flat lists (GC and skip ranges left out): what `root_shapes`
+    needs of each, read in one pass without building a record per struct (a document of
+    a million tiny items has a million of them)."""
+
+    __slots__ = ("clients", "clocks", "ends", "keyed", "links", "marks", "parents")
+
+    def __init__(self, update: bytes, max_depth: int) -> None:
+        self.clients: list[int] = []
+        self.clocks: list[int] = []
+        self.ends: list[int] = []  # clock after the struct
+        self.links: list[ID | None] = []  # the origin a parent is inherited from
+        self.parents: list[str | ID | None] = []  # explicit parent, else None
+        self.keyed: list[bool] = []  # explicit parent sub (a map entry)
+        self.marks: list[int] = []
+        reader = Reader(update, max_depth)
+        uint = reader.uint
+        data = update
+        clients = uint()
+        if clients > len(update):
+            raise UpdateFormatError("client count larger than the update")
+        append_client, append_clock, append_end = (
+            self.clients.append,
+            self.clocks.append,
+            self.ends.append,
+        )
+        append_link, append_parent, append_keyed, append_mark = (
+            self.links.append,
+            self.parents.append,
+            self.keyed.append,
+            self.marks.append,
+        )
+        content = self._content
+        try:
+            for _ in range(clients):
+                count, client, clock = uint(), uint(), uint()
+                if count > len(update):
+                    raise UpdateFormatError("struct count larger than the update")
+                for _ in range(count):
+                    pos = reader.pos
+                    info = data[pos]
+                    ref = info & 0x1F
+                    link: ID | None = None
+                    pos += 1
+                    if info & 0x80:
+                        link, pos = _id_at(data, pos)
+                    if info & 0x40:
+                        right, pos = _id_at(data, pos)
+                        link = link or right
+                    reader.pos = pos
+                    if ref == GC or ref == SKIP:
+                        clock += uint()
+                        continue
+                    parent: str | ID | None = None
+                    keyed = False
+                    if not info & 0xC0:
+                        parent = reader.string() if uint() == 1 else (uint(), uint())
+                        if info & 0x20:
+                            reader.string()
+                            keyed = True
+                    length, mark = content(reader, ref)
+                    if not length:  # Yrs can encode an empty string when it split a character
+                        continue
+                    append_client(client)
+                    append_clock(clock)
+                    clock += length
+                    append_end(clock)
+                    append_link(link)
+                    append_parent(parent)
+                    append_keyed(keyed)
+                    append_mark(mark)
+        except IndexError:
+            raise UpdateFormatError("length past the end of the update") from None
+
+    @staticmethod
+    def _content(reader: Reader, ref: int) -> tuple[int, int]:
+        """Skip an item's content: its length in clock units and its mark."""
+        if ref == STRING:
+            return len(reader.string().encode("utf-16-le")) // 2, _TEXT
+        if ref == DELETED:
+            return reader.uint(), _NOTHING
+        if ref == ANY:
+            count = reader.data[reader.pos]
+            if count < 0x80:  # most often 1
+                reader.pos += 1
+            else:
+                count = reader.uint()
+            data, skip_any, end = reader.data, reader.skip_any, len(reader.data) - 1
+            for _ in range(count):
+                pos = reader.pos
+                if pos < end and data[pos] == 125 and data[pos + 1] < 0x80:  # small integer
+                    reader.pos = pos + 2
+                else:
+                    skip_any()
+            return count, _VALUE
+        if ref == TYPE:
+            type_ref = reader.uint()
+            if type_ref in (XML_ELEMENT, XML_HOOK):
+                reader.raw(reader.uint())
+            return 1, _SHARED_XML if type_ref in _XML_NODES else _SHARED_VALUE
+        struct = Struct(0, 0, 0, ref)
+        return read_content(reader, ref, struct), _CONTENT_MARK.get(ref, _VALUE)
+
+    def parents_and_keys(self) -> list[tuple[str | ID | None, bool]]:
+        """Each struct's parent and whether it is a map entry: explicit, or — for a
+        struct written with origins, as Yjs encodes them — its origin's (followed
+        iteratively: chains can be a million long; cycles in hostile input end them)."""
+        clients, clocks, ends, links = self.clients, self.clocks, self.ends, self.links
+        starts: dict[int, tuple[int, list[int]]] = {}  # client → (first index, clocks)
+        for at, client in enumerate(clients):
+            if client not in starts:
+                starts[client] = (at, [])
+            starts[client][1].append(clocks[at])
+        unknown: tuple[str | ID | None, bool] = (None, False)
+        resolved: list[tuple[str | ID | None, bool] | None] = [None] * len(clients)
+        for at, parent in enumerate(self.parents):
+            if parent is not None:
+                resolved[at] = (parent, self.keyed[at])
+        for start in range(len(clients)):
+            if resolved[start] is not None:
+                continue
+            chain: list[int] = []
+            in_chain: set[int] = set()
+            current: int | None = start
+            found = unknown
+            while current is not None:
+                known = resolved[current]
+                if known is not None:
+                    found = known
+                    break
+                if current in in_chain:
+                    break  # a cycle in hostile input: give up on this chain
+                chain.append(current)
+                in_chain.add(current)
+                link = links[current]
+                if link is None:
+                    break
+                before = current - 1  # most often the struct just before, same client
+                if (
+                    before >= 0
+                    and clients[before] == link[0]
+                    and (clocks[before] <= link[1] < ends[before])
+                ):
+                    current = before
+                    continue
+                first, client_clocks = starts.get(link[0], (0, []))
+                i = bisect.bisect_right(client_clocks, link[1]) - 1
+                current = first + i if i >= 0 and link[1] < ends[first + i] else None
+            for at in chain:
+                resolved[at] = found
+        return [entry or unknown for entry in resolved]
 
 
 def root_kinds(update: bytes, max_depth: int = MAX_VALUE_DEPTH) -> dict[str, RootKind]:
@@ -116,25 +248,18 @@ def root_shapes(
 ) -> dict[str, tuple[RootKind, bool]]:
     """Every root's kind, and whether shared types are nested directly in it (when not,
     an array is plain values: Yrs' own JSON of it is exact)."""
-    decoded = decode_update(update, max_depth)
-    structs = [s for s in decoded.structs if s.ref not in (GC, SKIP)]
-    parents = _parents(structs)
+    structs = _Structs(update, max_depth)
     seen: dict[str, set[str]] = {}
-    for at, struct in enumerate(structs):
-        parent, key = parents.get(at, (None, None))
+    for (parent, keyed), mark in zip(structs.parents_and_keys(), structs.marks, strict=True):
         if not isinstance(parent, str):
             continue  # nested, or lost with collected structs
         marks = seen.setdefault(parent, set())
-        if key is not None:
-            marks.add("map" if struct.ref != DELETED else "map-deleted")
-        elif struct.ref in (STRING, FORMAT, EMBED):
-            marks.add("text")
-        elif struct.ref == TYPE:
-            marks.add("xml" if struct.type_ref in _XML_NODES else "value")
-        elif struct.ref in _VALUES:
-            marks.add("value")
-        if struct.ref == TYPE:
-            marks.add("shared")
+        if keyed:
+            marks.add("map" if mark != _NOTHING else "map-deleted")
+            if mark in (_SHARED_VALUE, _SHARED_XML):
+                marks.add("shared")
+        else:
+            marks.update(_MARKS[mark])
     return {name: (_kind(marks), "shared" in marks) for name, marks in seen.items()}
 
 

@@ -23,6 +23,16 @@ from storage.yupdate import GC, ID, SKIP, Reader, Struct, UpdateFormatError, rea
 PIECE_BYTES = 64 * 1024  # a piece's structs: ~6,000 tiny items, a few ms of Yrs's decoding
 WHOLE_BELOW = 256 * 1024  # smaller updates are applied whole: the split costs more
 NO_DELETES = b"\x00"
+_pieces_help = True  # see use_pieces
+
+
+def use_pieces(enabled: bool) -> None:
+    """Whether `apply_in_pieces` splits big updates in this process. Only where an event
+    loop shares the GIL (the server): elsewhere (its worker processes, the CLI) the
+    split only costs (~4 us a struct in Python; Yrs applies a million tiny items whole
+    in 0.4 s, in pieces after a 4.4 s split)."""
+    global _pieces_help
+    _pieces_help = enabled
 
 
 @dataclass(slots=True)
@@ -272,7 +282,7 @@ def apply_in_pieces(
     """Apply `update` to `doc`, in pieces when it is `whole_below` bytes or more; returns
     the split (None: applied whole, as it was small or this decoder cannot read it).
     Raises what `doc.apply_update` raises for the first piece, `PartlyApplied` after."""
-    if len(update) < whole_below:
+    if len(update) < whole_below or not _pieces_help:
         doc.apply_update(update)
         return None
     try:

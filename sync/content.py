@@ -44,10 +44,12 @@ def root_view(doc: Doc[Any], name: str, kind: RootKind) -> Any:
     return doc.get(name, type=view) if view is not None else None
 
 
-def json_of_state(state: bytes) -> dict[str, Any]:
-    """Every root of the document `state` (a full-state update) as JSON."""
-    doc: Doc[Any] = Doc()
-    doc.apply_update(state)
+def json_of_state(state: bytes, doc: Doc[Any] | None = None) -> dict[str, Any]:
+    """Every root of the document `state` (a full-state update) as JSON; `doc`: that
+    document already applied, when the caller has it."""
+    if doc is None:
+        doc = Doc()
+        doc.apply_update(state)
     shapes = root_shapes(state, value_depth())
     result: dict[str, Any] = {}
     for name in sorted(set(doc.keys()) | set(shapes)):

@@ -395,5 +395,14 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     return 2
 
 
+def entry() -> int:
+    """The `samepage` command: `main` in a process of its own, where big updates are
+    applied whole (`serve` splits them again for its event loop: web.server)."""
+    from storage.ysplit import use_pieces
+
+    use_pieces(False)
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -24,8 +24,8 @@ def render_parts(parts: list[bytes], fmt: str, pretty: bool = False) -> bytes:
         return merged(parts)
     if fmt == "text":
         return text_of(doc_of(parts)).encode()
-    state = doc_of(parts).get_update()
-    return json_text(json_of_state(state), pretty).encode()
+    doc = doc_of(parts)
+    return json_text(json_of_state(doc.get_update(), doc), pretty).encode()
 
 
 def json_text(value: Any, pretty: bool = False) -> str:

@@ -35,9 +35,11 @@ class OffloadError(Exception):
 
 def _worker_main(conn: multiprocessing.connection.Connection) -> None:
     """A worker: run each (function, args) it receives, send back (ok, result)."""
+    from storage.ysplit import use_pieces
     from sync.content import deep_limit
 
     deep_limit()
+    use_pieces(False)  # no event loop here to keep responsive
     while True:
         try:
             function, args = conn.recv()

@@ -10,6 +10,7 @@ from types import FrameType
 
 import uvicorn
 
+from storage.ysplit import use_pieces
 from sync.errors import CloseCode
 from web.app import create_app
 from web.logs import configure_logging
@@ -66,6 +67,7 @@ def find_state(app: object) -> AppState | None:
 def serve(settings: Settings) -> None:
     """Run samepage until interrupted."""
     configure_logging(settings.log_level, settings.log_format)
+    use_pieces(True)  # big updates in pieces: the loop gets the GIL between two
     # The event loop shares the GIL with the threads that apply big updates, build
     # checkpoints and commit: when one of them computes, the loop waits up to the switch
     # interval each time it wants the GIL back (after every poll, every syscall). 1 ms

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pycrdt import Array, Doc, Text, get_state, merge_updates
 
 from storage.pending import decode_state, unintegrated
-from storage.ysplit import apply_in_pieces, split_update, state_of_parts
+from storage.ysplit import apply_in_pieces, split_update, state_of_parts, use_pieces
 from storage.yupdate import TYPE, UpdateFormatError, decode_update
 from sync.content import json_of_state
 from tests.properties.ydocs import PycrdtWriter
@@ -197,3 +197,19 @@ def _inconsistent(update: bytes) -> str | None:
                 progress = True
     stuck = [structs[0] for structs in queues.values() if structs]
     return f"{stuck[0].client}#{stuck[0].clock} waits for nothing there" if stuck else None
+
+
+def test_processes_without_an_event_loop_apply_whole() -> None:
+    """The server's worker processes and the CLI turn pieces off (`use_pieces(False)`):
+    there the split only costs. The document is the same."""
+    _kinds, updates = PycrdtWriter(5, 3).run(40)
+    update = merge_updates(*updates)
+    use_pieces(False)
+    try:
+        whole: Doc[Any] = Doc()
+        assert apply_in_pieces(whole, update, 0, 64) is None
+    finally:
+        use_pieces(True)
+    pieces: Doc[Any] = Doc()
+    assert apply_in_pieces(pieces, update, 0, 64) is not None
+    _same_document(whole, pieces)
