@@ -89,12 +89,18 @@ class Presence:
         self._slots: dict[int, _Slot] = {}
         self._left: OrderedDict[int, float] = OrderedDict()  # client id -> when it left
 
-    def apply(self, owner: object, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
-        """Apply entries sent by `owner`; return those accepted (to relay to others).
+    def apply(
+        self, owner: object, entries: list[AwarenessEntry], own_id: int | None = None
+    ) -> list[AwarenessEntry]:
+        """Apply entries sent by `owner` (whose own client id is `own_id`, when known);
+        return those accepted (to relay to others).
 
-        Entries for a client id owned by another connection are dropped, as are stale
-        clocks (Yjs awareness semantics: a newer clock wins; an equal clock only for a
-        removal).
+        Entries for a client id owned by another connection are dropped — unless the id
+        is the sender's own: a tab relays its sibling tabs' states (y-websocket shares
+        them over a BroadcastChannel) and may announce one before its own tab does; the
+        id then moves to the tab it belongs to, so that its state leaves with it. Stale
+        clocks are dropped too (Yjs awareness semantics: a newer clock wins; an equal
+        clock only for a removal).
         """
         accepted = []
         for entry in entries:
@@ -106,7 +112,9 @@ class Presence:
                 accepted.append(entry)
                 continue
             if slot.owner is not owner:
-                continue
+                if entry.client_id != own_id:
+                    continue
+                slot.owner = owner
             if entry.clock > slot.clock or (
                 entry.clock == slot.clock and entry.removed and slot.state != NULL_STATE
             ):

@@ -41,6 +41,7 @@ class Connection:
         "bucket",
         "bytes_in",
         "bytes_out",
+        "client_id",
         "close_code",
         "epoch_claim",
         "identity",
@@ -70,6 +71,10 @@ class Connection:
         self.room: Room | None = None
         self.subscriptions = 0  # SubscribeFlag bits
         self.announced_name: str | None = None  # user.name from its awareness state
+        # Its own awareness client id: the one its first presence message announced
+        # alone (y-websocket sends its own state first, then relays others' — a tab
+        # relays its sibling tabs' states, which it hears over a BroadcastChannel).
+        self.client_id: int | None = None
         self.epoch_claim: int | None = None  # `?epoch=` (sync/epochs.py); None: not given
         self.opened_at = time.monotonic()
         self.bytes_in = 0

@@ -96,6 +96,8 @@ def _process(conn: Connection, frame: bytes) -> Awaitable[None] | None:
                 f"awareness of {len(message.payload)} bytes", CloseCode.AWARENESS_TOO_BIG
             )
         entries = decode_awareness(message.payload)
+        if conn.client_id is None and len(entries) == 1 and not entries[0].removed:
+            conn.client_id = entries[0].client_id
         fresh = {e.client_id for e in entries if not e.removed and e.client_id not in room.presence}
         accepted = room.apply_awareness(conn, entries)
         name = announced_name(accepted) if accepted else None

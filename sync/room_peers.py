@@ -61,7 +61,7 @@ class RoomPeers:
     def apply_awareness(self, owner: object, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
         """Apply presence from `owner` (a local connection, or a remote node's marker)
         and relay what was accepted to the local subscribers; returns the accepted."""
-        accepted = self.presence.apply(owner, entries)
+        accepted = self.presence.apply(owner, entries, getattr(owner, "client_id", None))
         if accepted:
             exclude = owner if owner in self.subscribers else None
             payload = encode_awareness_entries(accepted)
@@ -100,7 +100,10 @@ class RoomPeers:
         for entry in entries:
             owner = self.presence.owner_of(entry.client_id)
             if owner in self.subscribers:
-                local.setdefault(owner, []).append(entry)
+                if owner.client_id in (None, entry.client_id):
+                    local.setdefault(owner, []).append(entry)
+                # else: `owner` only relayed it (a sibling tab's state): told that it
+                # was removed, it would drop it and broadcast the removal to everyone
             elif owner is not None:
                 remote.append(entry)
         for owner, owned in local.items():

@@ -1,0 +1,42 @@
+"""A tab relays its sibling tabs' presence (y-websocket shares awareness over a
+BroadcastChannel), sometimes before the sibling's own socket announces it: the state
+still belongs to the sibling — it moves there when the sibling announces it, leaves with
+the sibling's socket, and a relaying tab is never told that the sibling was removed."""
+
+from __future__ import annotations
+
+import json
+
+from sync.awareness import AwarenessEntry, Presence
+
+ALICE_1, ALICE_2 = 111, 222
+
+
+def state(name: str) -> str:
+    return json.dumps({"user": {"name": name}})
+
+
+def test_an_id_moves_to_the_socket_it_belongs_to() -> None:
+    presence = Presence()
+    tab1, tab2 = object(), object()
+    assert presence.apply(tab1, [AwarenessEntry(ALICE_1, 1, state("Alice"))], ALICE_1)
+    # tab 1 relays tab 2's first state before tab 2's socket says anything
+    assert presence.apply(tab1, [AwarenessEntry(ALICE_2, 1, state("Alice"))], ALICE_1)
+    assert presence.owner_of(ALICE_2) is tab1
+    # tab 2 announces itself: its own id, a newer clock, taken from the relaying tab
+    assert presence.apply(tab2, [AwarenessEntry(ALICE_2, 2, state("Alice"))], ALICE_2)
+    assert presence.owner_of(ALICE_2) is tab2
+    # another socket cannot take it, nor can tab 1 relay an old clock over it
+    assert not presence.apply(tab1, [AwarenessEntry(ALICE_2, 3, state("x"))], ALICE_1)
+    assert not presence.apply(object(), [AwarenessEntry(ALICE_2, 9, state("x"))], 333)
+    # tab 2 closing takes its state with it; tab 1's stays
+    assert [e.client_id for e in presence.remove_owner(tab2)] == [ALICE_2]
+    assert presence.owner_of(ALICE_1) is tab1 and presence.owner_of(ALICE_2) is None
+
+
+def test_without_a_known_own_id_ownership_stays_first_come() -> None:
+    presence = Presence()
+    first, second = object(), object()
+    assert presence.apply(first, [AwarenessEntry(5, 1, state("A"))])
+    assert not presence.apply(second, [AwarenessEntry(5, 2, state("B"))])
+    assert presence.owner_of(5) is first
