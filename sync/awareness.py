@@ -112,8 +112,9 @@ class Presence:
                 accepted.append(entry)
                 continue
             if slot.owner is not owner:
-                if entry.client_id != own_id:
-                    continue
+                holder_id = getattr(slot.owner, "client_id", None)
+                if entry.client_id != own_id or holder_id == own_id:
+                    continue  # not the sender's, or its holder's own: never taken over
                 slot.owner = owner
             if entry.clock > slot.clock or (
                 entry.clock == slot.clock and entry.removed and slot.state != NULL_STATE
