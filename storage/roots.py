@@ -51,11 +51,10 @@ _VALUES = {JSON, BINARY, ANY, SUBDOC}
 
 
 # What a struct's content says about its parent (see `root_shapes`).
-_TEXT, _VALUE, _XML, _SHARED_VALUE, _SHARED_XML, _NOTHING = range(6)
+_TEXT, _VALUE, _SHARED_VALUE, _SHARED_XML, _NOTHING = range(5)
 _MARKS = {
     _TEXT: ("text",),
     _VALUE: ("value",),
-    _XML: ("xml",),
     _SHARED_VALUE: ("value", "shared"),
     _SHARED_XML: ("xml", "shared"),
     _NOTHING: (),
@@ -64,28 +63,9 @@ _CONTENT_MARK = {STRING: _TEXT, FORMAT: _TEXT, EMBED: _TEXT, DELETED: _NOTHING}
 _CONTENT_MARK.update(dict.fromkeys(_VALUES, _VALUE))
 
 
-def _id_at(data: bytes, pos: int) -> tuple[ID, int]:
-    """The ID (two varints) at `pos`, and the position after it: one call instead of
-    two `Reader.uint`s, which were most of the time on a million tiny items."""
-    values = []
-    for _ in range(2):
-        byte = data[pos]
-        pos += 1
-        value, shift = byte & 0x7F, 7
-        while byte >= 0x80:
-            byte = data[pos]
-            pos += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if shift > 70:
-                raise UpdateFormatError("varint longer than 10 bytes")
-        values.append(value)
-    return (values[0], values[1]), pos
-
-
 class _Structs:
     """An update's items as flat lists (GC and skip ranges left out): what `root_shapes`
-    needs of each, read in one pass without building a record per struct (a document of
+    needs of each, read in one pass without keeping a record per struct (a document of
     a million tiny items has a million of them)."""
 
     __slots__ = ("clients", "clocks", "ends", "keyed", "links", "marks", "parents")
@@ -122,17 +102,12 @@ class _Structs:
                 if count > len(update):
                     raise UpdateFormatError("struct count larger than the update")
                 for _ in range(count):
-                    pos = reader.pos
-                    info = data[pos]
+                    info = data[reader.pos]
+                    reader.pos += 1
                     ref = info & 0x1F
-                    link: ID | None = None
-                    pos += 1
-                    if info & 0x80:
-                        link, pos = _id_at(data, pos)
-                    if info & 0x40:
-                        right, pos = _id_at(data, pos)
-                        link = link or right
-                    reader.pos = pos
+                    origin = (uint(), uint()) if info & 0x80 else None
+                    right = (uint(), uint()) if info & 0x40 else None
+                    link = origin or right
                     if ref == GC or ref == SKIP:
                         clock += uint()
                         continue
@@ -159,32 +134,22 @@ class _Structs:
 
     @staticmethod
     def _content(reader: Reader, ref: int) -> tuple[int, int]:
-        """Skip an item's content: its length in clock units and its mark."""
-        if ref == STRING:
-            return len(reader.string().encode("utf-16-le")) // 2, _TEXT
-        if ref == DELETED:
-            return reader.uint(), _NOTHING
-        if ref == ANY:
-            count = reader.data[reader.pos]
-            if count < 0x80:  # most often 1
-                reader.pos += 1
-            else:
-                count = reader.uint()
+        """Read past an item's content: its length in clock units and its mark."""
+        if ref == ANY:  # a million tiny items are this: small integers skipped inline
+            count = reader.uint()
             data, skip_any, end = reader.data, reader.skip_any, len(reader.data) - 1
             for _ in range(count):
                 pos = reader.pos
-                if pos < end and data[pos] == 125 and data[pos + 1] < 0x80:  # small integer
+                if pos < end and data[pos] == 125 and data[pos + 1] < 0x80:
                     reader.pos = pos + 2
                 else:
                     skip_any()
             return count, _VALUE
+        scratch = Struct(0, 0, 0, ref)
+        length = read_content(reader, ref, scratch)
         if ref == TYPE:
-            type_ref = reader.uint()
-            if type_ref in (XML_ELEMENT, XML_HOOK):
-                reader.raw(reader.uint())
-            return 1, _SHARED_XML if type_ref in _XML_NODES else _SHARED_VALUE
-        struct = Struct(0, 0, 0, ref)
-        return read_content(reader, ref, struct), _CONTENT_MARK.get(ref, _VALUE)
+            return length, _SHARED_XML if scratch.type_ref in _XML_NODES else _SHARED_VALUE
+        return length, _CONTENT_MARK.get(ref, _VALUE)
 
     def parents_and_keys(self) -> list[tuple[str | ID | None, bool]]:
         """Each struct's parent and whether it is a map entry: explicit, or — for a

@@ -89,11 +89,9 @@ class Presence:
         self._slots: dict[int, _Slot] = {}
         self._left: OrderedDict[int, float] = OrderedDict()  # client id -> when it left
 
-    def apply(
-        self, owner: object, entries: list[AwarenessEntry], own_id: int | None = None
-    ) -> list[AwarenessEntry]:
-        """Apply entries sent by `owner` (whose own client id is `own_id`, when known);
-        return those accepted (to relay to others).
+    def apply(self, owner: object, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
+        """Apply entries sent by `owner` (a connection's `client_id` is its own id, when
+        known); return those accepted (to relay to others).
 
         Entries for a client id owned by another connection are dropped — unless the id
         is the sender's own: a tab relays its sibling tabs' states (y-websocket shares
@@ -103,6 +101,7 @@ class Presence:
         clock only for a removal).
         """
         accepted = []
+        own_id = getattr(owner, "client_id", None)
         for entry in entries:
             slot = self._slots.get(entry.client_id)
             if slot is None:

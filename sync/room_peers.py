@@ -61,7 +61,7 @@ class RoomPeers:
     def apply_awareness(self, owner: object, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
         """Apply presence from `owner` (a local connection, or a remote node's marker)
         and relay what was accepted to the local subscribers; returns the accepted."""
-        accepted = self.presence.apply(owner, entries, getattr(owner, "client_id", None))
+        accepted = self.presence.apply(owner, entries)
         if accepted:
             exclude = owner if owner in self.subscribers else None
             payload = encode_awareness_entries(accepted)
