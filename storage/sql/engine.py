@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +38,28 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
             yield conn
 
 
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the file in WAL mode. The switch can answer SQLITE_BUSY without calling the
+    busy handler (another connection holds a lock on a file still in rollback mode), so
+    it is retried for up to the busy timeout; once a file is in WAL it is a no-op."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, a busy timeout and real transactions."""
     if url.startswith("sqlite"):
@@ -47,9 +71,11 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> AsyncEngine:
             # take control so a read sees one snapshot (SQLAlchemy's documented recipe).
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # The timeout first: switching a fresh file to WAL takes an exclusive lock,
+            # and a second process opening it at the same moment must wait, not fail.
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            _switch_to_wal(cursor)
             cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
-            cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
