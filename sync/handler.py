@@ -84,6 +84,9 @@ def _process(conn: Connection, frame: bytes) -> Awaitable[None] | None:
     settings = conn.settings
     if len(frame) > settings.max_update_bytes:
         raise LimitExceeded(f"frame of {len(frame)} bytes", CloseCode.TOO_BIG)
+    update = protocol.update_payload(frame)
+    if update is not None:  # the hot path: one update, no message object
+        return _handle_update(conn, update)
     message = protocol.decode_frame(frame)
     if isinstance(message, (protocol.SyncUpdate, protocol.SyncStep2)):
         return _handle_update(conn, message.update)

@@ -253,6 +253,24 @@ def decode_frame(frame: bytes) -> Message:
     return message
 
 
+def update_payload(frame: bytes) -> bytes | None:
+    """The update of a sync step 2 or update frame whose length fits in one or two
+    bytes (what typing sends), without building a message; None for anything else,
+    malformed frames included (`decode_frame` decides those)."""
+    if len(frame) < 3 or frame[0] != 0 or not 1 <= frame[1] <= 2:  # SYNC; STEP2, UPDATE
+        return None
+    length = frame[2]
+    start = 3
+    if length >= 0x80:
+        if len(frame) < 4 or frame[3] >= 0x80:
+            return None
+        length = (length & 0x7F) | (frame[3] << 7)
+        start = 4
+    if start + length != len(frame):
+        return None
+    return frame[start:]
+
+
 def _sync(sync_type: SyncType, payload: bytes) -> bytes:
     return bytes((MessageType.SYNC, sync_type)) + write_var_bytes(payload)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, Subscription, TransactionEvent, merge_updates
 
+from storage import ydoc
 from storage.types import AppendResult, EpochChanged, Store
 from storage.ysplit import apply_in_pieces
 from sync import protocol
@@ -236,8 +237,9 @@ class Room(RoomPeers):
         update = self._captured[0] if len(self._captured) == 1 else merge_updates(*self._captured)
         self._captured.clear()
         future = self.store.append(self.name, update, author, self.life.epoch)
+        state_vector = ydoc.state_vector(self.doc)
         self._inflight.append(
-            _Inflight(next(_ids), update, future, self.doc.get_state(), author, time.monotonic())
+            _Inflight(next(_ids), update, future, state_vector, author, time.monotonic())
         )
         future.add_done_callback(self._on_commit)
         return future
@@ -268,7 +270,7 @@ class Room(RoomPeers):
             if in_pieces:
                 apply_in_pieces(self.doc, update)
             else:
-                self.doc.apply_update(update)
+                ydoc.apply_update(self.doc, update)
         except BaseException as exc:
             reraise_if_fatal(exc)
             self._captured.clear()

@@ -74,15 +74,23 @@ class SyncSettings:
 
 def frame_kind(frame: bytes) -> str:
     """A short label for a frame's message type (`sync_update`, `awareness`, ...)."""
-    if not frame or frame[0] >= 0x80:
+    if not frame:
         return "other"
     kind = frame[0]
     if kind == 0:
-        sub = frame[1] if len(frame) > 1 else -1
-        return {0: "sync_step1", 1: "sync_step2", 2: "sync_update"}.get(sub, "sync_other")
-    names = {1: "awareness", 2: "auth", 3: "query_awareness"}
-    names.update({100: "subscribe", 101: "saved", 102: "ephemeral"})
-    return names.get(kind, "other")
+        return _SYNC_KINDS.get(frame[1] if len(frame) > 1 else -1, "sync_other")
+    return _KINDS.get(kind, "other")
+
+
+_SYNC_KINDS = {0: "sync_step1", 1: "sync_step2", 2: "sync_update"}
+_KINDS = {
+    1: "awareness",
+    2: "auth",
+    3: "query_awareness",
+    100: "subscribe",
+    101: "saved",
+    102: "ephemeral",
+}
 
 
 @dataclass(slots=True)

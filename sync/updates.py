@@ -10,6 +10,7 @@ from typing import Any
 
 from pycrdt import Doc
 
+from storage import ydoc
 from storage.pending import LIVE_SCAN, unintegrated
 from storage.ysplit import PartlyApplied, Split, apply_in_pieces, struct_state
 from storage.yupdate import SKIP, UpdateFormatError, decode_update
@@ -31,6 +32,8 @@ def check_update_shape(update: bytes) -> None:
     a second of CPU, stalling every room, so it is refused up front."""
     if len(update) < 2:
         raise InvalidUpdate("update shorter than 2 bytes")
+    if update[0] < 0x80:  # one byte: fewer than 128 clients (what typing sends)
+        return
     try:
         clients = protocol.Reader(update).var_uint()
     except ProtocolError as exc:
@@ -185,7 +188,7 @@ def integrate(
         if in_pieces:
             split = apply_in_pieces(doc, update)
         else:
-            doc.apply_update(update)
+            ydoc.apply_update(doc, update)
     except InvalidUpdate as exc:
         return Integrated(exc)
     except PartlyApplied as exc:  # the Doc holds part of a refused update: reload it

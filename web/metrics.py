@@ -7,6 +7,8 @@ hooks (commit observers, the group-commit callback). Nothing here is a module gl
 
 from __future__ import annotations
 
+import bisect
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -60,6 +62,52 @@ def close_reason(code: int) -> str:
         return CloseCode(code).name.lower()
     except ValueError:
         return "other"
+
+
+class LightHistogram:
+    """A histogram for the event loop's hot path: no lock (the loop is its only
+    writer), one bisect an observation; exported as a Prometheus histogram."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last: above every bound (+Inf)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        """Count one value."""
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def family(self, name: str, documentation: str) -> HistogramMetricFamily:
+        """The histogram as of now: cumulative buckets, `le` inclusive."""
+        buckets: list[tuple[str, float]] = []
+        running = 0
+        for bound, count in zip((*self.bounds, math.inf), self.counts, strict=True):
+            running += count
+            buckets.append(("+Inf" if bound == math.inf else repr(float(bound)), running))
+        return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=self.total)
+
+
+class _CommitCollector(Collector):
+    """Exports what `Metrics.on_commit` counts."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the commit counters as of now."""
+        metrics = self._metrics
+        yield CounterMetricFamily(
+            "samepage_updates_persisted",
+            "Updates committed to the store",
+            value=metrics.updates_persisted,
+        )
+        yield metrics.fanout_seconds.family(
+            "samepage_fanout_seconds",
+            "From an update applied to the room until it is committed and queued to every peer",
+        )
 
 
 class _LiveCollector(Collector):
@@ -189,9 +237,10 @@ class Metrics(RoomListener):
         self.started = time.monotonic()
         self.last_activity: dict[str, float] = {}  # room -> wall time of its last edit/presence
         r = self.registry
-        self.updates_persisted = Counter(
-            "samepage_updates_persisted", "Updates committed to the store", registry=r
-        )
+        # The two fed once per commit: plain numbers, exported by the live collector
+        # (prometheus_client's take a lock and check their state on every call).
+        self.updates_persisted = 0
+        self.fanout_seconds = LightHistogram(LATENCY_BUCKETS)
         self.commit_batch_size = Histogram(
             "samepage_group_commit_batch_size",
             "Updates per group-commit transaction",
@@ -201,12 +250,6 @@ class Metrics(RoomListener):
         self.commit_seconds = Histogram(
             "samepage_group_commit_seconds",
             "Duration of one group-commit transaction",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.fanout_seconds = Histogram(
-            "samepage_fanout_seconds",
-            "From an update applied to the room until it is committed and queued to every peer",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -268,9 +311,9 @@ class Metrics(RoomListener):
             registry=r,
         )
         self.cluster: Any = None  # the ClusterLink with --redis
-        r.register(
-            _LiveCollector(lambda: self.state, lambda: self.sse_streams(), lambda: self.cluster)
-        )
+        live = _LiveCollector(lambda: self.state, lambda: self.sse_streams(), lambda: self.cluster)
+        r.register(live)
+        r.register(_CommitCollector(self))
 
     def attach(self, state: AppState, cluster: Any = None) -> None:
         """Start observing a running app (called by the lifespan once it is built)."""
@@ -298,7 +341,7 @@ class Metrics(RoomListener):
 
     def on_commit(self, notice: CommitNotice) -> None:
         """Commit observer: count persisted updates, time the fan-out."""
-        self.updates_persisted.inc(len(notice.updates))
+        self.updates_persisted += len(notice.updates)
         self.last_activity[notice.room] = time.time()
         if notice.received:
             self.fanout_seconds.observe(max(0.0, time.monotonic() - notice.received))

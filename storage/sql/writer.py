@@ -62,6 +62,7 @@ class GroupCommitWriter:
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._on_batch = on_batch
         self.failures = 0  # consecutive failed commits (readiness), 0 after a success
@@ -81,13 +82,14 @@ class GroupCommitWriter:
     def start(self) -> None:
         """Start the writer task."""
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+            self._event_loop = asyncio.get_running_loop()
+            self._task = self._event_loop.create_task(self._run(), name="group-commit")
 
     def submit(
         self, room: str, update: bytes, author: str, epoch: int = 0
     ) -> asyncio.Future[AppendResult]:
         """Queue one append; returns the future of its commit."""
-        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AppendResult] = self._loop().create_future()
         if self._open(future):
             self._queue.append(_Pending(room, update, author, future, epoch))
         return future
@@ -95,10 +97,18 @@ class GroupCommitWriter:
     def submit_checkpoint(self, room: str, seq: int, state: bytes) -> asyncio.Future[None]:
         """Queue a checkpoint (kept unless the room has one at `seq` already) for the
         next transaction: no lock or fsync of its own. Returns the future of its commit."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[None] = self._loop().create_future()
         if self._open(future):
             self._checkpoints.append(_Checkpoint(room, seq, state, future))
         return future
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop, looked up once: `asyncio.get_running_loop()` makes a getpid
+        system call each time (a fork check), once per update on the hot path."""
+        loop = self._event_loop
+        if loop is None:
+            loop = self._event_loop = asyncio.get_running_loop()
+        return loop
 
     def _open(self, future: asyncio.Future[Any]) -> bool:
         """Wake the writer for what the caller queues next, or fail `future` (closed)."""
@@ -125,7 +135,7 @@ class GroupCommitWriter:
             await self._task
         except asyncio.CancelledError:
             pass
-        self._task = None
+        self._task = self._event_loop = None
         if self._sqlite is not None:
             await self._sqlite.aclose()
 

@@ -98,3 +98,41 @@ def test_awareness_round_trip_and_rejects() -> None:
         decode_awareness(b"\x01\x07\x03\x03{x}")  # state is not JSON
     with pytest.raises(ProtocolError):
         decode_awareness(b"\x05\x07")  # count larger than the payload
+
+
+def _payload_by_full_decode(frame: bytes) -> bytes | None:
+    try:
+        message = protocol.decode_frame(frame)
+    except ProtocolError:
+        return None
+    if isinstance(message, (protocol.SyncUpdate, protocol.SyncStep2)):
+        return message.update
+    return None
+
+
+_SYNC_LIKE = st.builds(lambda t, body: bytes((0, t)) + body, st.integers(0, 3), st.binary())
+
+
+@given(
+    st.binary(max_size=40)
+    | _SYNC_LIKE
+    | st.binary(min_size=120, max_size=400).map(protocol.encode_update)
+)
+@settings(max_examples=2000)
+def test_update_fast_path_agrees_with_the_full_decoder(data: bytes) -> None:
+    """`update_payload` (the hot path) never accepts what `decode_frame` refuses, and
+    when it answers, it is the same update."""
+    fast = protocol.update_payload(data)
+    if fast is not None:
+        assert fast == _payload_by_full_decode(data)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 127, 128, 129, 300, 16383])
+def test_update_fast_path_takes_every_update_up_to_two_length_bytes(size: int) -> None:
+    update = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    for frame in (protocol.encode_update(update), protocol.encode_sync_step2(update)):
+        assert protocol.update_payload(frame) == update
+        assert protocol.update_payload(frame + b"\x00") is None  # trailing byte
+        assert protocol.update_payload(frame[:-1]) is None if size else True
+    assert protocol.update_payload(protocol.encode_sync_step1(update)) is None
+    assert protocol.update_payload(protocol.encode_update(b"x" * 16384)) is None  # 3 bytes

@@ -8,6 +8,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+import pytest
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 from pycrdt import Doc, Text
 
@@ -16,6 +18,7 @@ from sync.errors import CloseCode
 from tests.cluster.redis_server import RedisServer
 from tests.helpers.clients import eventually, raw_client
 from tests.helpers.server import ServerProcess
+from web.metrics import LATENCY_BUCKETS, LightHistogram
 
 
 async def scrape(http: httpx.AsyncClient) -> dict[str, float]:
@@ -176,3 +179,23 @@ async def test_json_logs_have_a_line_per_open_and_close_and_never_a_token(
     assert any(m.startswith("refused input room=logged") for m in messages)
     assert any(m.startswith("events open room=logged") for m in messages)
     assert any(m.startswith("loaded room logged") for m in messages)
+
+
+def test_light_histogram_exports_what_prometheus_client_would() -> None:
+    """`LightHistogram` (the fan-out timing, fed on every commit) renders the same
+    buckets, count and sum as prometheus_client's Histogram given the same values."""
+    values = [0.0, 0.0005, 0.0007, 0.001, 0.02, 0.1, 0.3, 2.5, 7.0, 1e-9]
+    ours = LightHistogram(LATENCY_BUCKETS)
+    registry = CollectorRegistry()
+    theirs = Histogram("t", "t", buckets=LATENCY_BUCKETS, registry=registry)
+    for value in values:
+        ours.observe(value)
+        theirs.observe(value)
+    rendered = {(s.name, s.labels.get("le")): s.value for s in ours.family("t", "t").samples}
+    expected = {
+        (s.name, s.labels.get("le")): s.value
+        for family in registry.collect()
+        for s in family.samples
+        if not s.name.endswith("_created")
+    }
+    assert rendered == pytest.approx(expected)
