@@ -84,7 +84,7 @@ SCENARIOS: dict[str, Scenario] = {
                 **FANOUT,
                 "rooms": 100,
                 "clientsPerRoom": 10,
-                "rates": [500, 1000, 2000, 3000, 5000, 7500, 10000, 15000, 20000],
+                "rates": [500, 1000, 2000, 3000, 4000, 5000, 6000, 7500, 10000, 15000, 20000],
                 "stepSeconds": 4,
                 "drainSeconds": 3,
                 "maxSeconds": 200,
