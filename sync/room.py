@@ -1,6 +1,8 @@
 """A room: one pycrdt Doc, its presence and its subscribers — the only fan-out point.
 
-This module owns the Doc and the write path; `sync.room_peers` the fan-out and presence.
+This module owns the Doc and the write path; `sync.room_commits` what happens once the
+store has committed (the broadcast, acknowledgements, listeners); `sync.room_peers` the
+fan-out and presence.
 
 Write path: apply to the Doc (capturing the effective update) → append to the store
 (group commit) → after the commit, broadcast one encoded frame to every subscriber
@@ -10,28 +12,24 @@ Write path: apply to the Doc (capturing the effective update) → append to the 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, Subscription, TransactionEvent, merge_updates
 
 from storage import ydoc
-from storage.types import AppendResult, EpochChanged, Store
+from storage.types import AppendResult, Store
 from storage.ysplit import apply_in_pieces
 from sync import protocol
 from sync.awareness import Presence, encode_awareness_entries
 from sync.epochs import RoomEpoch, StaleDocument
 from sync.errors import CloseCode, InvalidUpdate, LimitExceeded, RoomUnavailable
 from sync.offloop import OffLoopApplier
-from sync.protocol import SubscribeFlag
-from sync.room_peers import RoomPeers
-from sync.types import CommitNotice, RoomListener
+from sync.room_commits import Inflight, RoomCommits
+from sync.types import RoomListener
 from sync.updates import (
     Integrated,
     PendingTracker,
@@ -46,24 +44,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("samepage.sync")
 
-
-_ids = itertools.count(1)
 OFF_LOOP_BYTES = 256 * 1024  # updates bigger than this are applied in a worker thread
 
 
-@dataclass(slots=True)
-class _Inflight:
-    """An update applied to the Doc whose commit has not been broadcast yet."""
-
-    id: int
-    update: bytes
-    future: asyncio.Future[AppendResult]
-    state_vector: bytes
-    author: str
-    received: float = 0.0  # time.monotonic() when applied to the Doc
-
-
-class Room(RoomPeers):
+class Room(RoomCommits):
     """Owns the Doc, the presence and the subscribers of one room."""
 
     def __init__(
@@ -89,7 +73,7 @@ class Room(RoomPeers):
         self.failed = False
         self._listeners: list[RoomListener] = []
         self._on_failure = on_failure
-        self._inflight: deque[_Inflight] = deque()
+        self._inflight: deque[Inflight] = deque()
         self._waiting_syncs: list[tuple[int, Connection, bytes]] = []
         self._captured: list[bytes] = []
         self._subscription: Subscription | None = doc.observe(self._capture)
@@ -231,19 +215,6 @@ class Room(RoomPeers):
             change(self.doc)
         return self._persist_captured(author)
 
-    def _persist_captured(self, author: str) -> asyncio.Future[AppendResult] | None:
-        if not self._captured:
-            return None
-        update = self._captured[0] if len(self._captured) == 1 else merge_updates(*self._captured)
-        self._captured.clear()
-        future = self.store.append(self.name, update, author, self.life.epoch)
-        state_vector = ydoc.state_vector(self.doc)
-        self._inflight.append(
-            _Inflight(next(_ids), update, future, state_vector, author, time.monotonic())
-        )
-        future.add_done_callback(self._on_commit)
-        return future
-
     def apply_remote_update(self, update: bytes, seq: int) -> bool:
         """Apply an update another node already committed (seq in the shared log):
         no persisting, broadcast to local subscribers. Returns True if it changed the Doc
@@ -297,57 +268,6 @@ class Room(RoomPeers):
             listener.on_remote(self, seq)
         return outcome is not None
 
-    @property
-    def inflight(self) -> int:
-        """Updates applied but not yet committed and broadcast."""
-        return len(self._inflight)
-
-    def _on_commit(self, _future: asyncio.Future[AppendResult]) -> None:
-        inflight = self._inflight
-        done: list[_Inflight] = []
-        while inflight and inflight[0].future.done():
-            item = inflight.popleft()
-            if item.future.cancelled() or item.future.exception() is not None:
-                cause = "cancelled" if item.future.cancelled() else item.future.exception()
-                if isinstance(cause, EpochChanged):  # reset on another node meanwhile
-                    self.retire("room reset")
-                    return
-                # Nothing was acknowledged; clients retry (1013) and resend it.
-                self.fail(f"store error: {cause}", CloseCode.TRY_AGAIN_LATER)
-                return
-            done.append(item)
-        if not done:
-            return
-        results = [item.future.result() for item in done]
-        self.seq = max(self.seq, results[-1].seq)  # a remote commit may be newer
-        self.stored_state_vector = done[-1].state_vector
-        updates = [item.update for item in done]
-        merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
-        self.broadcast(protocol.encode_update(merged))
-        saved = b""
-        for conn in self.subscribers:
-            if conn.subscriptions & SubscribeFlag.SAVED:
-                saved = saved or protocol.encode_saved(self.seq, self.stored_state_vector)
-                conn.send(saved)
-        self._release_waiting_syncs(done[-1].id)
-        notice = CommitNotice(
-            self.name,
-            self.seq,
-            [(r.seq, i.update, i.author) for r, i in zip(results, done, strict=True)],
-            done[0].received,
-        )
-        for listener in tuple(self._listeners):
-            listener.on_commit(notice)
-
-    async def flush(self) -> None:
-        """Wait until every applied update is committed and broadcast."""
-        await self.idle()
-        while self._inflight and not self.failed:
-            await asyncio.gather(
-                *(item.future for item in list(self._inflight)), return_exceptions=True
-            )
-            await asyncio.sleep(0)  # let the done-callbacks run
-
     # -- subscribers -------------------------------------------------------------
 
     def join(self, conn: Connection) -> None:
@@ -382,38 +302,6 @@ class Room(RoomPeers):
             self.broadcast(protocol.encode_awareness(encode_awareness_entries(removed)))
             for listener in tuple(self._listeners):
                 listener.on_awareness(self, conn, removed)
-
-    def answer_sync_step1(self, conn: Connection, state_vector: bytes) -> None:
-        """Send what the peer lacks — only once everything it contains is committed."""
-        self._check_idle()
-        try:
-            frame = protocol.encode_sync_step2(self.doc.get_update(state_vector))
-        except Exception as exc:
-            raise InvalidUpdate(f"invalid state vector: {exc}") from exc
-        if self._inflight:
-            self._waiting_syncs.append((self._inflight[-1].id, conn, frame))
-        else:
-            conn.send(frame)
-
-    def send_saved_after_commit(self, conn: Connection) -> None:
-        """Answer a subscribe with `saved` once every update applied so far (this
-        connection's included) is committed: the reply is an acknowledgement."""
-        if self._inflight:
-            self._waiting_syncs.append((self._inflight[-1].id, conn, b""))
-        else:
-            conn.send(protocol.encode_saved(self.seq, self.stored_state_vector))
-
-    def _release_waiting_syncs(self, committed_id: int) -> None:
-        if not self._waiting_syncs:
-            return
-        still = []
-        for barrier, conn, frame in self._waiting_syncs:
-            if barrier <= committed_id:
-                # An empty frame stands for "send the saved state as of now".
-                conn.send(frame or protocol.encode_saved(self.seq, self.stored_state_vector))
-            else:
-                still.append((barrier, conn, frame))
-        self._waiting_syncs = still
 
     # -- lifecycle ---------------------------------------------------------------
 
