@@ -12,7 +12,7 @@ from storage.sql.migrations import SchemaTooNew
 from sync.types import SyncSettings
 from web import cli_access, cli_data, cli_ops, cli_rooms
 from web.auth import parse_ttl
-from web.cli_checks import check_database, duration, report
+from web.cli_checks import check_database, check_exposure, duration, report
 from web.cli_env import HelpFormatter, Parser, apply_env, check_env
 from web.keys import KeyConfigError, add_key_flags, keyring_from_args, keys_of
 from web.settings import Settings, package_version, sync_settings_from
@@ -284,40 +284,6 @@ def run_token(args: argparse.Namespace) -> int:
     print(f"# jti {jti} (to revoke it: samepage revoke --jti {jti})", file=sys.stderr)
     print(token)
     return 0
-
-
-def is_loopback(host: str) -> bool:
-    """Is `host` a loopback address (or localhost)?"""
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_exposure(settings: Settings) -> str | None:
-    """Refuse an unauthenticated server on a non-loopback address unless --open (and
-    keys that cannot be used)."""
-    try:
-        keyring = settings.keyring
-    except KeyConfigError as exc:
-        return str(exc)
-    if keyring is not None or is_loopback(settings.host):
-        return None
-    if not settings.open:
-        return (
-            f"refusing to serve on {settings.host} without authentication: "
-            "set --secret (or SAMEPAGE_SECRET), or pass --open to accept the risk"
-        )
-    print(
-        f"WARNING: serving on {settings.host} with NO authentication (--open): "
-        "anyone who can reach this port can read and change every room",
-        file=sys.stderr,
-    )
-    return None
 
 
 def build_parser() -> argparse.ArgumentParser:

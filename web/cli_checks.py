@@ -1,6 +1,7 @@
 """What the CLI checks before it acts, and how it reports a failure: argparse types
-for sequence numbers, durations and times; the `--db` a command may use; and one line
-on stderr (never a traceback) for each kind of error a command can meet."""
+for sequence numbers, durations and times; the `--db` a command may use; whether a
+server may listen where it was asked to without authentication; and one line on stderr
+(never a traceback) for each kind of error a command can meet."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 
 from storage.sql.engine import database_url
 from web.auth import parse_ttl
+from web.keys import KeyConfigError
 from web.params import parse_time
+from web.settings import Settings
 
 SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgresql", "postgresql+asyncpg")
 
@@ -109,3 +112,37 @@ def report(exc: BaseException, prog: str = "samepage") -> int:
         line = f"unexpected {type(exc).__name__}: {exc} (please report this)"
     print(f"{prog}: error: {line}", file=sys.stderr)
     return 1
+
+
+def is_loopback(host: str) -> bool:
+    """Is `host` a loopback address (or localhost)?"""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Settings) -> str | None:
+    """Refuse an unauthenticated server on a non-loopback address unless --open (and
+    keys that cannot be used)."""
+    try:
+        keyring = settings.keyring
+    except KeyConfigError as exc:
+        return str(exc)
+    if keyring is not None or is_loopback(settings.host):
+        return None
+    if not settings.open:
+        return (
+            f"refusing to serve on {settings.host} without authentication: "
+            "set --secret (or SAMEPAGE_SECRET), or pass --open to accept the risk"
+        )
+    print(
+        f"WARNING: serving on {settings.host} with NO authentication (--open): "
+        "anyone who can reach this port can read and change every room",
+        file=sys.stderr,
+    )
+    return None

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from storage.sql.engine import database_url
 from tests.deploy.cli_env import assert_cli_reads, interpolate, serve_settings
 from tests.helpers.server import ROOT, ServerProcess, free_port
-from web.cli import check_exposure
+from web.cli_checks import check_exposure
 from web.cluster import check_cluster
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
