@@ -262,16 +262,7 @@ class WebSocketProtocol(asyncio.Protocol):
             self._spawn(self._wait_then_drain(wait))
 
     def _refused_input(self, exc: SyncError) -> None:
-        conn = self.conn
-        assert conn is not None
-        log.warning(
-            "refused input room=%s peer=%s code=%d: %s",
-            self.room.name if self.room else "-",
-            self.peer,
-            exc.code,
-            exc.detail,
-        )
-        conn.abort(exc.code, exc.detail[:120])
+        self._refuse(exc.code, exc.detail)
 
     async def _wait_then_drain(self, wait: Awaitable[None]) -> None:
         """Ordered processing: the frames read while `wait` runs are handled after it."""
@@ -325,9 +316,9 @@ class WebSocketProtocol(asyncio.Protocol):
             reason,
         )
         if self.conn is not None and self.conn.close_code is None:
-            self.conn.abort(code, reason)
+            self.conn.abort(code, reason[:120])
         else:
-            self.close_with(code, reason)
+            self.close_with(code, reason[:120])
 
     # -- outbound (FrameSink) --------------------------------------------------------
 
