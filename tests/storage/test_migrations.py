@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection
 
 from storage.sql import schema
 from storage.sql.engine import database_url, make_engine
-from storage.sql.migrations import head, migrate
+from storage.sql.migrations import REVISIONS, SCRIPTS, head, migrate
 from tests.helpers.server import free_port, run_cli
 from tests.interop.peers import stored_doc, text_of
 from web.cli import main
@@ -267,3 +267,16 @@ async def _diff_and_revision_or_none(url: str) -> tuple[list[Any], None]:
             return await conn.run_sync(_schema_diff), None
     finally:
         await engine.dispose()
+
+
+def test_the_revisions_this_code_knows_are_alembics() -> None:
+    """`REVISIONS` (read at every start instead of Alembic's script scan) is the chain of
+    `schema_revisions/versions`, oldest first — a new revision must be added to both."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    walked = [script.revision for script in ScriptDirectory.from_config(config).walk_revisions()]
+    assert tuple(reversed(walked)) == REVISIONS
+    assert head() == REVISIONS[-1]
