@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-BUSY_TIMEOUT_MS = 10_000
+from storage.sql.engine import BUSY_TIMEOUT_MS
 
 
 class BackupError(Exception):

@@ -41,7 +41,7 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
 BUSY_TIMEOUT_MS = 10_000
 
 
-def _switch_to_wal(cursor: Any) -> None:
+def switch_to_wal(cursor: Any) -> None:
     """Put the file in WAL mode. The switch can answer SQLITE_BUSY without calling the
     busy handler (another connection holds a lock on a file still in rollback mode), so
     it is retried for up to the busy timeout; once a file is in WAL it is a no-op."""
@@ -52,9 +52,8 @@ def _switch_to_wal(cursor: Any) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if time.monotonic() > deadline:
+            busy = exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() > deadline:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
@@ -74,7 +73,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> AsyncEngine:
             # The timeout first: switching a fresh file to WAL takes an exclusive lock,
             # and a second process opening it at the same moment must wait, not fail.
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            _switch_to_wal(cursor)
+            switch_to_wal(cursor)
             cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

@@ -11,7 +11,8 @@ import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
-BUSY_TIMEOUT_MS = 10000
+from storage.sql.engine import BUSY_TIMEOUT_MS, switch_to_wal
+
 # Statements are prepared once per connection by sqlite3's statement cache.
 # Only for a room still in the epoch the appends were made for (docs/rooms.md): a
 # reset or delete moved the others on, and their appends are refused (no row back).
@@ -76,9 +77,9 @@ class SqliteBatchWriter:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(_WAIT_FOR_LOCK)  # first: see storage.sql.engine.switch_to_wal
+        switch_to_wal(conn)
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute(_WAIT_FOR_LOCK)
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
