@@ -26,6 +26,7 @@ from web import (
     fork,
     health,
     history_api,
+    loopwatch,
     metrics,
     openapi,
 )
@@ -68,8 +69,10 @@ def _page_routes() -> list[BaseRoute]:
     return routes
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the app; the lifespan opens the store and closes rooms on the way out."""
+def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> Starlette:
+    """Build the app; the lifespan opens the store and closes rooms on the way out.
+    `freeze_heap`: once started, keep what exists out of the garbage collector's full
+    collections (`web.loopwatch.freeze_heap`; for the process of one server)."""
     settings = settings or Settings()
     app_metrics = metrics.Metrics()  # one registry per app
     watch = LoopWatch(app_metrics.loop_lag_seconds.observe)
@@ -112,6 +115,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.cluster_view = await cluster_view.start_cluster_view(
             settings.redis, manager, lambda: state.connections, link
         )
+        if freeze_heap:
+            loopwatch.freeze_heap()
         log.info("samepage ready, database %s", settings.db)
         try:
             yield

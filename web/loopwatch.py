@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 import threading
@@ -22,6 +23,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 log = logging.getLogger("samepage.loop")
 STALL_S = 0.25
 INTERVAL_S = 0.05
+
+
+def freeze_heap() -> None:
+    """Put every object alive now out of the garbage collector's reach. Called once the
+    server has started, that is mostly the imported code (~110,000 functions, types and
+    dicts), which every full collection scanned again under load: s2 at 10,000 updates/s
+    paused the loop 40-50 ms each time, 8-10 ms with them frozen (p99 latency 30-35
+    against 55-85 ms). For a process that runs one server: an object frozen now that
+    later becomes part of a garbage cycle is never freed."""
+    gc.collect()
+    gc.freeze()
 
 
 class LoopWatch:

@@ -76,7 +76,7 @@ def serve(settings: Settings) -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     hub = WsHub(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),
         host=settings.host,
         port=settings.port,
         # `WS /ws/{room}` natively (web.wsnative): no ASGI message or task per frame;

@@ -16,13 +16,17 @@ from storage.sql.engine import BUSY_TIMEOUT_MS, switch_to_wal
 # Statements are prepared once per connection by sqlite3's statement cache.
 # Only for a room still in the epoch the appends were made for (docs/rooms.md): a
 # reset or delete moved the others on, and their appends are refused (no row back).
-_RESERVE = (
-    "INSERT INTO rooms (name, seq, bytes, created_us, updated_us, epoch) "
-    "VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET seq = rooms.seq + excluded.seq, "
+# Several rooms a statement (one statement a room cost twice the CPU: 126 against 60 µs
+# for 33 rooms), in chunks of a power of two so that few statement texts are cached.
+_RESERVE_CHUNKS = (64, 16, 4, 1)
+_RESERVE = {
+    n: "INSERT INTO rooms (name, seq, bytes, created_us, updated_us, epoch) VALUES "
+    + ", ".join(["(?, ?, ?, ?, ?, ?)"] * n)
+    + " ON CONFLICT (name) DO UPDATE SET seq = rooms.seq + excluded.seq, "
     "bytes = rooms.bytes + excluded.bytes, updated_us = excluded.updated_us, "
-    "deleted_us = NULL WHERE rooms.epoch = excluded.epoch RETURNING seq"
-)
+    "deleted_us = NULL WHERE rooms.epoch = excluded.epoch RETURNING name, seq"
+    for n in _RESERVE_CHUNKS
+}
 _INSERT = "INSERT INTO updates (room, seq, time_us, author, data) VALUES (?, ?, ?, ?, ?)"
 _WAIT_FOR_LOCK = f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"
 _NO_WAIT = "PRAGMA busy_timeout=0"
@@ -121,12 +125,17 @@ def _write(conn: sqlite3.Connection, appends: Appends, now_us: int) -> list[int 
             entry[0] += 1
             entry[1] += len(update)
     next_seq: dict[str, int] = {}
-    for room in sorted(counts):  # one lock order for every node
-        count, size = counts[room]
-        found = conn.execute(_RESERVE, (room, count, size, now_us, now_us, newest[room]))
-        last = found.fetchone()
-        if last is not None:
-            next_seq[room] = int(last[0]) - count + 1
+    rooms = sorted(counts)  # one lock order for every node
+    start = 0
+    for size in _RESERVE_CHUNKS:
+        while len(rooms) - start >= size:
+            params: list[object] = []
+            for room in rooms[start : start + size]:
+                count, nbytes = counts[room]
+                params += (room, count, nbytes, now_us, now_us, newest[room])
+            for room, last in conn.execute(_RESERVE[size], params):
+                next_seq[room] = int(last) - counts[room][0] + 1
+            start += size
     seqs: list[int | None] = []
     rows = []
     for room, author, update, epoch in appends:

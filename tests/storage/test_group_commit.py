@@ -63,3 +63,41 @@ async def test_concurrent_appends_gather_for_the_commit_window(
         assert batches == [1, 2, 1]
     finally:
         await store.aclose()
+
+
+async def test_one_commit_over_many_rooms_gives_each_room_its_own_seqs(tmp_path: Path) -> None:
+    """The seq reservation takes several rooms a statement (chunks of 64, 16, 4, 1):
+    every count of rooms, every room's appends in order, a room in another epoch refused."""
+    store = SqlStore(database_url(str(tmp_path / "many.db")))
+    await store.start()
+    try:
+        await store.append("stale", b"\x00\x00", "x")
+        await store._writer.flush()
+        raw = sqlite3.connect(tmp_path / "many.db", isolation_level=None)
+        raw.execute("UPDATE rooms SET epoch = 1 WHERE name = 'stale'")  # reset elsewhere
+        raw.close()
+        for rooms in (1, 5, 21, 64, 90, 150):
+            names = [f"r{rooms}-{i:03}" for i in range(rooms)]
+            futures = [
+                store.append(name, bytes([0, k]), "x") for k in range(3) for name in reversed(names)
+            ]
+            refused = store.append("stale", b"\x00\x00", "x", epoch=0)
+            results = await asyncio.gather(*futures)
+            for k in range(3):
+                for i, name in enumerate(reversed(names)):
+                    result = results[k * rooms + i]
+                    assert (result.room, result.seq) == (name, k + 1)
+            with pytest.raises(Exception, match="epoch"):
+                await refused
+        listed = {info.name: info.seq for info in await store.list_rooms()}
+        assert listed["r150-149"] == 3 and listed["stale"] == 1
+    finally:
+        await store.aclose()
+
+
+def test_the_commit_window_grows_with_the_arrival_rate() -> None:
+    assert writer.commit_window(0) == writer.COMMIT_WINDOW_S == 0.004
+    assert writer.commit_window(2000) == 0.004
+    assert writer.commit_window(3500) == pytest.approx(0.007)
+    assert writer.commit_window(5000) == writer.MAX_COMMIT_WINDOW_S == 0.010
+    assert writer.commit_window(1e9) == 0.010
