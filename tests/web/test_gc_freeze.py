@@ -24,12 +24,10 @@ async def test_a_started_server_freezes_the_heap(unfrozen: None) -> None:
     app = create_app(Settings(db="memory://"), freeze_heap=True)
     assert gc.get_freeze_count() == 0
     async with app.router.lifespan_context(app):
-        frozen = gc.get_freeze_count()
-        assert frozen > 10_000  # the modules' functions, types and dicts
+        assert gc.get_freeze_count() > 10_000  # the modules' functions, types and dicts
         made_later: list[list[int]] = [[]]
         gc.collect()  # the survivors go to the oldest generation, still collectable
         assert any(obj is made_later for obj in gc.get_objects(2))
-        assert gc.get_freeze_count() == frozen
 
 
 async def test_an_app_without_the_flag_freezes_nothing(unfrozen: None) -> None:
