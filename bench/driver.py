@@ -15,8 +15,8 @@ from bench.procs import (
     machine_busy_seconds,
     process_tree,
     redis_pid,
-    rss_bytes,
     tree_cpu_seconds,
+    tree_rss_bytes,
     wait_quiet,
 )
 from bench.servers import BENCH, LOADGEN_CORE, PRIORITY, ROOT, RunningServer
@@ -135,7 +135,7 @@ class _Follower:
                     self._verdict(event, self.cpu[-1].other)
             elif kind in ("baseline", "connected"):
                 time.sleep(SETTLE_S)
-                self.memory[kind] = rss_bytes(self.server.pid)
+                self.memory[kind] = tree_rss_bytes(self.server.pid)
                 self.proc.stdin.write("go\n")
                 self.proc.stdin.flush()
             elif kind == "result":

@@ -145,6 +145,17 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def tree_rss_bytes(pid: int) -> int:
+    """Resident set size of `pid` and its descendants (granian's worker, `--workers`)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            total += rss_bytes(member)
+        except OSError:
+            continue  # ended meanwhile
+    return total
+
+
 def started_at(pid: int) -> str | None:
     """When `pid` started (clock ticks after boot), or None if it is gone or a zombie:
     with the PID it identifies one process, even if the PID is used again later."""

@@ -7,7 +7,15 @@ from typing import Any
 
 PEERS = ["reference", "hocuspocus", "pycrdt-websocket", "relay", "samepage"]
 # samepage on uvicorn's ASGI WebSocket implementations instead of its own (web.wsnative)
-WS_LAYERS = ["samepage-sansio", "samepage-wsproto"]
+WS_LAYERS = [
+    "samepage-sansio",
+    "samepage-wsproto",
+    # ... and other WebSocket servers under samepage's sync layer (bench/peers/layer_*.py)
+    "samepage-websockets",
+    "samepage-picows",
+    "samepage-granian",
+    "samepage-granian-rsgi",
+]
 # samepage --workers 1 and --workers 2, both through the Redis bus and one SQLite file.
 SCALE_OUT = ["samepage-w1", "samepage-w2", "samepage-w1-pg", "samepage-w2-pg"]
 # Two nodes behind nginx hashing the room path: each room lives on one node (s7 too)

@@ -125,6 +125,19 @@ def _python_module(module: str) -> Callable[[int, Path], list[str]]:
     return lambda port, _work: [str(VENV_PY), "-m", module, str(port)]
 
 
+def _layer(module: str, *more: str) -> Callable[[int, Path], list[str]]:
+    """A WebSocket-layer peer (bench/peers/layer_*.py): samepage's sync layer and SQLite
+    store behind another WebSocket server."""
+    return lambda port, work: [
+        str(VENV_PY),
+        "-m",
+        f"bench.peers.{module}",
+        str(port),
+        str(work / "samepage.db"),
+        *more,
+    ]
+
+
 def _reference(port: int, _work: Path) -> list[str]:
     return ["node", str(BENCH / "peers/ref/node_modules/@y/websocket-server/src/server.js")]
 
@@ -183,6 +196,26 @@ SERVERS: dict[str, ServerSpec] = {
             samepage_argv("sqlite"),
             "/ws",
             env=(("SAMEPAGE_WS", "wsproto"),),
+        ),
+        # ... and other WebSocket servers under samepage's sync layer and store.
+        ServerSpec(
+            "samepage-websockets",
+            "samepage (SQLite, websockets asyncio server)",
+            _layer("layer_websockets"),
+            "/ws",
+        ),
+        ServerSpec("samepage-picows", "samepage (SQLite, picows)", _layer("layer_picows"), "/ws"),
+        ServerSpec(
+            "samepage-granian",
+            "samepage (SQLite, granian ASGI)",
+            _layer("layer_granian"),
+            "/ws",
+        ),
+        ServerSpec(
+            "samepage-granian-rsgi",
+            "samepage (SQLite, granian RSGI)",
+            _layer("layer_granian", "rsgi"),
+            "/ws",
         ),
         ServerSpec(  # what keeping a new room's text timeline up to date costs (History)
             "samepage-no-timelines",
