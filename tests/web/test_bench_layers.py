@@ -25,7 +25,13 @@ from tests.helpers.clients import eventually, raw_client, yclient
 from tests.helpers.server import ROOT, LoopbackUrls, free_port
 
 ROOM = "layers"
-TEXT = "Crème brûlée, nai\u0308ve cafe\u0301 — 👋🏽 👩\u200d👩\u200d👧 你好，世界 · שלום עולם · مرحبا"
+TEXT = " ".join(
+    [
+        "Crème brûlée, nai\u0308ve cafe\u0301 —",
+        "👋🏽 👩\u200d👩\u200d👧",
+        "你好，世界 · שלום עולם · مرحبا",
+    ]
+)
 REPLY = " ✓ ok"
 # Each peer's argv after `python -m`, but for PORT DB, and the close code a client still
 # connected at SIGTERM gets: 1012 (restart) where the peer runs samepage's shutdown;
