@@ -57,6 +57,7 @@ def make_store(settings: Settings, on_batch: Callable[[int, float], None] | None
         sqlite_synchronous=settings.sqlite_synchronous,
         on_batch=on_batch,
         migrate=settings.migrate,
+        commit_window=settings.commit_window,
     )
 
 

@@ -50,6 +50,13 @@ def _add_serve(sub: Any) -> None:
         help="SQLite fsync policy: FULL survives power loss, NORMAL only crashes",
     )
     serve.add_argument(
+        "--commit-window",
+        type=float,
+        default=defaults.commit_window,
+        help="seconds: under load, the longest a group commit waits to take more updates "
+        "(longer: less CPU an update, more latency; 0: commit back to back)",
+    )
+    serve.add_argument(
         "--max-frame-bytes",
         type=int,
         default=defaults.max_frame_bytes,
@@ -214,6 +221,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         port=args.port,
         db=args.db,
         sqlite_synchronous=args.sqlite_synchronous,
+        commit_window=max(0.0, args.commit_window),
         max_frame_bytes=args.max_frame_bytes,
         shutdown_timeout=args.shutdown_timeout,
         ws=args.ws,

@@ -19,7 +19,7 @@ from storage.sql.engine import make_engine, write_transaction
 from storage.sql.locks import room_maintenance_lock
 from storage.sql.migrations import check_current, migrate
 from storage.sql.sqlite_read import LoadRead, SqliteReader
-from storage.sql.writer import GroupCommitWriter
+from storage.sql.writer import MAX_COMMIT_WINDOW_S, GroupCommitWriter
 from storage.types import (
     AppendResult,
     Epoch,
@@ -69,12 +69,16 @@ class SqlStore:
         sqlite_synchronous: str = "FULL",
         on_batch: Callable[[int, float], None] | None = None,
         migrate: bool = True,
+        commit_window: float = MAX_COMMIT_WINDOW_S,
     ) -> None:
         self.url = url
         self.migrate = migrate  # False: refuse a schema that is not the newest instead
         self.engine: AsyncEngine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self._writer = GroupCommitWriter(
-            self.engine, on_batch=on_batch, sqlite_synchronous=sqlite_synchronous
+            self.engine,
+            on_batch=on_batch,
+            sqlite_synchronous=sqlite_synchronous,
+            max_window=commit_window,
         )
         # SQLite file: the hot reads through plain sqlite3 (storage/sql/sqlite_read.py)
         database = self.engine.url.database

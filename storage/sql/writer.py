@@ -27,17 +27,18 @@ MAX_BATCH = 2000
 # over the sockets): ~0.7 ms of CPU on the bench machine, measured as the difference
 # between windows on s2. So the window grows with the load: 4 ms up to 2,000 appends/s,
 # then in proportion to the arrival rate, to 10 ms from 5,000/s (s2 at 10,000 updates/s:
-# 75 against 86 µs of CPU an update; the median latency 13 against 6.5 ms). A lone
-# client awaiting each commit is never held back: after an idle spell a commit starts
-# at once.
+# 75 against 86 µs of CPU an update; the median latency 13 against 6.5 ms). The longest
+# window is a setting (`serve --commit-window`). A lone client awaiting each commit is
+# never held back: after an idle spell a commit starts at once.
 COMMIT_WINDOW_S = 0.004
 MAX_COMMIT_WINDOW_S = 0.010
 WINDOW_PER_RATE_S = COMMIT_WINDOW_S / 2000  # seconds of window per append/s
 
 
-def commit_window(rate: float) -> float:
-    """The window between commit starts for an arrival rate of `rate` appends/s."""
-    return max(COMMIT_WINDOW_S, min(MAX_COMMIT_WINDOW_S, rate * WINDOW_PER_RATE_S))
+def commit_window(rate: float, longest: float = MAX_COMMIT_WINDOW_S) -> float:
+    """The window between commit starts for an arrival rate of `rate` appends/s, at
+    most `longest` (0: commits back to back)."""
+    return min(longest, max(COMMIT_WINDOW_S, rate * WINDOW_PER_RATE_S))
 
 
 @dataclass(slots=True)
@@ -65,8 +66,10 @@ class GroupCommitWriter:
         engine: AsyncEngine,
         on_batch: Callable[[int, float], None] | None = None,
         sqlite_synchronous: str = "FULL",
+        max_window: float = MAX_COMMIT_WINDOW_S,
     ) -> None:
         self._engine = engine
+        self.max_window = max(0.0, max_window)  # the longest window (commit_window)
         self._queue: list[_Pending] = []
         self._checkpoints: list[_Checkpoint] = []
         self._wakeup = asyncio.Event()
@@ -167,7 +170,7 @@ class GroupCommitWriter:
                 if started:
                     rate = (rate + len(self._queue) / max(now - started, 1e-3)) / 2
                 started = now
-                gather_until = now + commit_window(rate)
+                gather_until = now + commit_window(rate, self.max_window)
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 checkpoints, self._checkpoints = self._checkpoints, []
                 await self._commit(batch, checkpoints)

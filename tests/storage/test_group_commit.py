@@ -8,12 +8,16 @@ import asyncio
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storage.sql import writer
 from storage.sql.engine import database_url
 from storage.sql.store import SqlStore
+from web.app import make_store
+from web.cli import build_parser, settings_from_args
+from web.settings import Settings
 
 
 async def test_append_waits_for_another_writer_without_blocking_the_loop(
@@ -46,7 +50,9 @@ async def test_concurrent_appends_gather_for_the_commit_window(
     monkeypatch.setattr(writer, "COMMIT_WINDOW_S", 0.5)
     batches: list[int] = []
     store = SqlStore(
-        database_url(str(tmp_path / "batched.db")), on_batch=lambda n, _s: batches.append(n)
+        database_url(str(tmp_path / "batched.db")),
+        on_batch=lambda n, _s: batches.append(n),
+        commit_window=0.5,
     )
     await store.start()
     try:
@@ -95,9 +101,54 @@ async def test_one_commit_over_many_rooms_gives_each_room_its_own_seqs(tmp_path:
         await store.aclose()
 
 
-def test_the_commit_window_grows_with_the_arrival_rate() -> None:
+def test_the_commit_window_grows_with_the_arrival_rate_up_to_the_setting() -> None:
     assert writer.commit_window(0) == writer.COMMIT_WINDOW_S == 0.004
     assert writer.commit_window(2000) == 0.004
     assert writer.commit_window(3500) == pytest.approx(0.007)
     assert writer.commit_window(5000) == writer.MAX_COMMIT_WINDOW_S == 0.010
     assert writer.commit_window(1e9) == 0.010
+    assert Settings().commit_window == writer.MAX_COMMIT_WINDOW_S  # `serve`'s default
+    assert writer.commit_window(1e9, longest=0.025) == 0.025
+    assert writer.commit_window(3500, longest=0.005) == 0.005
+    assert writer.commit_window(0, longest=0) == writer.commit_window(1e9, longest=0) == 0
+
+
+def test_serve_s_commit_window_reaches_the_writer(tmp_path: Path) -> None:
+    argv = ["serve", "--db", str(tmp_path / "w.db"), "--commit-window", "0.025"]
+    store = make_store(settings_from_args(build_parser().parse_args(argv)))
+    assert isinstance(store, SqlStore) and store._writer.max_window == 0.025
+
+
+async def commits_under_steady_load(path: Path, window: float) -> int:
+    """Commits made in 0.3 s while every commit finds the next append waiting (one is
+    queued as each commit ends: the store is never idle, as under concurrent load)."""
+    batches: list[int] = []
+    pending: list[asyncio.Future[Any]] = []
+    running = True
+
+    def committed(count: int, _seconds: float) -> None:
+        batches.append(count)
+        if running:
+            pending.append(store.append("r", b"\x00\x00", "x"))
+
+    store = SqlStore(database_url(str(path)), on_batch=committed, commit_window=window)
+    await store.start()
+    try:
+        pending.append(store.append("r", b"\x00\x00", "x"))
+        await asyncio.sleep(0.3)
+        running = False
+        await asyncio.gather(*pending)
+        assert sum(batches) == len(pending)
+    finally:
+        await store.aclose()
+    return len(batches)
+
+
+async def test_the_longest_window_bounds_how_often_a_busy_store_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "WINDOW_PER_RATE_S", 1.0)  # any load: the longest window
+    spaced = await commits_under_steady_load(tmp_path / "spaced.db", 0.05)
+    back_to_back = await commits_under_steady_load(tmp_path / "b2b.db", 0)
+    assert spaced <= 0.3 / 0.05 + 3
+    assert back_to_back > 3 * spaced, (back_to_back, spaced)
