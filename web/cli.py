@@ -12,7 +12,7 @@ from storage.sql.migrations import SchemaTooNew
 from sync.types import SyncSettings
 from web import cli_access, cli_data, cli_ops, cli_rooms
 from web.auth import parse_ttl
-from web.cli_checks import check_database, check_exposure, duration, report
+from web.cli_checks import check_database, check_exposure, duration, report, window_seconds
 from web.cli_env import HelpFormatter, Parser, apply_env, check_env
 from web.keys import KeyConfigError, add_key_flags, keyring_from_args, keys_of
 from web.settings import Settings, package_version, sync_settings_from
@@ -51,7 +51,7 @@ def _add_serve(sub: Any) -> None:
     )
     serve.add_argument(
         "--commit-window",
-        type=float,
+        type=window_seconds,
         default=defaults.commit_window,
         help="seconds: under load, the longest a group commit waits to take more updates "
         "(longer: less CPU an update, more latency; 0: commit back to back)",
@@ -221,7 +221,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         port=args.port,
         db=args.db,
         sqlite_synchronous=args.sqlite_synchronous,
-        commit_window=max(0.0, args.commit_window),
+        commit_window=args.commit_window,
         max_frame_bytes=args.max_frame_bytes,
         shutdown_timeout=args.shutdown_timeout,
         ws=args.ws,

@@ -6,6 +6,7 @@ server may listen where it was asked to without authentication; and one line on 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -34,6 +35,17 @@ def positive(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return int(text)
+
+
+def window_seconds(text: str) -> float:
+    """An argparse type: a number of seconds from 0 to 1 (a group-commit window)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 1")
+    return value
 
 
 def duration(text: str) -> str:

@@ -119,6 +119,16 @@ def test_serve_s_commit_window_reaches_the_writer(tmp_path: Path) -> None:
     assert isinstance(store, SqlStore) and store._writer.max_window == 0.025
 
 
+@pytest.mark.parametrize("value", ["-0.001", "1.5", "nan", "inf", "10ms", ""])
+def test_a_commit_window_outside_0_to_1_s_is_refused(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["serve", "--commit-window", value])
+    assert exit_.value.code == 2
+    assert "not a number of seconds from 0 to 1" in capsys.readouterr().err
+
+
 async def commits_under_steady_load(path: Path, window: float) -> int:
     """Commits made in 0.3 s while every commit finds the next append waiting (one is
     queued as each commit ends: the store is never idle, as under concurrent load)."""

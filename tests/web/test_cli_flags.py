@@ -14,7 +14,7 @@ import pytest
 from sync.types import SyncSettings
 from web.auth import parse_ttl
 from web.cli import build_parser, settings_from_args
-from web.cli_checks import duration
+from web.cli_checks import duration, window_seconds
 from web.cli_env import CONNECTION_FLAGS, env_name
 from web.keys import parse_key
 from web.settings import Settings
@@ -65,6 +65,8 @@ def sample(action: argparse.Action) -> tuple[str, Any]:
         return str(action.default + 7), action.default + 7
     if action.type is float:
         return str(action.default + 0.5), action.default + 0.5
+    if action.type is window_seconds:
+        return "0.25", 0.25
     if action.type is duration:
         return "2h", "2h"
     return "sample-value", "sample-value"
