@@ -13,7 +13,7 @@ from sync.connection import Connection
 from sync.epochs import EPOCH_PARAM, epoch_claim
 from sync.errors import CloseCode, ProtocolError, SyncError
 from sync.handler import handle_frame
-from web.admission import admit, join_room
+from web.admission import admit, closed, join_room, refused, refused_input
 from web.guard import origin_allowed
 from web.state import AppState
 
@@ -59,8 +59,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         identity = admit(state, name, websocket)
         room, identity = await join_room(state, websocket.app, name, identity)
     except SyncError as exc:
-        log.warning("refused ws peer=%s room=%s code=%d: %s", peer, name[:40], exc.code, exc.detail)
-        state.manager.traffic.closed(exc.code)
+        refused(state, peer, name, exc)
         await websocket.close(exc.code, exc.detail[:120])
         return
     conn = Connection(StarletteTransport(websocket), identity, state.settings.sync, peer)
@@ -79,18 +78,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         room.leave(conn)
         state.manager.release(room)
         await conn.aclose()
-        state.manager.traffic.closed(conn.close_code)
-        log.info(
-            "close room=%s peer=%s user=%s code=%s duration=%.1fs in=%dB out=%dB%s",
-            name,
-            peer,
-            identity.name or "-",
-            conn.close_code,
-            time.monotonic() - started,
-            conn.bytes_in,
-            conn.bytes_out,
-            f" reason={reason}" if reason else "",
-        )
+        closed(state, conn, name, started, reason)
 
 
 async def _read_loop(websocket: WebSocket, conn: Connection, max_frame: int) -> str:
@@ -110,13 +98,7 @@ async def _read_loop(websocket: WebSocket, conn: Connection, max_frame: int) -> 
                 raise ProtocolError(f"frame of {len(data)} bytes", CloseCode.TOO_BIG)
             await handle_frame(conn, data)
         except SyncError as exc:
-            log.warning(
-                "refused input room=%s peer=%s code=%d: %s",
-                conn.room.name if conn.room else "-",
-                conn.peer,
-                exc.code,
-                exc.detail,
-            )
+            refused_input(conn.room.name if conn.room else "-", conn.peer, exc.code, exc.detail)
             await conn.close(exc.code, exc.detail[:120])
             return exc.detail
         except Exception:

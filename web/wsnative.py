@@ -22,7 +22,7 @@ from sync.errors import CloseCode, SyncError
 from sync.handler import handle_frame_nowait
 from sync.room import Room
 from web import wsframes, wsupgrade
-from web.admission import admit, join_room
+from web.admission import admit, closed, join_room, refused, refused_input
 from web.wshub import WsHub
 
 log = logging.getLogger("samepage.web")
@@ -132,17 +132,7 @@ class WebSocketProtocol(asyncio.Protocol):
         state.connections -= 1
         conn.detach()
         state.manager.release(room)
-        state.manager.traffic.closed(conn.close_code)
-        log.info(
-            "close room=%s peer=%s user=%s code=%s duration=%.1fs in=%dB out=%dB",
-            room.name,
-            self.peer,
-            conn.identity.name or "-",
-            conn.close_code,
-            time.monotonic() - self.started,
-            conn.bytes_in,
-            conn.bytes_out,
-        )
+        closed(state, conn, room.name, self.started)
 
     def pause_writing(self) -> None:
         """The socket's buffer passed its high-water mark: count what piles up."""
@@ -185,10 +175,7 @@ class WebSocketProtocol(asyncio.Protocol):
         try:
             identity = admit(state, name, request)
         except SyncError as exc:
-            log.warning(
-                "refused ws peer=%s room=%s code=%d: %s", self.peer, name[:40], exc.code, exc.detail
-            )
-            state.manager.traffic.closed(exc.code)
+            refused(state, self.peer, name, exc)
             self.close_with(exc.code, exc.detail[:120])
             return
         self.started = time.monotonic()
@@ -212,11 +199,8 @@ class WebSocketProtocol(asyncio.Protocol):
         try:
             room, identity = await join_room(state, self.hub.app, name, self.conn.identity)
         except SyncError as exc:
-            log.warning(
-                "refused ws peer=%s room=%s code=%d: %s", self.peer, name[:40], exc.code, exc.detail
-            )
+            refused(state, self.peer, name, exc)
             self.conn.close_code = exc.code
-            state.manager.traffic.closed(exc.code)
             self.conn = None
             self.close_with(exc.code, exc.detail[:120])
             return
@@ -251,7 +235,7 @@ class WebSocketProtocol(asyncio.Protocol):
         try:
             wait = handle_frame_nowait(conn, payload)
         except SyncError as exc:
-            self._refused_input(exc)
+            self._refuse(exc.code, exc.detail)
             return
         except Exception:
             log.exception("internal error handling a frame from %s", self.peer)
@@ -261,9 +245,6 @@ class WebSocketProtocol(asyncio.Protocol):
             self._backlog = deque()
             self._spawn(self._wait_then_drain(wait))
 
-    def _refused_input(self, exc: SyncError) -> None:
-        self._refuse(exc.code, exc.detail)
-
     async def _wait_then_drain(self, wait: Awaitable[None]) -> None:
         """Ordered processing: the frames read while `wait` runs are handled after it."""
         assert self.transport is not None
@@ -271,7 +252,7 @@ class WebSocketProtocol(asyncio.Protocol):
         try:
             await wait
         except SyncError as exc:
-            self._refused_input(exc)
+            self._refuse(exc.code, exc.detail)
         except Exception:
             log.exception("internal error handling a frame from %s", self.peer)
             if self.conn is not None:
@@ -308,13 +289,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.transport.close()
 
     def _refuse(self, code: int, reason: str) -> None:
-        log.warning(
-            "refused input room=%s peer=%s code=%d: %s",
-            self.room.name if self.room else "-",
-            self.peer,
-            code,
-            reason,
-        )
+        refused_input(self.room.name if self.room else "-", self.peer, code, reason)
         if self.conn is not None and self.conn.close_code is None:
             self.conn.abort(code, reason[:120])
         else:

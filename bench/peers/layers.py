@@ -33,7 +33,7 @@ from sync.errors import CloseCode, SyncError
 from sync.handler import handle_frame_nowait
 from sync.room import Room
 from sync.types import FrameSink, SyncSettings, Transport
-from web.admission import admit, join_room
+from web.admission import admit, closed, join_room, refused, refused_input
 from web.app import create_app
 from web.logs import configure_logging
 from web.server import SWITCH_INTERVAL_S
@@ -250,10 +250,7 @@ class Session:
         conn.start()  # a QueuedSocket's writer (nothing to do for a FrameSink)
 
     def _refused(self, name: str, exc: SyncError) -> None:
-        log.warning(
-            "refused ws peer=%s room=%s code=%d: %s", self.peer, name[:40], exc.code, exc.detail
-        )
-        self.served.state.manager.traffic.closed(exc.code)
+        refused(self.served.state, self.peer, name, exc)
         self.sink.close_with(exc.code, exc.detail[:120])
 
     def receive(self, payload: bytes) -> Awaitable[None] | None:
@@ -285,13 +282,7 @@ class Session:
 
     def refuse(self, code: int, reason: str) -> None:
         """Close the socket for bad input (a text frame, a refused message) with `code`."""
-        log.warning(
-            "refused input room=%s peer=%s code=%d: %s",
-            self.room.name if self.room else "-",
-            self.peer,
-            code,
-            reason,
-        )
+        refused_input(self.room.name if self.room else "-", self.peer, code, reason)
         if self.conn is not None and self.conn.close_code is None:
             self.conn.abort(code, reason[:120])
         else:
@@ -321,14 +312,4 @@ class Session:
         state.connections -= 1
         conn.detach()
         state.manager.release(room)
-        state.manager.traffic.closed(conn.close_code)
-        log.info(
-            "close room=%s peer=%s user=%s code=%s duration=%.1fs in=%dB out=%dB",
-            room.name,
-            self.peer,
-            conn.identity.name or "-",
-            conn.close_code,
-            time.monotonic() - self.started,
-            conn.bytes_in,
-            conn.bytes_out,
-        )
+        closed(state, conn, room.name, self.started)
