@@ -83,7 +83,10 @@ async def test_one_commit_over_many_rooms_gives_each_room_its_own_seqs(tmp_path:
         raw.execute("UPDATE rooms SET epoch = 1 WHERE name = 'stale'")  # reset elsewhere
         raw.close()
         for rooms in (1, 5, 21, 64, 90, 150):
-            names = [f"r{rooms}-{i:03}" for i in range(rooms)]
+            # Names people use: accents composed and decomposed (two rooms), emoji with a
+            # skin tone and ZWJ, CJK, right-to-left.
+            kinds = ["café", "cafe\u0301", "👋🏽👩\u200d👩\u200d👧", "日本語", "שלום", "r"]
+            names = [f"{kinds[i % len(kinds)]}{rooms}-{i:03}" for i in range(rooms)]
             futures = [
                 store.append(name, bytes([0, k]), "x") for k in range(3) for name in reversed(names)
             ]
@@ -96,7 +99,8 @@ async def test_one_commit_over_many_rooms_gives_each_room_its_own_seqs(tmp_path:
             with pytest.raises(Exception, match="epoch"):
                 await refused
         listed = {info.name: info.seq for info in await store.list_rooms()}
-        assert listed["r150-149"] == 3 and listed["stale"] == 1
+        assert listed["stale"] == 1
+        assert listed["café150-000"] == listed["cafe\u0301150-001"] == listed["r150-149"] == 3
     finally:
         await store.aclose()
 
